@@ -1,0 +1,35 @@
+# Two set-up commands: `make demo` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# torch is pinned: a plain `torch` would pull a multi-GB CUDA build.
+TORCH  := torch==2.13.0
+
+.PHONY: demo test install install-dev tools clean-out
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+install: $(PY)
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e .
+
+install-dev: $(PY)
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e ".[dev]"
+
+# The Khronos glTF validator (npm), used by the tests to check every GLB we write.
+tools: tools/node_modules/.package-lock.json
+
+tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+
+demo: install
+	$(VENV)/bin/avatarforge body -o out/demo --force --pose a \
+	  --set gender=0.25 --set age=0.7 --set weight=0.55 --set mouthSmileLeft=0.6 --set mouthSmileRight=0.6
+	@echo "demo written to out/demo (avatar.glb, avatar.obj, preview.png, report.json)"
+
+test: install-dev tools
+	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,1 @@
+"""The ``avatarforge`` command line: a thin layer over the library."""

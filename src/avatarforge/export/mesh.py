@@ -1,0 +1,68 @@
+"""The exporter's input: one rigged, skinned, morphable, textured mesh, as plain arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["RiggedMesh", "DEFAULT_SKIN_RGBA"]
+
+#: Base colour (linear RGBA) of the default skin material when there is no photo texture.
+DEFAULT_SKIN_RGBA = (0.80, 0.55, 0.45, 1.0)
+
+
+@dataclass
+class RiggedMesh:
+    """A skinned mesh in its bind pose, in metres, +Y up, facing +Z (glTF's frame).
+
+    Every array is numpy. The bind pose is the pose the mesh is exported in (T, A, ...):
+    ``vertices`` are posed, ``joint_world`` are the joints' world transforms in that pose,
+    and ``morph_deltas`` are already expressed in that pose.
+    """
+
+    vertices: np.ndarray
+    """(V, 3) float32 positions."""
+    faces: np.ndarray
+    """(F, 3) int vertex indices, counter-clockwise seen from outside."""
+    joint_names: list[str]
+    """(J,) joint names."""
+    joint_parents: np.ndarray
+    """(J,) int parent index per joint, -1 for a root; parents come before children."""
+    joint_world: np.ndarray
+    """(J, 4, 4) float world transform (rotation + translation, no scale) of each joint."""
+    skin_indices: np.ndarray
+    """(V, K) int joint index per influence."""
+    skin_weights: np.ndarray
+    """(V, K) float weight per influence (rows sum to 1; any K, the exporter keeps 4)."""
+    uvs: np.ndarray | None = None
+    """(T, 2) float texture coordinates, OBJ convention: (0, 0) is the image's bottom-left."""
+    uv_faces: np.ndarray | None = None
+    """(F, 3) int indices into ``uvs`` (a vertex can have several UVs across seams)."""
+    morph_names: list[str] = field(default_factory=list)
+    """(M,) morph target names (ARKit names for facial actions)."""
+    morph_deltas: np.ndarray | None = None
+    """(M, V, 3) float32 position offsets of each morph target."""
+    morph_weights: np.ndarray | None = None
+    """(M,) default weights (e.g. the fitted expression); zeros when None."""
+    texture: np.ndarray | None = None
+    """(H, W, 3 or 4) uint8 sRGB base-colour texture, row 0 at the top; None: default skin."""
+    base_color: tuple[float, float, float, float] = DEFAULT_SKIN_RGBA
+    """Material colour factor when there is no texture."""
+    name: str = "avatar"
+
+    def __post_init__(self) -> None:
+        v = self.vertices.shape[0]
+        if self.vertices.shape != (v, 3):
+            raise ValueError(f"vertices must be (V, 3), got {self.vertices.shape}")
+        if self.faces.ndim != 2 or self.faces.shape[1] != 3:
+            raise ValueError(f"faces must be (F, 3), got {self.faces.shape}")
+        if self.skin_indices.shape != self.skin_weights.shape or self.skin_indices.shape[0] != v:
+            raise ValueError("skin_indices and skin_weights must both be (V, K)")
+        j = len(self.joint_names)
+        if self.joint_world.shape != (j, 4, 4) or self.joint_parents.shape != (j,):
+            raise ValueError("joint_world must be (J, 4, 4) and joint_parents (J,)")
+        if (self.uvs is None) != (self.uv_faces is None):
+            raise ValueError("uvs and uv_faces go together")
+        if self.morph_deltas is not None and self.morph_deltas.shape != (len(self.morph_names), v, 3):
+            raise ValueError("morph_deltas must be (M, V, 3) with one name per target")

@@ -1,0 +1,102 @@
+"""Write an avatar's output set into a directory, atomically, with a report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from avatarforge.avatar import Avatar
+from avatarforge.util.atomic import atomic_dir
+from avatarforge.util.progress import Stages
+
+__all__ = ["write_outputs", "Report", "file_sha256"]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("avatarforge", "anny", "torch", "numpy", "mediapipe", "trimesh", "pygltflib"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass
+class Report:
+    """report.json: what ran, how long each stage took, what went wrong-ish."""
+
+    command: str
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "command": self.command,
+                "stage_seconds": {k: round(v, 4) for k, v in self.timings.items()},
+                "total_seconds": round(time.time() - self.started, 4),
+                "warnings": self.warnings,
+                "versions": versions(),
+                **self.info,
+            },
+            indent=1,
+        )
+
+
+def write_outputs(
+    avatar: Avatar,
+    outdir: str | os.PathLike,
+    report: Report,
+    stages: Stages | None = None,
+    force: bool = False,
+    preview_size: int = 512,
+) -> Path:
+    """Write avatar.glb, avatar.obj/.mtl (+ texture), params.json, preview.png, report.json.
+
+    Everything goes into a temporary directory renamed onto ``outdir`` at the end, so a
+    failure leaves nothing half-written.
+    """
+    from avatarforge.export import write_glb, write_obj
+    from avatarforge.render.preview import render_preview
+
+    stages = stages or Stages()
+    outdir = Path(outdir)
+    with atomic_dir(outdir, force=force) as tmp:
+        with stages.stage("rig"):
+            mesh = avatar.rigged_mesh()
+        with stages.stage("export glb"):
+            info = write_glb(mesh, tmp / "avatar.glb")
+        with stages.stage("export obj"):
+            write_obj(mesh, tmp, stem="avatar")
+        with stages.stage("params"):
+            avatar.params_file().write(tmp / "params.json")
+        with stages.stage("preview"):
+            render_preview(avatar, tmp / "preview.png", size=preview_size)
+        report.timings.update(stages.timings)
+        report.info.setdefault("outputs", sorted(p.name for p in tmp.iterdir()) + ["report.json"])
+        report.info["glb"] = {
+            "vertices": info.n_vertices,
+            "joints": info.n_joints,
+            "morph_targets": info.n_morph_targets,
+            "bytes": info.n_bytes,
+        }
+        (tmp / "report.json").write_text(report.to_json())
+    return outdir
