@@ -15,26 +15,47 @@ from pathlib import Path
 
 from avatarforge.errors import UserInputError
 
-__all__ = ["atomic_file", "atomic_dir", "AVATAR_MARKERS"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_dir", "AVATAR_MARKERS"]
 
 #: Files whose presence marks a directory as holding an avatar already.
 AVATAR_MARKERS = ("avatar.glb", "params.json", "report.json")
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success move it onto ``path``.
+
+    The temporary file is ``<stem>.<random><suffix>.tmp`` in the same directory (same file
+    system, so ``os.replace`` is atomic; ``*.glb.tmp`` is git-ignored). On any exception it is
+    removed and the target is left untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f"{target.stem}.", suffix=f"{target.suffix}.tmp"
+    )
     os.close(fd)
-    tmp_path = Path(tmp)
+    tmp = Path(tmp_name)
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        yield tmp
+        # mkstemp creates 0600 files; give the export ordinary permissions (or keep the old ones).
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically (``\\n`` newlines) and return the path."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _check_writable(parent: Path) -> None:

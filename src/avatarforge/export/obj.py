@@ -1,0 +1,115 @@
+"""Wavefront OBJ export of a `RiggedMesh`: ``<stem>.obj`` + ``<stem>.mtl`` (+ ``<stem>_texture.png``).
+
+OBJ has no skin and no morph targets: the mesh is written in its bind pose with the
+default morph weights applied (so it looks like the GLB does when first opened). Positions,
+UVs and normals have their own index lists (``f v/vt/vn``), so nothing is split at seams;
+UVs keep the OBJ convention (v up from the image's bottom).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from avatarforge.util.atomic import atomic_path, atomic_write_text
+from avatarforge.export.geometry import vertex_normals
+from avatarforge.export.mesh import RiggedMesh
+
+__all__ = ["write_obj", "posed_vertices"]
+
+
+def posed_vertices(mesh: RiggedMesh, apply_default_morphs: bool = True) -> np.ndarray:
+    """(V, 3) float32 bind-pose positions plus ``sum_m morph_weights[m] * morph_deltas[m]``."""
+    v = np.asarray(mesh.vertices, dtype=np.float32)
+    if not apply_default_morphs or mesh.morph_deltas is None or mesh.morph_weights is None:
+        return v
+    w = np.asarray(mesh.morph_weights, dtype=np.float32)
+    if not np.any(w):
+        return v
+    deltas = np.asarray(mesh.morph_deltas, dtype=np.float32)
+    return v + np.einsum("m,mvc->vc", w, deltas)  # m: morph target, v: vertex, c: xyz
+
+
+def _rows(prefix: str, fmt: str, values: np.ndarray) -> str:
+    """``prefix`` + one formatted row per line (one %-format over all rows: fast)."""
+    if len(values) == 0:
+        return ""
+    line = prefix + " " + " ".join([fmt] * values.shape[1]) + "\n"
+    return (line * len(values)) % tuple(values.ravel().tolist())
+
+
+def _mtl_text(mesh: RiggedMesh, material: str, texture_name: str | None) -> str:
+    r, g, b, a = (float(c) for c in mesh.base_color)
+    kd = "1 1 1" if texture_name else f"{r:.6g} {g:.6g} {b:.6g}"
+    lines = [
+        "# avatarforge",
+        f"newmtl {material}",
+        "Ka 0 0 0",
+        f"Kd {kd}",
+        "Ks 0 0 0",
+        f"d {1.0 if texture_name else a:.6g}",
+        "illum 1",
+    ]
+    if texture_name:
+        lines.append(f"map_Kd {texture_name}")
+    return "\n".join(lines) + "\n"
+
+
+def write_obj(
+    mesh: RiggedMesh,
+    directory: str | os.PathLike[str],
+    stem: str = "avatar",
+    *,
+    apply_default_morphs: bool = True,
+) -> list[Path]:
+    """Write ``<stem>.obj``, ``<stem>.mtl`` and, with a texture, ``<stem>_texture.png``.
+
+    Returns the paths written, OBJ first. Each file is written atomically (temporary name,
+    then ``os.replace``), the texture and material before the OBJ that refers to them.
+    Without a texture the material carries ``mesh.base_color`` as ``Kd``.
+    """
+    if mesh.texture is not None and mesh.uvs is None:
+        raise ValueError("mesh.texture is set but mesh.uvs/uv_faces are None: cannot map it")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    material = f"{mesh.name}_skin"
+    written: list[Path] = []
+
+    texture_name = None
+    if mesh.texture is not None:
+        tex = np.asarray(mesh.texture)
+        if tex.dtype != np.uint8 or tex.ndim != 3 or tex.shape[2] not in (3, 4):
+            raise ValueError(f"texture must be (H, W, 3|4) uint8, got {tex.dtype} {tex.shape}")
+        texture_name = f"{stem}_texture.png"
+        with atomic_path(out / texture_name) as tmp:
+            Image.fromarray(np.ascontiguousarray(tex)).save(tmp, format="PNG")
+        written.append(out / texture_name)
+    mtl_path = atomic_write_text(out / f"{stem}.mtl", _mtl_text(mesh, material, texture_name))
+
+    positions = posed_vertices(mesh, apply_default_morphs)
+    faces = np.asarray(mesh.faces, dtype=np.int64) + 1  # OBJ indices are 1-based
+    parts = [f"# avatarforge\nmtllib {mtl_path.name}\no {mesh.name}\n"]
+    parts.append(_rows("v", "%.9g", positions.astype(np.float64)))  # 9 digits: float32-exact
+    if mesh.uvs is not None:
+        parts.append(_rows("vt", "%.9g", np.asarray(mesh.uvs, dtype=np.float64)))
+    parts.append(_rows("vn", "%.7g", vertex_normals(positions, mesh.faces).astype(np.float64)))
+    parts.append(f"usemtl {material}\ns 1\n")
+    if mesh.uvs is not None:
+        uv_faces = np.asarray(mesh.uv_faces, dtype=np.int64) + 1
+        corners = np.stack([faces, uv_faces, faces], axis=2).reshape(len(faces), 9)  # v/vt/vn
+        parts.append(_face_rows(corners, "%d/%d/%d"))
+    else:
+        parts.append(_face_rows(np.stack([faces, faces], axis=2).reshape(len(faces), 6), "%d//%d"))
+    obj_path = atomic_write_text(out / f"{stem}.obj", "".join(parts))
+    return [obj_path, mtl_path, *written]
+
+
+def _face_rows(corners: np.ndarray, corner_fmt: str) -> str:
+    """``f`` lines: three corners per face, each formatted with ``corner_fmt``."""
+    if len(corners) == 0:
+        return ""
+    line = "f " + " ".join([corner_fmt] * 3) + "\n"
+    return (line * len(corners)) % tuple(corners.ravel().tolist())
