@@ -119,3 +119,14 @@ def test_rigged_mesh_morphs_carried_into_export_pose(body):
     # Morphs applied in the posed mesh == the body posed with the expression (LBS is linear).
     assert np.allclose(shown, avatar.output.vertices[0].numpy(), atol=2e-5)
     assert float(np.abs(mesh.morph_deltas).max()) > 0.005
+
+
+def test_vectorised_coefficients_match_anny(body):
+    g = torch.Generator().manual_seed(3)
+    phen = torch.rand(3, 6, generator=g)
+    local = torch.rand(3, len(body.local_names), generator=g) * 2 - 1
+    local[0, :10] = 0.0
+    expr = torch.rand(3, 52, generator=g)
+    ours = body._blendshape_coeffs(phen, local, expr)
+    ref = body.model._get_phenotype_blendshape_coefficients(phen, local, expr)
+    assert torch.equal(ours, ref)

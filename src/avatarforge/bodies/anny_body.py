@@ -154,7 +154,29 @@ class AnnyBody(torch.nn.Module):
 
     # ----------------------------------------------------------------- forward
     def _blendshape_coeffs(self, phenotype, local, expression):
-        return self.model._get_phenotype_blendshape_coefficients(phenotype, local, expression)
+        """Anny's blend-shape coefficients, vectorised (Anny loops over local changes in
+        Python; the result is identical, see the tests): [phenotype weights, facial
+        actions, local changes split into (+, -) pairs]."""
+        from anny.models.phenotype import phenotype_blendshape_weights
+
+        m = self.model
+        b = max(phenotype.shape[0], local.shape[0], expression.shape[0])
+        wi = phenotype_blendshape_weights(
+            phenotype.expand(b, -1), m.phenotype_labels, m.anchors,
+            m.stacked_phenotype_blend_shapes_mask, extrapolate=m.extrapolate_phenotypes,
+        )
+        if m.phenotype_blendshape_projection is not None:
+            wi = wi @ m.phenotype_blendshape_projection
+        groups = [wi]
+        if self.expression_names:
+            groups.append(expression.expand(b, -1))
+        if self.local_names:
+            loc = local.expand(b, -1)
+            # ReLU with gradient 1 at 0 (as Anny does), for each sign.
+            pos = loc * (loc >= 0).to(loc.dtype)
+            neg = -loc * (-loc >= 0).to(loc.dtype)
+            groups.append(torch.stack([pos, neg], -1).reshape(b, -1))
+        return torch.cat(groups, 1)
 
     def forward(
         self,

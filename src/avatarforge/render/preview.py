@@ -1,0 +1,72 @@
+"""preview.png: the avatar from several sides (front, three-quarter, side, back), one row."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from avatarforge.render.camera import Camera
+from avatarforge.render.shading import render_mesh
+
+__all__ = ["render_views", "render_preview", "VIEWS"]
+
+#: View name -> azimuth in degrees (0 = in front of the body, looking at its face).
+VIEWS = {"front": 0.0, "three-quarter": 35.0, "side": 90.0, "back": 180.0}
+
+# sRGB of the default skin material (export.DEFAULT_SKIN_RGBA is linear).
+_SKIN_SRGB = (0.91, 0.76, 0.70)
+_BACKGROUND = (236, 236, 238, 255)
+
+
+def render_views(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    size: int = 512,
+    views: dict[str, float] = VIEWS,
+    texture: np.ndarray | None = None,
+    uvs: np.ndarray | None = None,
+    uv_faces: np.ndarray | None = None,
+    supersample: int = 2,
+) -> list[np.ndarray]:
+    """One (size, ~size/2..size, 4) uint8 image per view of a +Y-up, +Z-facing mesh.
+
+    An orthographic camera frames the whole mesh with a 6 % margin; rendering at
+    ``supersample`` times the size and downsampling anti-aliases the edges.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    lo, hi = v.min(0), v.max(0)
+    centre = (lo + hi) / 2
+    height_m = (hi - lo)[1]
+    radius_xz = float(np.linalg.norm((hi - lo)[[0, 2]]) / 2)
+    h = size * supersample
+    scale = h / (height_m * 1.12)
+    w = int(np.ceil(2 * radius_xz * 1.12 * scale / 8) * 8)
+    images = []
+    for azimuth in views.values():
+        a = np.radians(azimuth)
+        direction = np.array([np.sin(a), 0.0, np.cos(a)])
+        eye = centre + direction * (radius_xz + height_m + 1.0)
+        cam = Camera.orthographic_look_at(eye, centre, (0, 1, 0), width=w, height=h, ortho_scale=scale)
+        light = direction + np.array([-0.3, 0.5, 0.0]) @ np.eye(3)  # from the viewer, above-left
+        res = render_mesh(v, faces, cam, texture=texture, uvs=uvs, uv_faces=uv_faces,
+                          base_color=_SKIN_SRGB, light_dir=light / np.linalg.norm(light),
+                          ambient=0.35, diffuse=0.65, background=_BACKGROUND, cull_backfaces=False)
+        img = Image.fromarray(res.rgba)
+        if supersample > 1:
+            img = img.resize((w // supersample, h // supersample), Image.LANCZOS)
+        images.append(np.asarray(img))
+    return images
+
+
+def render_preview(avatar, path: str | os.PathLike, size: int = 512) -> np.ndarray:
+    """Write the avatar's views side by side as one PNG; returns the image."""
+    out = avatar.output
+    views = render_views(
+        out.vertices[0].detach().numpy(), out.faces.numpy(), size=size,
+        texture=avatar.texture, uvs=out.uvs.numpy(), uv_faces=out.uv_faces.numpy(),
+    )
+    strip = np.concatenate(views, axis=1)
+    Image.fromarray(strip).save(path, format="PNG")
+    return strip
