@@ -24,8 +24,10 @@ def body(
     from avatarforge.bodies import ParamSet, ParamsFile, load_body
     from avatarforge.errors import UserInputError
     from avatarforge.outputs import Report, write_outputs
+    from avatarforge.util.atomic import check_output_dir
     from avatarforge.util.progress import Stages
 
+    check_output_dir(out, force)
     from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built
 
     report = Report(command="body")

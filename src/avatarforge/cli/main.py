@@ -38,9 +38,10 @@ def _root(
 
 
 def _register() -> None:
-    from avatarforge.cli import body_cmd
+    from avatarforge.cli import body_cmd, face_cmd
 
     body_cmd.register(app)
+    face_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from avatarforge.util.atomic import atomic_path, atomic_write_text
 from avatarforge.export.geometry import vertex_normals
 from avatarforge.export.mesh import RiggedMesh
 
-__all__ = ["write_obj", "posed_vertices"]
+__all__ = ["write_obj", "posed_vertices", "obj_text"]
 
 
 def posed_vertices(mesh: RiggedMesh, apply_default_morphs: bool = True) -> np.ndarray:
@@ -90,21 +90,37 @@ def write_obj(
     mtl_path = atomic_write_text(out / f"{stem}.mtl", _mtl_text(mesh, material, texture_name))
 
     positions = posed_vertices(mesh, apply_default_morphs)
-    faces = np.asarray(mesh.faces, dtype=np.int64) + 1  # OBJ indices are 1-based
-    parts = [f"# avatarforge\nmtllib {mtl_path.name}\no {mesh.name}\n"]
-    parts.append(_rows("v", "%.9g", positions.astype(np.float64)))  # 9 digits: float32-exact
-    if mesh.uvs is not None:
-        parts.append(_rows("vt", "%.9g", np.asarray(mesh.uvs, dtype=np.float64)))
-    parts.append(_rows("vn", "%.7g", vertex_normals(positions, mesh.faces).astype(np.float64)))
-    parts.append(f"usemtl {material}\ns 1\n")
-    if mesh.uvs is not None:
-        uv_faces = np.asarray(mesh.uv_faces, dtype=np.int64) + 1
-        corners = np.stack([faces, uv_faces, faces], axis=2).reshape(len(faces), 9)  # v/vt/vn
+    text = obj_text(positions, mesh.faces, mesh.uvs, mesh.uv_faces, name=mesh.name,
+                    mtllib=mtl_path.name, material=material)
+    obj_path = atomic_write_text(out / f"{stem}.obj", text)
+    return [obj_path, mtl_path, *written]
+
+
+def obj_text(
+    positions: np.ndarray,
+    faces: np.ndarray,
+    uvs: np.ndarray | None = None,
+    uv_faces: np.ndarray | None = None,
+    name: str = "mesh",
+    mtllib: str | None = None,
+    material: str | None = None,
+) -> str:
+    """The text of an OBJ file: ``v``, ``vt`` (OBJ's v-up convention), smooth ``vn`` and
+    ``f v/vt/vn`` rows (separate position and UV indices)."""
+    faces = np.asarray(faces, dtype=np.int64) + 1  # OBJ indices are 1-based
+    head = "# avatarforge\n" + (f"mtllib {mtllib}\n" if mtllib else "") + f"o {name}\n"
+    parts = [head, _rows("v", "%.9g", np.asarray(positions, dtype=np.float64))]  # float32-exact
+    if uvs is not None:
+        parts.append(_rows("vt", "%.9g", np.asarray(uvs, dtype=np.float64)))
+    parts.append(_rows("vn", "%.7g", vertex_normals(positions, faces - 1).astype(np.float64)))
+    parts.append((f"usemtl {material}\n" if material else "") + "s 1\n")
+    if uvs is not None:
+        uv_idx = np.asarray(uv_faces, dtype=np.int64) + 1
+        corners = np.stack([faces, uv_idx, faces], axis=2).reshape(len(faces), 9)  # v/vt/vn
         parts.append(_face_rows(corners, "%d/%d/%d"))
     else:
         parts.append(_face_rows(np.stack([faces, faces], axis=2).reshape(len(faces), 6), "%d//%d"))
-    obj_path = atomic_write_text(out / f"{stem}.obj", "".join(parts))
-    return [obj_path, mtl_path, *written]
+    return "".join(parts)
 
 
 def _face_rows(corners: np.ndarray, corner_fmt: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from avatarforge.errors import UserInputError
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_dir", "AVATAR_MARKERS"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_dir", "check_output_dir", "AVATAR_MARKERS"]
 
 #: Files whose presence marks a directory as holding an avatar already.
 AVATAR_MARKERS = ("avatar.glb", "params.json", "report.json")
@@ -67,6 +67,24 @@ def _check_writable(parent: Path) -> None:
         raise UserInputError(f"output directory {parent} is not writable: choose another with -o")
 
 
+def check_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
+    """Refuse an output directory that cannot be (re)placed; returns it absolute.
+
+    A file, a directory holding an avatar (unless ``force``), a non-empty unrelated directory
+    (unless ``force``) or an unwritable parent is a UserInputError. Commands call this first,
+    so that they fail before the slow work.
+    """
+    path = Path(path).absolute()
+    if path.exists() and not path.is_dir():
+        raise UserInputError(f"output {path} exists and is not a directory: choose another with -o")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        holds_avatar = any((path / m).exists() for m in AVATAR_MARKERS)
+        what = "already holds an avatar" if holds_avatar else "is not empty"
+        raise UserInputError(f"output directory {path} {what}: pass --force to replace it")
+    _check_writable(path.parent)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """Yield an empty temporary directory; on success it replaces ``path`` whole.
@@ -76,15 +94,7 @@ def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     deleted silently). On failure the temporary directory is removed and ``path`` is
     untouched.
     """
-    path = Path(path).absolute()
-    if path.exists() and not path.is_dir():
-        raise UserInputError(f"output {path} exists and is not a directory: choose another with -o")
-    if path.is_dir() and any(path.iterdir()):
-        holds_avatar = any((path / m).exists() for m in AVATAR_MARKERS)
-        if not force:
-            what = "already holds an avatar" if holds_avatar else "is not empty"
-            raise UserInputError(f"output directory {path} {what}: pass --force to replace it")
-    _check_writable(path.parent)
+    path = check_output_dir(path, force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     umask = os.umask(0)
     os.umask(umask)

@@ -1,0 +1,1 @@
+"""Fitting the body model to photos: landmark embeddings, face fitting."""

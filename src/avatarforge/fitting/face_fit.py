@@ -1,0 +1,314 @@
+"""Fit the body model's head to one photo's face landmarks, by analysis-by-synthesis.
+
+Adam over identity (phenotypes + head/face local changes), expression (the 52 ARKit
+actions), head and eye rotation and a perspective camera, minimising the robust
+reprojection error of the 478 detected landmarks (with reliability weights from the
+embedding), a sliding-silhouette term for the lower face contour, DECA's eye- and
+mouth-closure relations, the detector's relative depth, and priors that keep the
+parameters plausible. Two stages: rigid (camera + head rotation), then everything.
+Deterministic: no randomness, fixed initialisation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from avatarforge.fitting.embedding import LandmarkEmbedding, load_embedding
+from avatarforge.fitting.head_model import HeadModel
+from avatarforge.fitting.landmark_sets import EYE_PAIRS, IRIS, LIP_PAIRS, oval
+from avatarforge.render.camera import Camera
+
+__all__ = ["FaceFitConfig", "FaceFit", "fit_face", "CAMERA_ROTATION"]
+
+#: World -> camera rotation of the fitting camera: it looks at the body's front (along -Z),
+#: image x = world +X (the body's left appears on the image's right), image y = world -Y.
+CAMERA_ROTATION = np.diag([1.0, -1.0, -1.0])
+
+
+@dataclass
+class FaceFitConfig:
+    """Settings of :func:`fit_face`; the defaults run in about a second on a 2-core CPU."""
+
+    rigid_steps: int = 60
+    """Adam steps of the rigid stage (camera, head rotation)."""
+    full_steps: int = 200
+    """Adam steps of the full stage (everything)."""
+    focal_factor: float = 1.2
+    """Initial focal length in units of the image's longer side (~35 mm-equivalent lens)."""
+    fit_focal: bool = True
+    """Refine the focal length (with a log-normal prior around the initial one)."""
+    regions: tuple[str, ...] = ("face", "head")
+    """Local-change regions fitted (the rest stay at 0)."""
+    w_contour: float = 0.5
+    """Weight of the lower-face silhouette term."""
+    w_closure: float = 2.0
+    """Weight of the eye/mouth closure relations."""
+    w_depth: float = 0.05
+    """Weight of the detector's relative depth."""
+    w_local: float = 2e-3
+    """L2 prior on local changes."""
+    w_phenotype: float = 1e-3
+    """L2 prior on phenotypes (towards 0.5)."""
+    w_expression: float = 2e-3
+    """L1 prior on facial actions."""
+    w_eyes: float = 1e-4
+    """L2 prior on eye rotation (degrees)."""
+    contour_every: int = 10
+    """Re-pick the silhouette correspondences every N steps."""
+
+
+@dataclass
+class FaceFit:
+    """Result of :func:`fit_face`."""
+
+    values: dict[str, float]
+    """Fitted named parameters (phenotype, local, expression, pose.head.*, pose.eye.*)."""
+    camera: Camera
+    """Camera of the photo, in the full body's world frame."""
+    landmarks_2d: np.ndarray
+    """(478, 2) fitted model landmarks projected into the photo (pixels)."""
+    ibug68_2d: np.ndarray
+    """(68, 2) iBUG-68 landmarks of the fitted model projected into the photo (pixels)."""
+    detected: np.ndarray
+    """(478, 3) the detector's landmarks used."""
+    rmse_px: float
+    """Root-mean-square landmark reprojection error (non-contour landmarks), pixels."""
+    seconds: float
+    losses: list[float] = field(default_factory=list)
+
+
+def _robust(r: Tensor, delta: float = 0.01) -> Tensor:
+    return torch.sqrt(r * r + delta * delta) - delta
+
+
+class _Problem:
+    """Everything that stays fixed during one fit."""
+
+    def __init__(self, body, points: np.ndarray, image_size: tuple[int, int], cfg: FaceFitConfig,
+                 emb: LandmarkEmbedding):
+        self.body, self.cfg = body, cfg
+        faces = body.faces.numpy()
+        lm_vids = emb.vertex_ids(faces)  # (478, 3)
+        self.oval = np.array(oval())
+        # Candidate silhouette vertices: the lower face and jaw (below the eyes, front half).
+        rest = body.forward_params({})
+        v = rest.vertices[0].numpy()
+        j = dict(zip(body.joint_names, rest.joints[0].numpy()))
+        eye_y = (j["eye.L"][1] + j["eye.R"][1]) / 2
+        from avatarforge.fitting.build_embedding import head_faces
+
+        head_v = np.unique(faces[head_faces(body, faces)])
+        hv = v[head_v]
+        lower = head_v[(hv[:, 1] < eye_y) & (hv[:, 2] > j["head"][2] - 0.04) & (np.abs(hv[:, 0]) > 0.02)]
+        self.cand = lower
+        ids = np.unique(np.concatenate([lm_vids.ravel(), lower]))
+        loc = [s.name for s in body.params if s.group == "local" and s.region in cfg.regions]
+        local_ids = np.array([body.local_names.index(n) for n in loc])
+        self.model = HeadModel(body, ids, local_ids)
+        pos = {int(k): i for i, k in enumerate(ids)}
+        self.lm_local = torch.as_tensor(np.vectorize(pos.get)(lm_vids), dtype=torch.long)
+        self.bary = torch.as_tensor(emb.bary, dtype=torch.float32)
+        self.cand_local = torch.as_tensor([pos[int(k)] for k in lower], dtype=torch.long)
+        normals = _vertex_normals(v, faces)
+        self.cand_normals = torch.as_tensor(normals[lower], dtype=torch.float32)
+        # Which oval points are on the lower (silhouette) contour: embedded below the eyes.
+        lm_rest = (emb.bary[:, :, None] * v[lm_vids]).sum(1)
+        self.lower_oval = self.oval[lm_rest[self.oval, 1] < eye_y]
+        self.upper_oval = self.oval[lm_rest[self.oval, 1] >= eye_y]
+        # Reliability weights from the embedding's spread across identities.
+        w = 1.0 / (1.0 + (emb.spread_mm / 3.0) ** 2)
+        w[self.lower_oval] = 0.0  # handled by the silhouette term
+        w[list(IRIS)] = 1.0
+        self.w = torch.as_tensor(w, dtype=torch.float32)
+        self.det = torch.as_tensor(points[:, :2], dtype=torch.float32)
+        self.det_z = torch.as_tensor(points[:, 2], dtype=torch.float32)
+        self.scale = float(np.linalg.norm(points[33, :2] - points[263, :2]))  # outer eye corners
+        self.scale = max(self.scale, 1.0)
+        w_img, h_img = image_size
+        self.size = (w_img, h_img)
+        self.f0 = cfg.focal_factor * max(w_img, h_img)
+        self.cxy = torch.tensor([w_img / 2, h_img / 2])
+        self.rc = torch.as_tensor(CAMERA_ROTATION, dtype=torch.float32)
+        self.local_idx = torch.as_tensor(local_ids, dtype=torch.long)
+        self.n_local = len(body.local_names)
+
+    def landmarks(self, verts: Tensor) -> Tensor:
+        # l: landmark, k: corner
+        return torch.einsum("blkc,lk->blc", verts[:, self.lm_local], self.bary)
+
+    def project(self, pts: Tensor, t: Tensor, log_f: Tensor) -> tuple[Tensor, Tensor]:
+        cam = pts * self.rc.diagonal() + t[:, None]  # rc is diagonal
+        f = self.f0 * torch.exp(log_f)
+        uv = f * cam[..., :2] / cam[..., 2:3] + self.cxy
+        return uv, cam[..., 2]
+
+
+def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    out = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(out, f[:, k], n)
+    return out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-12)
+
+
+def fit_face(points: np.ndarray, image_size: tuple[int, int], body=None,
+             config: FaceFitConfig | None = None) -> FaceFit:
+    """Fit ``body`` (default: the embedded Anny) to (478, 3) detected landmarks in pixels."""
+    from avatarforge.bodies import load_body
+
+    start = time.perf_counter()
+    cfg = config or FaceFitConfig()
+    body = body or load_body()
+    prob = _Problem(body, np.asarray(points, dtype=np.float64), image_size, cfg, load_embedding("mediapipe478"))
+    torch.manual_seed(0)
+
+    phen = torch.full((1, 6), 0.5)
+    local_sub = torch.zeros(1, len(prob.local_idx))
+    expr = torch.zeros(1, 52)
+    head_rot = torch.zeros(1, 3)
+    eye_rot = torch.zeros(1, 2, 3)
+    log_f = torch.zeros(1)
+    # Initial translation: put the model's landmark centroid on the detected one, at the
+    # depth that matches the detected eye-corner distance.
+    with torch.no_grad():
+        verts, _ = prob.model(phen, _full_local(prob, local_sub), expr, head_rot, eye_rot)
+        lm = prob.landmarks(verts)[0]
+        model_eyes = float((lm[33] - lm[263]).norm())
+        depth = prob.f0 * model_eyes / prob.scale
+        c2d = prob.det.mean(0)
+        cam_c = lm.mean(0) @ prob.rc.T
+        t = torch.stack([(c2d[0] - prob.cxy[0]) * depth / prob.f0 - cam_c[0],
+                         (c2d[1] - prob.cxy[1]) * depth / prob.f0 - cam_c[1],
+                         depth - cam_c[2]])[None].clone()
+
+    losses: list[float] = []
+    contour_match = None
+    stages = [
+        (cfg.rigid_steps, [t, head_rot], True),
+        (cfg.full_steps, [t, head_rot, phen, local_sub, expr, eye_rot] + ([log_f] if cfg.fit_focal else []),
+         False),
+    ]
+    for steps, params, rigid in stages:
+        if steps <= 0:
+            continue
+        for p in params:
+            p.requires_grad_(True)
+        lr = {id(t): 0.004, id(head_rot): 0.8, id(phen): 0.02, id(local_sub): 0.03, id(expr): 0.03,
+              id(eye_rot): 1.0, id(log_f): 0.01}
+        opt = torch.optim.Adam([{"params": [p], "lr": lr[id(p)]} for p in params], foreach=True)
+        if rigid:  # the shape is frozen: evaluate the rest pose once
+            with torch.no_grad():
+                rest_cache = prob.model.rest(phen, _full_local(prob, local_sub), expr)
+        for step in range(steps):
+            opt.zero_grad()
+            rest = rest_cache if rigid else prob.model.rest(phen, _full_local(prob, local_sub), expr)
+            verts, _ = prob.model.pose(*rest, head_rot, eye_rot)
+            if contour_match is None or step % cfg.contour_every == 0:
+                contour_match = _pick_silhouette(prob, verts.detach(), t.detach(), log_f.detach(), head_rot.detach())
+            loss = _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_match)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                phen.clamp_(0.0, 1.0)
+                local_sub.clamp_(-1.0, 1.0)
+                expr.clamp_(0.0, 1.0)
+                eye_rot.clamp_(-30.0, 30.0)
+                log_f.clamp_(-0.7, 0.7)
+            losses.append(float(loss.detach()))
+        for p in params:
+            p.requires_grad_(False)
+    return _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, losses,
+                   time.perf_counter() - start)
+
+
+def _full_local(prob: _Problem, local_sub: Tensor) -> Tensor:
+    full = torch.zeros(local_sub.shape[0], prob.n_local)
+    return full.index_copy(1, prob.local_idx, local_sub)
+
+
+def _pick_silhouette(prob: _Problem, verts, t, log_f, head_rot) -> Tensor:
+    """For each lower-contour landmark, the candidate vertex on the current silhouette nearest
+    to it in the image (index into the candidates), or -1 when none is on the silhouette."""
+    from avatarforge.bodies.rotation import euler_xyz_to_matrix
+
+    cand = verts[:, prob.cand_local]
+    uv, _ = prob.project(cand, t, log_f)
+    normals = prob.cand_normals @ euler_xyz_to_matrix(head_rot)[0].T @ prob.rc.T
+    cam = cand[0] @ prob.rc.T + t
+    view = cam / cam.norm(dim=-1, keepdim=True)
+    ndot = (normals * view).sum(-1)
+    sil = (ndot.abs() < 0.25) & (ndot < 0.1)
+    det = prob.det[prob.lower_oval]
+    d = torch.cdist(det, uv[0])
+    d[:, ~sil] = float("inf")
+    best = d.argmin(1)
+    best[torch.isinf(d.min(1).values)] = -1
+    return best
+
+
+def _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_match) -> Tensor:
+    lm = prob.landmarks(verts)
+    uv, z = prob.project(lm, t, log_f)
+    s = prob.scale
+    r = (uv[0] - prob.det).norm(dim=-1) / s
+    loss = (prob.w * _robust(r)).sum() / prob.w.sum()
+    ok = contour_match >= 0
+    if bool(ok.any()):
+        cand_uv, _ = prob.project(verts[:, prob.cand_local[contour_match[ok]]], t, log_f)
+        rc = (cand_uv[0] - prob.det[prob.lower_oval][ok]).norm(dim=-1) / s
+        loss = loss + cfg.w_contour * _robust(rc).mean()
+    closure = 0.0
+    for pairs in (EYE_PAIRS, LIP_PAIRS):
+        a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+        closure = closure + ((uv[0, a] - uv[0, b]) - (prob.det[a] - prob.det[b])).norm(dim=-1).mean() / s
+    loss = loss + cfg.w_closure * closure
+    if cfg.w_depth > 0:
+        f = prob.f0 * torch.exp(log_f)
+        zm = z[0].mean()
+        zp = (z[0] - zm) * f / zm
+        zd = prob.det_z - prob.det_z.mean()
+        loss = loss + cfg.w_depth * _robust((zp - zd) / s).mean()
+    loss = loss + cfg.w_local * (local_sub ** 2).sum() + cfg.w_phenotype * ((phen - 0.5) ** 2).sum()
+    loss = loss + cfg.w_expression * expr.abs().sum() + cfg.w_eyes * (eye_rot ** 2).sum()
+    if cfg.fit_focal:
+        loss = loss + 0.01 * (log_f / 0.3) ** 2
+    return loss.sum() if loss.dim() else loss
+
+
+def _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, losses, seconds) -> FaceFit:
+    with torch.no_grad():
+        local = _full_local(prob, local_sub)
+        verts, _ = prob.model(phen, local, expr, head_rot, eye_rot)
+        lm = prob.landmarks(verts)
+        uv, _ = prob.project(lm, t, log_f)
+        g = prob.model.ground_offset(phen, local, expr)[0]
+    values: dict[str, float] = {}
+    values.update(zip(body.phenotype_names, phen[0].tolist()))
+    values.update(zip(body.local_names, local[0].tolist()))
+    values.update(zip(body.expression_names, expr[0].tolist()))
+    for axis, a in zip("xyz", head_rot[0].tolist()):
+        values[f"pose.head.{axis}"] = a
+    for side, rot in zip("LR", eye_rot[0].tolist()):
+        for axis, a in zip("xyz", rot):
+            values[f"pose.eye.{side}.{axis}"] = a
+    f = float(prob.f0 * torch.exp(log_f))
+    t_world = t[0].numpy().astype(np.float64) - CAMERA_ROTATION @ g.numpy().astype(np.float64)
+    w_img, h_img = prob.size
+    camera = Camera(CAMERA_ROTATION, t_world, w_img, h_img, f, f, w_img / 2, h_img / 2)
+    uv = uv[0].numpy()
+    ibug = load_embedding("ibug68")
+    lm_ib = ibug.points(torch.as_tensor(_full_vertices(body, values)), body.faces.numpy())
+    ib_uv = camera.project(lm_ib.numpy())[:, :2]
+    keep = np.setdiff1d(np.arange(478), prob.oval)
+    rmse = float(np.sqrt(((uv[keep] - prob.det[keep].numpy()) ** 2).sum(-1).mean()))
+    return FaceFit(values, camera, uv, ib_uv, np.column_stack([prob.det.numpy(), prob.det_z.numpy()]),
+                   rmse, seconds, losses)
+
+
+def _full_vertices(body, values) -> np.ndarray:
+    return body.forward_params(values).vertices[0].numpy()

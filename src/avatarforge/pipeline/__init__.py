@@ -1,0 +1,1 @@
+"""End-to-end stages joined into the product's jobs (face reconstruction, later create)."""

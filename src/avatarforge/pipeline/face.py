@@ -1,0 +1,119 @@
+"""Photo -> fitted head: image intake, landmark detection, fitting; and its output set."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from avatarforge.util.progress import Stages
+
+__all__ = ["FaceReconstruction", "reconstruct_face", "write_face_outputs"]
+
+
+@dataclass
+class FaceReconstruction:
+    """Everything the face stage found for one photo."""
+
+    photo: Path
+    rgb: np.ndarray
+    """(H, W, 3) uint8 photo (EXIF orientation applied)."""
+    landmarks: object
+    """perception.FaceLandmarks of the face used."""
+    fit: object
+    """fitting.FaceFit."""
+    body: object
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return (int(self.rgb.shape[1]), int(self.rgb.shape[0]))
+
+
+def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, body=None,
+                     config=None, stages: Stages | None = None) -> FaceReconstruction:
+    """Detect the face in ``photo`` and fit the body model's head, shape and expression to it."""
+    from avatarforge.bodies import load_body
+    from avatarforge.fitting.face_fit import fit_face
+    from avatarforge.perception.face import face_landmarks
+    from avatarforge.perception.image_io import load_image
+
+    stages = stages or Stages()
+    with stages.stage("read photo"):
+        image = load_image(photo)
+    with stages.stage("detect face"):
+        lm = face_landmarks(image.rgb, face_index=face_index)
+    with stages.stage("load body model"):
+        body = body or load_body()
+    with stages.stage("fit face"):
+        fit = fit_face(lm.points, lm.image_size, body, config)
+    warnings = list(lm.warnings)
+    return FaceReconstruction(Path(photo), image.rgb, lm, fit, body, warnings)
+
+
+def _head_mesh(rec: FaceReconstruction) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from avatarforge.fitting.build_embedding import head_faces
+
+    body = rec.body
+    out = body.forward_params(rec.fit.values)
+    faces = out.faces.numpy()
+    keep = head_faces(body, faces)
+    used = np.unique(faces[keep])
+    remap = np.full(len(out.vertices[0]), -1)
+    remap[used] = np.arange(len(used))
+    uv_faces = out.uv_faces.numpy()[keep]
+    uv_used = np.unique(uv_faces)
+    uv_remap = np.full(len(out.uvs), -1)
+    uv_remap[uv_used] = np.arange(len(uv_used))
+    return (out.vertices[0].numpy()[used], remap[faces[keep]], out.uvs.numpy()[uv_used], uv_remap[uv_faces])
+
+
+def landmarks_json(rec: FaceReconstruction) -> dict:
+    """``landmarks.json``: pixel coordinates in the original photo (x right, y down)."""
+    return {
+        "image_size": list(rec.image_size),
+        "convention": "pixels, x right, y down, origin at the top-left corner of the photo",
+        "detected": np.round(rec.landmarks.points[:, :2], 3).tolist(),
+        "detected_depth": np.round(rec.landmarks.points[:, 2], 3).tolist(),
+        "ibug68": np.round(rec.fit.ibug68_2d, 3).tolist(),
+        "fitted_mediapipe478": np.round(rec.fit.landmarks_2d, 3).tolist(),
+        "face_index": int(getattr(rec.landmarks, "face_index", 0)),
+        "faces_found": int(rec.landmarks.n_faces_found),
+    }
+
+
+def write_face_outputs(rec: FaceReconstruction, outdir: str | os.PathLike, report, stages: Stages | None = None,
+                       force: bool = False) -> Path:
+    """params.json, landmarks.json, fit_overlay.png, head.obj, report.json — atomically."""
+    from avatarforge.avatar import Avatar
+    from avatarforge.export.obj import obj_text
+    from avatarforge.outputs import file_sha256
+    from avatarforge.render.overlay import fit_overlay
+    from avatarforge.util.atomic import atomic_dir
+
+    stages = stages or Stages()
+    body = rec.body
+    values = body.params.complete(rec.fit.values)
+    with atomic_dir(outdir, force=force) as tmp:
+        with stages.stage("write outputs"):
+            avatar = Avatar(body, values, "a", body.forward_params(values))
+            extra = {"camera": rec.fit.camera.to_dict(), "photo": str(rec.photo), "image_size": list(rec.image_size)}
+            avatar.params_file(extra).write(tmp / "params.json")
+            (tmp / "landmarks.json").write_text(json.dumps(landmarks_json(rec)))
+            v, f, uv, uvf = _head_mesh(rec)
+            (tmp / "head.obj").write_text(obj_text(v, f, uv, uvf, name="head"))
+        with stages.stage("overlay"):
+            fit_overlay(rec, tmp / "fit_overlay.png")
+        report.timings.update(stages.timings)
+        report.warnings.extend(rec.warnings)
+        report.info.update({
+            "input": {"path": str(rec.photo), "sha256": file_sha256(rec.photo), "size": list(rec.image_size)},
+            "fit": {"rmse_px": round(rec.fit.rmse_px, 3), "seconds": round(rec.fit.seconds, 3),
+                    "final_loss": round(rec.fit.losses[-1], 5) if rec.fit.losses else None},
+            "faces_found": int(rec.landmarks.n_faces_found),
+        })
+        (tmp / "report.json").write_text(report.to_json())
+    return Path(outdir)
