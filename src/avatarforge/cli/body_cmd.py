@@ -32,7 +32,7 @@ def body(
 
     report = Report(command="body")
     first = not is_anny_built()
-    with Stages(total=7, show=True) as stages:
+    with Stages.for_terminal(total=7) as stages:
         if first:
             typer.echo(f"first run: building the body model into {anny_cache_dir()} (~1-2 min, ~1.2 GB, once)", err=True)
         with stages.stage("load body model"):

@@ -27,7 +27,7 @@ def face(
 
     check_output_dir(out, force)  # fail before the slow work, not after
     report = Report(command="face")
-    with Stages(total=6, show=True) as stages:
+    with Stages.for_terminal(total=6) as stages:
         rec = reconstruct_face(photo, face_index=face_index, stages=stages)
         write_face_outputs(rec, out, report, stages, force=force)
     for w in rec.warnings:

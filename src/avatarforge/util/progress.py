@@ -22,11 +22,18 @@ class Stages:
     total: int | None = None
     """Number of stages expected (for the bar); None draws a spinner."""
     show: bool = False
-    """Draw on stderr (the CLI sets this; library calls stay silent)."""
+    """Draw on stderr (the CLI sets this when stderr is a terminal; library calls stay silent)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per finished stage, in order."""
     _progress: object | None = field(default=None, repr=False)
     _task: object | None = field(default=None, repr=False)
+
+    @classmethod
+    def for_terminal(cls, total: int | None = None) -> "Stages":
+        """A display that draws only when stderr is a terminal (not in pipes, logs, tests)."""
+        import sys
+
+        return cls(total=total, show=sys.stderr.isatty())
 
     def __enter__(self) -> "Stages":
         if self.show:

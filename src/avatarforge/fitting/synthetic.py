@@ -1,0 +1,78 @@
+"""Synthetic faces with known ground truth, for evaluating the face fit (benchmarks, tests).
+
+Random identities, expressions and head poses of the body model, rendered with plain
+shading (the bundled face mesh detects landmarks on such renders), and the error measures
+used to compare a fit with the truth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["similarity_error", "face_region", "random_sample", "render_sample"]
+
+
+def similarity_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-point distance after the best similarity transform taking a onto b (Umeyama)."""
+    ma, mb = a.mean(0), b.mean(0)
+    a0, b0 = a - ma, b - mb
+    u, s, vt = np.linalg.svd(a0.T @ b0)
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    r = (u @ d @ vt).T
+    scale = (s * np.diag(d)).sum() / (a0 ** 2).sum()
+    return np.linalg.norm(scale * a0 @ r.T + mb - b, axis=1)
+
+
+def face_region(body) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex ids of the face region (inside the landmark face outline, front of the head)
+    and of the whole head, on the reference body."""
+    from matplotlib.path import Path as Polygon
+
+    from avatarforge.fitting.build_embedding import head_faces
+    from avatarforge.fitting.embedding import load_embedding
+    from avatarforge.fitting.landmark_sets import oval
+
+    out = body.forward_params({})
+    v, f = out.vertices[0].numpy(), out.faces.numpy()
+    head = np.unique(f[head_faces(body, f)])
+    lm = load_embedding().points(out.vertices, f)[0].numpy()
+    ring = lm[list(oval())]
+    centre = ring[:, :2].mean(0)
+    order = np.argsort(np.arctan2(ring[:, 1] - centre[1], ring[:, 0] - centre[0]))
+    inside = Polygon(ring[order, :2]).contains_points(v[head, :2])
+    front = v[head, 2] > np.median(ring[:, 2]) - 0.01
+    return head[inside & front], head
+
+
+def random_sample(body, rng: np.random.Generator) -> dict[str, float]:
+    values = {
+        "gender": rng.uniform(0, 1), "age": rng.uniform(0.45, 1.0), "weight": rng.uniform(0.2, 0.8),
+        "muscle": rng.uniform(0.2, 0.8), "proportions": rng.uniform(0, 1), "height": rng.uniform(0, 1),
+    }
+    for s in body.params:
+        if s.group == "local" and s.region in ("face", "head"):
+            values[s.name] = float(np.clip(rng.normal(0, 0.3), -1, 1))
+    for name in rng.choice(body.params.names("expression"), size=4, replace=False):
+        values[str(name)] = float(rng.uniform(0, 0.6))
+    values["pose.head.y"] = float(rng.uniform(-30, 30))
+    values["pose.head.x"] = float(rng.uniform(-15, 15))
+    values["pose.head.z"] = float(rng.uniform(-8, 8))
+    return values
+
+
+def render_sample(body, values, rng):
+    from avatarforge.render import Camera, render_mesh
+
+    out = body.forward_params(values)
+    j = out.joints[0].numpy()
+    eyes = (j[body.joint_names.index("eye.L")] + j[body.joint_names.index("eye.R")]) / 2
+    size = 640
+    fov = rng.uniform(20, 45)
+    dist = 0.13 / np.tan(np.radians(fov) / 2)  # face fills ~ the same part of the frame
+    target = eyes + np.array([rng.uniform(-0.02, 0.02), -0.03, 0.0])
+    cam = Camera.look_at(target + np.array([0.0, 0.0, dist]), target, width=size, height=size, fov_y_deg=fov)
+    skin = np.clip(np.array([0.95, 0.74, 0.62]) * rng.uniform(0.4, 1.0), 0, 1)
+    light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.1, 0.6), 1.0])
+    res = render_mesh(out.vertices[0].numpy(), out.faces.numpy(), cam, base_color=tuple(skin),
+                      light_dir=light / np.linalg.norm(light), background=(*rng.integers(0, 120, 3).tolist(), 255))
+    return out, cam, res.rgba[..., :3].copy()

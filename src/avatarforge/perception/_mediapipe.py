@@ -1,0 +1,101 @@
+"""Shared, lazily created mediapipe solution instances (the models bundled in the wheel).
+
+Creating a solution builds a mediapipe graph and loads its TFLite model (tens of ms and a
+burst of native log lines), so each kind is created once per process, in
+``static_image_mode`` (every call is an independent photo, no tracking), and reused. A
+graph is not safe to drive from two threads at once, so :func:`run` serialises calls with
+one lock.
+
+Log spam: ``GLOG_minloglevel`` / ``TF_CPP_MIN_LOG_LEVEL`` are defaulted to errors-only before
+mediapipe is imported and absl's Python logging is set to errors, but the native lines
+(TFLite's "Created XNNPACK delegate", absl's "before InitializeLog", the face mesh's once-per-
+process "Using NORM_RECT without IMAGE_DIMENSIONS" warning, harmless for the square inputs
+:mod:`.face` feeds it) ignore those. So file descriptor 2 is captured while a graph is
+created or run and dropped -- unless the call raises, in which case the captured lines are
+replayed on stderr before the exception propagates: our own errors are never hidden. Set
+``AVATARFORGE_MEDIAPIPE_LOGS=1`` to see everything.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["ModelKind", "run", "MAX_MESH_FACES", "face_mesh_connections"]
+
+ModelKind = Literal["detect_short", "detect_full", "mesh"]
+
+MAX_MESH_FACES = 4
+"""Faces the mesh looks for in one call (a face crop may show parts of its neighbours)."""
+
+_VERBOSE = os.environ.get("AVATARFORGE_MEDIAPIPE_LOGS", "") not in ("", "0")
+if not _VERBOSE:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from mediapipe.python.solutions import face_mesh_connections  # noqa: E402 - after the env defaults
+
+_LOCK = threading.RLock()
+_MODELS: dict[str, Any] = {}
+
+
+@contextmanager
+def _native_stderr_captured():
+    """Send file descriptor 2 to a temporary file; replay it if the block raises."""
+    if _VERBOSE:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _create(kind: str):
+    import mediapipe as mp
+
+    try:
+        from absl import logging as absl_logging
+
+        if not _VERBOSE:
+            absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # pragma: no cover - absl ships with mediapipe
+        pass
+    if kind == "mesh":
+        return mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=MAX_MESH_FACES,
+            refine_landmarks=True,  # 478 points: adds the irises (468-477)
+            min_detection_confidence=0.5,
+        )
+    if kind in ("detect_short", "detect_full"):
+        return mp.solutions.face_detection.FaceDetection(
+            model_selection=1 if kind == "detect_full" else 0, min_detection_confidence=0.5
+        )
+    raise ValueError(f"unknown mediapipe model kind {kind!r}")
+
+
+def run(kind: ModelKind, rgb: np.ndarray):
+    """``process`` one RGB uint8 image with the shared instance of ``kind``."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    with _LOCK, _native_stderr_captured():
+        model = _MODELS.get(kind)
+        if model is None:
+            model = _MODELS[kind] = _create(kind)
+        return model.process(rgb)

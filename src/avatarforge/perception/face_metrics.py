@@ -1,0 +1,119 @@
+"""Expression and head-pose measurements from the 478 face landmarks (to drive a talking head).
+
+All functions take ``points`` as returned by :func:`.face_landmarks` (``(478, 3)``, x right,
+y down, z = depth in pixel units, smaller = closer to the camera). Ratios use 3D distances,
+so they change little when the head turns.
+
+Head-pose conventions (angles in degrees, 0 = facing the camera squarely, upright):
+
+* **yaw** > 0: the subject turns to THEIR left (their nose moves toward the image's right);
+* **pitch** > 0: the subject looks up (chin up, nose moves toward the image's top);
+* **roll** > 0: the head tilts toward the subject's LEFT shoulder (the image's right: the
+  top of the head moves right, the eye line turns clockwise on screen).
+
+They are intrinsic Y-X-Z Euler angles of the head rotation ``R = Ry(yaw) Rx(-pitch)
+Rz(-roll)`` in the viewer frame (x = image right, y = image up, z = toward the camera).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from jaxtyping import Float
+
+from avatarforge.errors import UserInputError
+from avatarforge.perception import face_regions as fr
+from avatarforge.perception._canonical_face import RIGID_CANONICAL
+
+__all__ = ["EyeOpenness", "HeadPose", "eye_openness", "mouth_openness", "head_pose_angles"]
+
+Points = Float[np.ndarray, "478 3"]
+
+_RIGID_IDS = np.array(sorted(RIGID_CANONICAL))
+_RIGID_REST = np.array([RIGID_CANONICAL[i] for i in _RIGID_IDS], dtype=np.float64)
+_TO_VIEWER = np.array([1.0, -1.0, -1.0])
+"""Image frame (x right, y down, z away) -> viewer frame (x right, y up, z toward camera)."""
+
+
+@dataclass(frozen=True)
+class EyeOpenness:
+    """Mean lid gap over eye width, per eye (about 0.25-0.35 open, below ~0.1 closed)."""
+
+    left: float
+    """The subject's left eye (on the image's right)."""
+    right: float
+    """The subject's right eye."""
+
+    @property
+    def mean(self) -> float:
+        return (self.left + self.right) / 2
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """Head orientation; see the module docstring for the sign conventions."""
+
+    yaw: float
+    """Degrees, > 0 = turned to the subject's left."""
+    pitch: float
+    """Degrees, > 0 = looking up."""
+    roll: float
+    """Degrees, > 0 = tilted toward the subject's left shoulder."""
+    rotation: Float[np.ndarray, "3 3"]
+    """Rest face -> posed face, in the viewer frame; its columns are the face's left, up and
+    forward axes (x right, y up, z toward the camera)."""
+
+
+def _points(points: Points) -> np.ndarray:
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] < 468 or p.shape[1] != 3:
+        raise UserInputError(f"face points must be (478, 3) from face_landmarks(), got {p.shape}")
+    return p
+
+
+def _gap_ratio(p: np.ndarray, upper: list[int], lower: list[int], width: float) -> float:
+    """Mean distance between facing interior points of two corner-to-corner paths / width."""
+    gaps = np.linalg.norm(p[upper[1:-1]] - p[lower[1:-1]], axis=1)
+    return float(gaps.mean() / width) if width > 0 else 0.0
+
+
+def eye_openness(points: Points) -> EyeOpenness:
+    """Per eye: mean distance between the upper and lower lid points facing each other,
+    divided by the distance between the eye's corners."""
+    p = _points(points)
+
+    def one(upper: list[int], lower: list[int]) -> float:
+        return _gap_ratio(p, upper, lower, float(np.linalg.norm(p[upper[0]] - p[upper[-1]])))
+
+    return EyeOpenness(
+        left=one(fr.LEFT_EYE_UPPER, fr.LEFT_EYE_LOWER), right=one(fr.RIGHT_EYE_UPPER, fr.RIGHT_EYE_LOWER)
+    )
+
+
+def mouth_openness(points: Points) -> float:
+    """Mean gap between the inner lips (upper and lower points facing each other) divided by
+    the mouth width (outer corners): about 0 closed, 0.3-0.6 wide open."""
+    p = _points(points)
+    width = float(np.linalg.norm(p[fr.MOUTH_LEFT] - p[fr.MOUTH_RIGHT]))
+    return _gap_ratio(p, fr.LIPS_INNER_UPPER, fr.LIPS_INNER_LOWER, width)
+
+
+def head_pose_angles(points: Points) -> HeadPose:
+    """Approximate yaw, pitch and roll from the 3D landmarks.
+
+    The rigid landmarks (eye corners, nose, upper face oval) are aligned to mediapipe's
+    canonical face by orthogonal Procrustes (Kabsch, with free scale); the rotation found is
+    split into Euler angles. Accuracy is that of mediapipe's relative depth: a few degrees.
+    """
+    p = _points(points)[_RIGID_IDS] * _TO_VIEWER
+    posed, rest = p - p.mean(axis=0), _RIGID_REST - _RIGID_REST.mean(axis=0)
+    # Cross-covariance sum_i posed_i rest_i^T; R = U diag(1, 1, det) W^T maximises trace(R^T M).
+    u, _, wt = np.linalg.svd(posed.T @ rest)
+    d = np.sign(np.linalg.det(u @ wt)) or 1.0
+    rot = u @ np.diag([1.0, 1.0, d]) @ wt
+    yaw = math.degrees(math.atan2(rot[0, 2], rot[2, 2]))
+    pitch = math.degrees(math.asin(float(np.clip(rot[1, 2], -1.0, 1.0))))
+    roll = -math.degrees(math.atan2(rot[1, 0], rot[1, 1]))
+    return HeadPose(yaw=yaw, pitch=pitch, roll=roll, rotation=rot)
