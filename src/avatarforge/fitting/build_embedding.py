@@ -136,6 +136,9 @@ def build(identities: int = 24, seed: int = 0, size: int = 512, progress=None) -
         "mediapipe478_spread_mm": spread.astype(np.float32),
         "ibug68_triangles": ib_tri.astype(np.int32), "ibug68_bary": ib_bary.astype(np.float32),
         "ibug68_spread_mm": ib_spread.astype(np.float32),
+        # The embedded landmarks on the reference body (metres; x = body's left, y up,
+        # z out of the face): a canonical 3D face for head-pose estimation.
+        "mediapipe478_reference": np.einsum("lk,lkc->lc", mp_bary, ref_v[faces[mp_tri]]).astype(np.float32),
         "renders": np.int32(n_renders), "detected": np.int32(n_detected), "seed": np.int32(seed),
     }
 

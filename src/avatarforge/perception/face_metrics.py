@@ -25,14 +25,32 @@ from jaxtyping import Float
 
 from avatarforge.errors import UserInputError
 from avatarforge.perception import face_regions as fr
-from avatarforge.perception._canonical_face import RIGID_CANONICAL
 
 __all__ = ["EyeOpenness", "HeadPose", "eye_openness", "mouth_openness", "head_pose_angles"]
 
 Points = Float[np.ndarray, "478 3"]
 
-_RIGID_IDS = np.array(sorted(RIGID_CANONICAL))
-_RIGID_REST = np.array([RIGID_CANONICAL[i] for i in _RIGID_IDS], dtype=np.float64)
+# The part of the face that does not move with expressions: eye corners, nose, and the face
+# oval from one ear over the forehead to the other (brows, lids, lips and jaw left out).
+_RIGID_IDS = np.array(sorted({33, 133, 263, 362, *fr.NOSE, *fr.FACE_OVAL[:9], *fr.FACE_OVAL[-8:]}))
+
+
+def _rigid_rest() -> np.ndarray:
+    """The rigid landmarks on the embedded body's reference face (metres, x = subject's
+    left, y up, z out of the face), from the shipped landmark embedding."""
+    from importlib import resources
+
+    with resources.files("avatarforge.data").joinpath("anny_landmarks.npz").open("rb") as f:
+        ref = np.load(f)["mediapipe478_reference"].astype(np.float64)
+    # Made exactly left/right symmetric (the back-projected landmarks carry mm-level noise):
+    # average each point with the mirror image of its mirror partner (nearest mirrored point).
+    mirrored = ref * [-1.0, 1.0, 1.0]
+    partner = np.linalg.norm(ref[:, None] - mirrored[None], axis=-1).argmin(1)
+    ref = (ref + mirrored[partner]) / 2
+    return ref[_RIGID_IDS]
+
+
+_RIGID_REST = _rigid_rest()
 _TO_VIEWER = np.array([1.0, -1.0, -1.0])
 """Image frame (x right, y down, z away) -> viewer frame (x right, y up, z toward camera)."""
 
@@ -103,8 +121,8 @@ def mouth_openness(points: Points) -> float:
 def head_pose_angles(points: Points) -> HeadPose:
     """Approximate yaw, pitch and roll from the 3D landmarks.
 
-    The rigid landmarks (eye corners, nose, upper face oval) are aligned to mediapipe's
-    canonical face by orthogonal Procrustes (Kabsch, with free scale); the rotation found is
+    The rigid landmarks (eye corners, nose, upper face oval) are aligned to the embedded
+    body's reference face by orthogonal Procrustes (Kabsch, with free scale); the rotation found is
     split into Euler angles. Accuracy is that of mediapipe's relative depth: a few degrees.
     """
     p = _points(points)[_RIGID_IDS] * _TO_VIEWER
