@@ -68,8 +68,13 @@ def write_outputs(
     stages: Stages | None = None,
     force: bool = False,
     preview_size: int = 512,
+    params_extra: dict | None = None,
+    extra_files=None,
 ) -> Path:
     """Write avatar.glb, avatar.obj/.mtl (+ texture), params.json, preview.png, report.json.
+
+    ``params_extra`` goes into params.json's ``extra``; ``extra_files(tmp_dir)`` may add files
+    (e.g. the face stage's) to the same atomic output.
 
     Everything goes into a temporary directory renamed onto ``outdir`` at the end, so a
     failure leaves nothing half-written.
@@ -87,9 +92,11 @@ def write_outputs(
         with stages.stage("export obj"):
             write_obj(mesh, tmp, stem="avatar")
         with stages.stage("params"):
-            avatar.params_file().write(tmp / "params.json")
+            avatar.params_file(params_extra).write(tmp / "params.json")
         with stages.stage("preview"):
             render_preview(avatar, tmp / "preview.png", size=preview_size)
+        if extra_files is not None:
+            extra_files(tmp)
         report.timings.update(stages.timings)
         report.info.setdefault("outputs", sorted(p.name for p in tmp.iterdir()) + ["report.json"])
         report.info["glb"] = {

@@ -42,6 +42,9 @@ class FaceFitConfig:
     """Initial focal length in units of the image's longer side (~35 mm-equivalent lens)."""
     fit_focal: bool = True
     """Refine the focal length (with a log-normal prior around the initial one)."""
+    adult_prior: bool = True
+    """Start from, and pull weakly towards, a young adult (age 0.7, ~30 years) rather than
+    Anny's mid-range 0.5 (a teenager); set False for photos of children."""
     regions: tuple[str, ...] = ("face", "head")
     """Local-change regions fitted (the rest stay at 0)."""
     w_contour: float = 0.5
@@ -53,7 +56,7 @@ class FaceFitConfig:
     w_local: float = 2e-3
     """L2 prior on local changes."""
     w_phenotype: float = 1e-3
-    """L2 prior on phenotypes (towards 0.5)."""
+    """L2 prior on phenotypes (towards their start values)."""
     w_expression: float = 2e-3
     """L1 prior on facial actions."""
     w_eyes: float = 1e-4
@@ -168,6 +171,9 @@ def fit_face(points: np.ndarray, image_size: tuple[int, int], body=None,
     torch.manual_seed(0)
 
     phen = torch.full((1, 6), 0.5)
+    if cfg.adult_prior and "age" in body.phenotype_names:
+        phen[0, body.phenotype_names.index("age")] = 0.7
+    prob.phen0 = phen.clone()
     local_sub = torch.zeros(1, len(prob.local_idx))
     expr = torch.zeros(1, 52)
     head_rot = torch.zeros(1, 3)
@@ -273,7 +279,7 @@ def _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_ma
         zp = (z[0] - zm) * f / zm
         zd = prob.det_z - prob.det_z.mean()
         loss = loss + cfg.w_depth * _robust((zp - zd) / s).mean()
-    loss = loss + cfg.w_local * (local_sub ** 2).sum() + cfg.w_phenotype * ((phen - 0.5) ** 2).sum()
+    loss = loss + cfg.w_local * (local_sub ** 2).sum() + cfg.w_phenotype * ((phen - prob.phen0) ** 2).sum()
     loss = loss + cfg.w_expression * expr.abs().sum() + cfg.w_eyes * (eye_rot ** 2).sum()
     if cfg.fit_focal:
         loss = loss + 0.01 * (log_f / 0.3) ** 2

@@ -58,7 +58,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _check_writable(parent: Path) -> None:
+def check_writable_dir(parent: Path) -> None:
+    """Create ``parent`` if needed and check it is writable (UserInputError if not)."""
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -81,7 +82,7 @@ def check_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
         holds_avatar = any((path / m).exists() for m in AVATAR_MARKERS)
         what = "already holds an avatar" if holds_avatar else "is not empty"
         raise UserInputError(f"output directory {path} {what}: pass --force to replace it")
-    _check_writable(path.parent)
+    check_writable_dir(path.parent)
     return path
 
 
