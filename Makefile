@@ -27,9 +27,8 @@ tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.jso
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 
 demo: install
-	$(VENV)/bin/avatarforge body -o out/demo --force --pose a \
-	  --set gender=0.25 --set age=0.7 --set weight=0.55 --set mouthSmileLeft=0.6 --set mouthSmileRight=0.6
-	@echo "demo written to out/demo (avatar.glb, avatar.obj, preview.png, report.json)"
+	$(VENV)/bin/avatarforge create examples/astronaut.jpg -o out/demo --force
+	@echo "demo written to out/demo (avatar.glb, preview.png, render_fitted.png, report.json, ...)"
 
 test: install-dev tools
 	$(PY) -m pytest $(PYTEST_ARGS)
