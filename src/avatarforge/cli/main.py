@@ -38,10 +38,12 @@ def _root(
 
 
 def _register() -> None:
-    from avatarforge.cli import body_cmd, face_cmd
+    from avatarforge.cli import batch_cmd, body_cmd, create_cmd, face_cmd
 
-    body_cmd.register(app)
+    create_cmd.register(app)
+    batch_cmd.register(app)
     face_cmd.register(app)
+    body_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

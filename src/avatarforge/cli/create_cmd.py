@@ -1,0 +1,81 @@
+"""`avatarforge create PHOTO -o OUTDIR`: the main job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["register", "body_overrides"]
+
+
+def body_overrides(gender: Optional[str], age: Optional[float], muscle: Optional[float],
+                   sets: list[str]) -> dict[str, float]:
+    """User-given body values from the friendly flags (+ raw --set NAME=VALUE)."""
+    from avatarforge.bodies import ParamSet
+    from avatarforge.errors import UserInputError
+    from avatarforge.fitting.body_from_head import age_param_from_years
+
+    given: dict[str, float] = dict(ParamSet.parse_assignments(sets))
+    if gender is not None:
+        words = {"male": 0.0, "man": 0.0, "m": 0.0, "female": 1.0, "woman": 1.0, "f": 1.0}
+        key = gender.strip().lower()
+        try:
+            given["gender"] = words[key] if key in words else float(key)
+        except ValueError:
+            raise UserInputError(f"--gender takes male, female or a number in [0, 1] (0 = male), got {gender!r}") from None
+    if age is not None:
+        if not 1 <= age <= 90:
+            raise UserInputError(f"--age is in years, between 1 and 90, got {age:g}")
+        given["age"] = age_param_from_years(age)
+    if muscle is not None:
+        given["muscle"] = muscle
+    return given
+
+
+def create(
+    photo: Path = typer.Argument(..., help="A photo with a face (JPEG, PNG, WebP, BMP, TIFF)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output directory (refused if it holds an avatar unless --force)."),
+    pose: str = typer.Option("a", "--pose", help="Export rest pose: a, t or relaxed."),
+    keep_pose: bool = typer.Option(False, "--keep-pose", help="Keep the photo's head and eye pose."),
+    gender: Optional[str] = typer.Option(None, "--gender", help="male, female, or 0..1 (0 = male)."),
+    age: Optional[float] = typer.Option(None, "--age", help="Age in years (1-90)."),
+    height: Optional[float] = typer.Option(None, "--height", min=0.4, max=2.6, help="Stature in metres, e.g. 1.78."),
+    weight: Optional[float] = typer.Option(None, "--weight", min=3, max=300, help="Mass in kilograms."),
+    muscle: Optional[float] = typer.Option(None, "--muscle", min=0, max=1, help="Muscle, 0..1."),
+    set_: list[str] = typer.Option([], "--set", help="NAME=VALUE for any parameter (see `avatarforge params`)."),
+    texture_size: int = typer.Option(1024, "--texture-size", min=256, max=4096, help="Texture resolution."),
+    face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face when there are several (0 = largest)."),
+    preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+) -> None:
+    """Photo -> personalised, textured, rigged avatar (GLB, OBJ, params, previews, report)."""
+    from avatarforge.bodies import load_body
+    from avatarforge.outputs import Report
+    from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs
+    from avatarforge.util.atomic import check_output_dir
+    from avatarforge.util.progress import Stages
+
+    from avatarforge.bodies import POSE_PRESETS
+    from avatarforge.errors import UserInputError
+
+    if pose.lower() not in POSE_PRESETS:
+        raise UserInputError(f"unknown pose {pose!r}: choose one of {', '.join(POSE_PRESETS)}")
+    check_output_dir(out, force)
+    given = body_overrides(gender, age, muscle, set_)
+    body = load_body()
+    body.params.validate(given)
+    opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
+                         face_index=face_index, texture_size=texture_size, preview_size=preview_size)
+    report = Report(command="create")
+    with Stages.for_terminal(total=CREATE_STAGES) as stages:
+        result = create_avatar(photo, opts, body=body, stages=stages)
+        write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
+    for w in result.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("create")(create)

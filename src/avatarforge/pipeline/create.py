@@ -1,0 +1,127 @@
+"""The main job: one photo -> a complete personalised avatar (face fit, body inference,
+texture, rigged export), and its output set."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from avatarforge.util.progress import Stages
+
+__all__ = ["CreateOptions", "CreateResult", "create_avatar", "write_create_outputs", "CREATE_STAGES"]
+
+CREATE_STAGES = 12  # for the progress bar
+
+
+@dataclass
+class CreateOptions:
+    """What `create` may be told; everything has a default that works offline on a CPU."""
+
+    pose: str = "a"
+    """Export rest pose: a, t or relaxed."""
+    keep_pose: bool = False
+    """Keep the photo's head and eye pose in the export instead of a neutral head."""
+    given: dict[str, float] = field(default_factory=dict)
+    """Parameters fixed by the user (e.g. gender, muscle); phenotypes not given are inferred."""
+    height_m: float | None = None
+    """Stature to reach, metres."""
+    weight_kg: float | None = None
+    """Mass to reach, kilograms."""
+    face_index: int | None = None
+    """Which face when there are several (0 = the largest)."""
+    texture_size: int = 1024
+    """Texture resolution (512-4096)."""
+    preview_size: int = 512
+
+
+@dataclass
+class CreateResult:
+    face: object
+    """pipeline.face.FaceReconstruction."""
+    inference: object
+    """fitting.body_from_head.BodyInference."""
+    texture: object | None
+    """texture.TextureResult (None if texturing was skipped)."""
+    avatar: object
+    """avatar.Avatar ready to export."""
+    render_fitted: np.ndarray | None = None
+    fidelity: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None, body=None,
+                  stages: Stages | None = None) -> CreateResult:
+    """Photo -> fitted face -> inferred body -> texture -> avatar (nothing written)."""
+    from avatarforge.avatar import Avatar
+    from avatarforge.bodies import pose_preset
+    from avatarforge.fitting.body_from_head import infer_body
+    from avatarforge.pipeline.face import reconstruct_face
+
+    opts = options or CreateOptions()
+    stages = stages or Stages()
+    rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages)
+    body = rec.body
+    with stages.stage("infer body"):
+        shape_only = {k: v for k, v in opts.given.items() if not k.startswith("pose.")}
+        inf = infer_body(body, rec.fit.values, shape_only, opts.height_m, opts.weight_kg)
+    texture = rendered = None
+    fidelity: dict = {}
+    with stages.stage("texture"):
+        from avatarforge.texture import face_fidelity, make_texture, render_fitted
+
+        texture = make_texture(rec, size=opts.texture_size)
+        rendered = render_fitted(rec, texture)
+        fidelity = face_fidelity(rec, rendered)
+    with stages.stage("rig"):
+        values = dict(inf.values)
+        pose_keys = [k for k in values if k.startswith("pose.")]
+        if not opts.keep_pose:
+            for k in pose_keys:
+                values[k] = 0.0
+        preset = pose_preset(body, opts.pose, values)
+        values.update(preset)
+        values.update({k: v for k, v in opts.given.items() if k.startswith("pose.")})
+        full = body.params.complete(values)
+        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), texture.albedo if texture else None)
+    warnings = list(rec.warnings) + list(inf.warnings)
+    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings)
+
+
+def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report, stages: Stages | None = None,
+                         force: bool = False, preview_size: int = 512) -> Path:
+    """avatar.glb, avatar.obj/.mtl/_texture.png, params.json, landmarks.json, render_fitted.png,
+    fit_overlay.png, preview.png, report.json — written atomically."""
+    from PIL import Image
+
+    from avatarforge.outputs import file_sha256, write_outputs
+    from avatarforge.pipeline.face import landmarks_json
+    from avatarforge.render.overlay import fit_overlay
+
+    stages = stages or Stages()
+    rec, inf = result.face, result.inference
+
+    def extra_files(tmp: Path) -> None:
+        with stages.stage("fit images"):
+            (tmp / "landmarks.json").write_text(json.dumps(landmarks_json(rec)))
+            fit_overlay(rec, tmp / "fit_overlay.png")
+            if result.render_fitted is not None:
+                Image.fromarray(result.render_fitted).save(tmp / "render_fitted.png")
+
+    report.warnings.extend(result.warnings)
+    report.info.update({
+        "input": {"path": str(rec.photo), "sha256": file_sha256(rec.photo), "size": list(rec.image_size)},
+        "fit": {"rmse_px": round(rec.fit.rmse_px, 3), "seconds": round(rec.fit.seconds, 3)},
+        "body": {"inferred": inf.inferred, "given": inf.given, "stature_m": round(inf.stature_m, 3),
+                 "mass_kg": round(inf.mass_kg, 1), "head_rms_mm": round(inf.head_rms_mm, 3)},
+        "render_fitted_face": {k: round(float(v), 3) for k, v in result.fidelity.items()},
+        "faces_found": int(rec.landmarks.n_faces_found),
+    })
+    extra = {"camera": rec.fit.camera.to_dict(), "photo": str(rec.photo), "image_size": list(rec.image_size),
+             "fitted_pose": {k: v for k, v in rec.fit.values.items() if k.startswith("pose.")},
+             "inferred": inf.inferred, "given": inf.given}
+    return write_outputs(result.avatar, outdir, report, stages, force=force, preview_size=preview_size,
+                         params_extra=extra, extra_files=extra_files)

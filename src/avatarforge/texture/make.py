@@ -1,0 +1,198 @@
+"""The texture stage end to end: photo + fitted model -> albedo and lit textures.
+
+``bake -> de-light -> inpaint -> complete -> seams`` (:func:`make_texture`). Every step is a
+pure function of its own module; this one only wires them, caches nothing itself and times
+each stage. Seam correction is a hook: :func:`avatarforge.texture.seams.correct_seams` is
+called on the completed linear albedo when ``TextureConfig.seams`` is on (set it off to get
+the raw completion, or replace :data:`SEAM_HOOK` with any ``(albedo, uvs, uv_faces, faces,
+mask) -> albedo`` function).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from jaxtyping import Float, UInt8
+
+from avatarforge.errors import UserInputError
+from avatarforge.texture.bake import BakeConfig, BakeResult, bake
+from avatarforge.texture.colour import to_uint8
+from avatarforge.texture.complete import CompletionConfig, complete
+from avatarforge.texture.delight import SHLighting, delight, fit_sh
+from avatarforge.texture.features import FeatureColours
+from avatarforge.texture.inpaint import InpaintConfig, inpaint
+from avatarforge.texture.layout import unpack
+from avatarforge.texture.mirror import texel_mirror_coords, vertex_mirror_map
+from avatarforge.texture.regions import regions_for
+from avatarforge.texture.skin import SkinTone, estimate_skin_tone, skin_detail, skin_likeness
+from avatarforge.util.progress import Stages
+
+__all__ = ["TextureConfig", "TextureResult", "make_texture", "bake_faces_mask", "clear_caches", "SEAM_HOOK",
+           "SHADING_RANGE"]
+
+#: Clip of the SH shading used to de-light and to re-light (extrapolated light on the body
+#: must not go black or blow out).
+SHADING_RANGE = (0.45, 1.6)
+
+
+@dataclass
+class TextureConfig:
+    """Settings of :func:`make_texture`; the defaults run in ~1-2 s at 1024 on a 2-core CPU."""
+
+    bake: BakeConfig = field(default_factory=BakeConfig)
+    inpaint: InpaintConfig = field(default_factory=InpaintConfig)
+    completion: CompletionConfig = field(default_factory=CompletionConfig)
+    sh_ridge: float = 0.1
+    """Ridge on SH bands 1-2 (relative), against the one-sided normals of a face."""
+    sh_chroma: float = 0.3
+    """Share of each colour channel's own directional (band 1-2) light kept; the rest is the
+    channels' mean (a face shows too few normals to tell coloured light directions apart)."""
+    sh_min_weight: float = 0.5
+    """Bake weight a skin texel needs to enter the lighting fit and the skin tone."""
+    seams: bool = True
+    """Run the seam correction hook on the completed albedo."""
+
+
+@dataclass
+class TextureResult:
+    """Textures of one photo. Images are (S, S, ...) with row 0 at the top (UV v = 1)."""
+
+    albedo: UInt8[np.ndarray, "S S 3"]
+    """De-lit, completed colour, sRGB uint8 (what an exporter stores)."""
+    lit: UInt8[np.ndarray, "S S 3"]
+    """The albedo re-lit by the estimated lighting on the fitted shape, sRGB uint8."""
+    albedo_linear: Float[np.ndarray, "S S 3"]
+    """float32 linear RGB of ``albedo`` (before quantisation)."""
+    shading: Float[np.ndarray, "S S 3"]
+    """float32 SH shading of each texel on the fitted shape (clipped to :data:`SHADING_RANGE`)."""
+    weight: Float[np.ndarray, "S S"]
+    """float32 0..1 confidence of the photo at each texel (0: not seen); the bake weight, lowered
+    around the face where the photo does not look like skin, raised where inpainted."""
+    lighting: SHLighting
+    """The SH lighting (9 x RGB coefficients) estimated from the face."""
+    skin: SkinTone
+    features: FeatureColours
+    inpainted: Float[np.ndarray, "S S"]
+    """0..1 share of the dark/hole inpainting in each texel."""
+    mirrored: Float[np.ndarray, "S S"]
+    """0..1 share of the mirror side in each texel."""
+    baked: BakeResult
+    """The bake (texel -> 3D point, normal, photo pixel; visibility), for reuse."""
+    timings: dict[str, float]
+    """Seconds per stage."""
+
+    @property
+    def size(self) -> int:
+        return int(self.albedo.shape[0])
+
+
+def _correct_seams(albedo, uvs, uv_faces, faces, mask):
+    from avatarforge.texture.seams import correct_seams, seam_layout
+
+    key = (albedo.shape[0], uvs.shape, uv_faces.shape, float(uvs[:64].sum()))
+    if key not in _SEAM_LAYOUTS:
+        _SEAM_LAYOUTS[key] = seam_layout(uvs, uv_faces, faces, albedo.shape[:2])
+        while len(_SEAM_LAYOUTS) > 2:
+            _SEAM_LAYOUTS.popitem(last=False)
+    return correct_seams(albedo, mask=mask, layout=_SEAM_LAYOUTS[key]).texture
+
+
+_SEAM_LAYOUTS: OrderedDict = OrderedDict()
+#: The seam-correction hook: ``(albedo (S,S,3) float32 linear, uvs, uv_faces, faces, covered
+#: mask (S,S)) -> albedo``. Default: :func:`avatarforge.texture.seams.correct_seams`.
+SEAM_HOOK: Callable = _correct_seams
+
+
+def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
+    r = max(1, int(round(radius)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+
+
+def clear_caches() -> None:
+    """Forget every in-memory cache of the texture stage (UV rasters, mirror lookups, regions,
+    seam layouts, noise); the next :func:`make_texture` runs cold (benchmarks, memory)."""
+    from avatarforge.texture import fill, layout, mirror, parts, regions
+
+    layout._CACHE.clear()
+    mirror._LOOKUPS.clear()
+    regions._CACHE.clear()
+    _SEAM_LAYOUTS.clear()
+    fill._band_noise.cache_clear()
+    parts._legend.cache_clear()
+
+
+def bake_faces_mask(body, faces: np.ndarray) -> np.ndarray:
+    """(F,) bool: triangles that take colour from the photo -- the head, its eyeballs and the
+    top of the neck (a face fit says nothing about where the rest of the body is)."""
+    from avatarforge.fitting.build_embedding import head_faces
+
+    mask = np.zeros(len(faces), bool)
+    mask[head_faces(body, faces)] = True
+    return mask
+
+
+def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
+                 stages: Stages | None = None) -> TextureResult:
+    """Texture of ``rec`` (a :class:`~avatarforge.pipeline.face.FaceReconstruction`) at ``size``."""
+    cfg = config or TextureConfig()
+    stages = stages or Stages()
+    t0 = dict(stages.timings)
+    body = rec.body
+    if body is None or rec.fit is None:
+        raise UserInputError("make_texture needs a face reconstruction with its body and fit "
+                             "(avatarforge.pipeline.face.reconstruct_face)")
+    with stages.stage("texture: setup"):
+        out = body.forward_params(rec.fit.values)
+        v, f = out.vertices[0].numpy(), out.faces.numpy()
+        uvs, uvf = out.uvs.numpy(), out.uv_faces.numpy()
+        regions = regions_for(body, size)
+        mirror_map = vertex_mirror_map(body)
+    with stages.stage("texture: bake"):
+        bcfg = BakeConfig(**{**cfg.bake.__dict__, "size": size})
+        b = bake(rec.rgb, rec.fit.camera, v, f, uvs, uvf, bcfg, bake_faces=bake_faces_mask(body, f))
+        layout = b.layout
+        coords = texel_mirror_coords(layout, f, uvs, uvf, mirror_map.vertex)
+    with stages.stage("texture: de-light"):
+        colour = b.colour.reshape(-1, 3)[layout.index]
+        weight = b.weight.ravel()[layout.index]
+        fit_w = weight * regions.skin.ravel()[layout.index] * (weight >= cfg.sh_min_weight)
+        lighting = fit_sh(colour, b.surface.normals, fit_w, ridge=cfg.sh_ridge, chroma=cfg.sh_chroma)
+        alb, shading = delight(colour, b.surface.normals, lighting, SHADING_RANGE)
+        albedo = unpack(alb, layout)
+        skin = estimate_skin_tone(albedo, b.weight, regions.skin, cfg.sh_min_weight)
+        # Around the face (sides, ears, jaw underside, neck) and on its rim seen at a grazing
+        # angle, the photo often shows clothes, hair, glasses' arms or background: trust it only
+        # as far as it looks like skin.
+        keep_out = _grow(regions.eyes | regions.brows | regions.lips, 4 * size / 1024)
+        keep_out |= regions.eyeball | regions.interior | regions.nostrils
+        grazing = unpack(b.n_dot_v < 0.5, layout, False, bool)
+        rim = ~regions.face | (~regions.skin & grazing)
+        around = regions.head & ~keep_out & (regions.scalp < 0.5) & rim
+        seen_w = b.weight.copy()
+        seen_w[around] *= skin_likeness(albedo[around], skin.linear)
+    with stages.stage("texture: inpaint"):
+        region = regions.face & regions.head & ~keep_out
+        inp = inpaint(albedo, seen_w, region, regions.head | regions.face, skin.linear,
+                      layout, coords, cfg.inpaint, seed=cfg.completion.seed)
+        weight_img = np.maximum(seen_w, inp.blend * region)
+    with stages.stage("texture: complete"):
+        detail = skin_detail(albedo, regions.skin & (seen_w > cfg.sh_min_weight))
+        comp = complete(inp.albedo, weight_img, regions, layout, coords, skin, detail, cfg.completion)
+        final = comp.albedo
+    if cfg.seams and SEAM_HOOK is not None:
+        with stages.stage("texture: seams"):
+            # Cavities (mouth, eye sockets) are painted, not photographed: their seams are not read.
+            final = SEAM_HOOK(final, uvs, uvf, f, layout.mask & ~regions.interior)
+            final = np.clip(final, 0.0, 1.0).astype(np.float32)
+    with stages.stage("texture: encode"):
+        shade_img = unpack(shading, layout, 1.0)
+        lit = to_uint8(final * shade_img)
+        albedo_u8 = to_uint8(final)
+    timings = {k: round(t, 4) for k, t in stages.timings.items() if k not in t0 or t0[k] != t}
+    return TextureResult(albedo_u8, lit, final, shade_img, weight_img, lighting, skin, comp.features, inp.blend,
+                         comp.mirror, b, timings)

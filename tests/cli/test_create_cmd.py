@@ -1,0 +1,134 @@
+"""`avatarforge create` and `avatarforge batch` end to end on real photos."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from avatarforge.cli.main import main
+
+EXPECTED = ["avatar.glb", "avatar.mtl", "avatar.obj", "avatar_texture.png", "fit_overlay.png", "landmarks.json",
+            "params.json", "preview.png", "render_fitted.png", "report.json"]
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+@pytest.fixture(scope="module")
+def created(body, photos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("create") / "astro"
+    code = main(["create", str(photos["astronaut"]), "-o", str(out), "--texture-size", "512",
+                 "--preview-size", "128", "--gender", "female", "--height", "1.70", "--pose", "t"])
+    assert code == 0
+    return out
+
+
+def test_create_writes_the_full_set(created, gltf_validator):
+    assert sorted(p.name for p in created.iterdir()) == EXPECTED
+    report = json.loads((created / "report.json").read_text())
+    assert {"detect face", "fit face", "infer body", "texture", "export glb", "preview"} <= set(report["stage_seconds"])
+    assert report["total_seconds"] > 0 and len(report["input"]["sha256"]) == 64
+    assert report["body"]["given"] == ["gender", "height"] and "age" in report["body"]["inferred"]
+    assert report["body"]["stature_m"] == pytest.approx(1.70, abs=0.01)
+    result = gltf_validator(created / "avatar.glb")
+    assert result["issues"]["numErrors"] == 0
+
+    from avatarforge.export import read_glb
+
+    glb = read_glb(created / "avatar.glb")
+    assert glb.image_png is not None and len(glb.morph_names) == 52 and len(glb.joint_nodes) >= 100
+
+
+def test_create_images(created, photos):
+    w, h = Image.open(photos["astronaut"]).size
+    rf = np.asarray(Image.open(created / "render_fitted.png"))
+    assert rf.shape == (h, w, 4) and 0 < (rf[..., 3] > 0).mean() < 0.9
+    tex = np.asarray(Image.open(created / "avatar_texture.png"))
+    assert tex.shape[:2] == (512, 512) and tex.std() > 5
+    prev = np.asarray(Image.open(created / "preview.png"))
+    assert prev.shape[0] == 128 and prev.shape[1] > 4 * 40  # four views
+
+
+def test_create_params_rebuild_the_mesh(created, body):
+    from avatarforge.avatar import load_avatar_params
+
+    params = json.loads((created / "params.json").read_text())
+    assert params["values"]["gender"] == 1.0 and params["pose_preset"] == "t"
+    assert "camera" in params["extra"] and "fitted_pose" in params["extra"]
+    again = load_avatar_params(created)
+    assert again.output.vertices.shape == (1, 13718, 3)
+
+
+@pytest.mark.parametrize("name,needle", [
+    ("coffee", "no face found"), ("notes", "not"), ("empty", "empty"), ("truncated", "truncated"),
+])
+def test_create_bad_photos(capsys, body, photos, tmp_path, name, needle):
+    out = tmp_path / "o"
+    code, _, err = run(capsys, "create", photos[name], "-o", out)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and needle in lines[0].lower() and not out.exists()
+
+
+def test_create_bad_outputs_and_flags(capsys, body, photos, tmp_path, created):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = [
+        (["-o", blocker / "sub"], "cannot create output directory"),
+        (["-o", created], "already holds an avatar"),
+        (["-o", tmp_path / "x", "--gender", "robot"], "--gender"),
+        (["-o", tmp_path / "x", "--age", "200"], "--age"),
+        (["-o", tmp_path / "x", "--pose", "sitting"], "unknown pose"),
+        (["-o", tmp_path / "x", "--set", "nose=1"], "unknown parameter"),
+    ]
+    for args, needle in cases:
+        code, _, err = run(capsys, "create", photos["astronaut"], *args)
+        assert code == 2 and needle in err, (args, err)
+    code, _, err = run(capsys, "create", tmp_path, "-o", tmp_path / "y")
+    assert code == 2 and "directory" in err
+
+
+def test_batch_records_failures_and_resumes(capsys, body, photos, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("grace_hopper", "coffee", "notes"):
+        (src / photos[name].name).write_bytes(photos[name].read_bytes())
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, "batch", src, "-o", out, "--workers", "2", "--texture-size", "256",
+                            "--preview-size", "64")
+    assert code == 0, err
+    report = json.loads((out / "batch_report.json").read_text())
+    status = {it["photo"].split("/")[-1]: it for it in report["items"]}
+    assert status["grace_hopper.jpg"]["status"] == "done"
+    assert status["coffee.jpg"]["status"] == "failed" and "no face found" in status["coffee.jpg"]["error"]
+    assert status["notes.jpg"]["status"] == "failed"
+    assert (out / "grace_hopper" / "avatar.glb").exists() and not (out / "coffee").exists()
+    assert report["counts"] == {"done": 1, "failed": 2, "skipped": 0, "pending": 0}
+    # Resumable: done photos are skipped, failed ones retried.
+    code, stdout, _ = run(capsys, "batch", src, "-o", out, "--texture-size", "256", "--preview-size", "64")
+    report = json.loads((out / "batch_report.json").read_text())
+    assert report["counts"]["skipped"] == 1 and report["counts"]["failed"] == 2
+
+
+def test_batch_bad_source(capsys, tmp_path):
+    code, _, err = run(capsys, "batch", tmp_path / "nothing*", "-o", tmp_path / "o")
+    assert code == 2 and "error:" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "batch", tmp_path / "empty", "-o", tmp_path / "o")
+    assert code == 2 and "no photos" in err
+
+
+def test_batch_on_local_ray(capsys, body, photos, tmp_path):
+    pytest.importorskip("ray")
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "notes.jpg").write_text("x")
+    (src / "g.jpg").write_bytes(photos["grace_hopper"].read_bytes())
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "batch", src, "-o", out, "--ray", "local", "--texture-size", "256", "--preview-size", "64")
+    assert code == 0, err
+    report = json.loads((out / "batch_report.json").read_text())
+    assert report["backend"] == "ray" and report["counts"]["done"] == 1 and report["counts"]["failed"] == 1

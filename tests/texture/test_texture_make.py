@@ -1,0 +1,103 @@
+"""The whole texture stage on a real photo, the fitted render and its fidelity; UV regions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+import avatarforge.texture.make as make_mod
+from avatarforge.texture import TextureConfig, face_fidelity, make_texture, regions_for, render_fitted
+from avatarforge.texture.parts import PART_NAMES
+
+
+@pytest.fixture(scope="module")
+def astronaut_rec(tmp_path_factory, body):
+    from avatarforge.pipeline.face import reconstruct_face
+
+    path = tmp_path_factory.mktemp("photos") / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return reconstruct_face(path, body=body)
+
+
+@pytest.fixture(scope="module")
+def texture(astronaut_rec):
+    return make_texture(astronaut_rec, size=1024)
+
+
+def test_make_texture_outputs(texture):
+    t = texture
+    assert t.albedo.shape == t.lit.shape == (1024, 1024, 3) and t.albedo.dtype == t.lit.dtype == np.uint8
+    assert t.albedo_linear.dtype == np.float32 and t.weight.shape == (1024, 1024)
+    assert 0 <= t.weight.min() and t.weight.max() <= 1 and (t.weight > 0.5).sum() > 5000
+    assert t.lighting.coeffs.shape == (9, 3) and t.lighting.n_texels > 1000
+    stages = {"texture: bake", "texture: de-light", "texture: inpaint", "texture: complete", "texture: seams"}
+    assert stages <= set(t.timings)
+    # Completed: every covered texel has a colour, skin-like on the body (no black holes).
+    covered = t.baked.layout.mask
+    body = covered & (t.weight == 0) & (np.asarray(regions_for_body(t)) == 0)
+    med = np.median(t.albedo_linear[body], 0)
+    np.testing.assert_allclose(med, t.skin.linear, rtol=0.1)
+    assert (t.albedo_linear[covered].sum(1) > 0.05).mean() > 0.97
+
+
+def regions_for_body(t):
+    from avatarforge.bodies import load_body
+
+    return regions_for(load_body(), t.size).part
+
+
+def test_skin_tone_and_light_are_plausible(texture, body):
+    r, g, b = texture.skin.linear
+    assert r > g > b > 0.05  # skin: red > green > blue
+    skin = regions_for(body, texture.size).skin & (texture.baked.weight > 0.5)
+    shading = texture.shading[skin]
+    np.testing.assert_allclose(shading.mean(0), 1.0, atol=0.1)  # normalised over the fitted skin
+    assert shading.std(0).max() > 0.05  # and not flat: the photo's light varies over the face
+
+
+def test_render_fitted_matches_the_photo_in_the_face(astronaut_rec, texture):
+    rgba = render_fitted(astronaut_rec, texture)
+    assert rgba.shape == (*astronaut_rec.rgb.shape[:2], 4) and rgba.dtype == np.uint8
+    assert set(np.unique(rgba[..., 3])) == {0, 255} and (rgba[rgba[..., 3] == 0, :3] == 0).all()
+    fid = face_fidelity(astronaut_rec, rgba)
+    print(f"astronaut face region: PSNR {fid['psnr']:.2f} dB, SSIM {fid['ssim']:.3f}")
+    assert fid["psnr"] >= 20.0 and fid["ssim"] > 0.7 and fid["coverage"] > 0.98
+
+
+def test_face_fidelity_can_fail(astronaut_rec):
+    photo = np.concatenate([astronaut_rec.rgb, np.full((*astronaut_rec.rgb.shape[:2], 1), 255, np.uint8)], -1)
+    same = face_fidelity(astronaut_rec, photo)
+    assert same["psnr"] == float("inf") and same["ssim"] > 0.999
+    grey = photo.copy()
+    grey[..., :3] = 128
+    assert face_fidelity(astronaut_rec, grey)["psnr"] < 15
+    empty = np.zeros_like(photo)
+    assert face_fidelity(astronaut_rec, empty)["coverage"] == 0
+
+
+def test_seam_hook_is_called_and_can_be_turned_off(astronaut_rec, monkeypatch):
+    calls = []
+
+    def spy(albedo, uvs, uv_faces, faces, mask):
+        calls.append((albedo.shape, mask.shape))
+        return albedo
+
+    monkeypatch.setattr(make_mod, "SEAM_HOOK", spy)
+    make_texture(astronaut_rec, size=256)
+    assert calls == [((256, 256, 3), (256, 256))]
+    t = make_texture(astronaut_rec, size=256, config=TextureConfig(seams=False))
+    assert len(calls) == 1 and "texture: seams" not in t.timings
+
+
+def test_uv_regions_are_consistent(body):
+    r = regions_for(body, 512)
+    assert not (r.skin & ~r.face).any() and not (r.skin & (r.eyes | r.brows | r.lips)).any()
+    for name in ("face", "skin", "eyes", "brows", "lips", "eyeball", "interior", "nostrils"):
+        assert getattr(r, name).sum() > 10, name
+    assert (r.part[r.eyeball] >= PART_NAMES.index("eye_back.L")).all()
+    angle = r.iris_angle[r.eyeball]
+    assert np.isfinite(angle).all() and angle.min() < 10 and angle.max() > 150
+    assert not np.isfinite(r.iris_angle[~r.eyeball]).any()
+    assert r.scalp.max() == 1 and r.scalp[r.face].max() == 0
