@@ -64,12 +64,17 @@ def create(
         raise UserInputError(f"unknown pose {pose!r}: choose one of {', '.join(POSE_PRESETS)}")
     check_output_dir(out, force)
     given = body_overrides(gender, age, muscle, set_)
-    body = load_body()
-    body.params.validate(given)
-    opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
-                         face_index=face_index, texture_size=texture_size, preview_size=preview_size)
+    from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built
+
+    if not is_anny_built():
+        typer.echo(f"first run: building the body model into {anny_cache_dir()} (~1-2 min, ~1.2 GB, once)", err=True)
     report = Report(command="create")
     with Stages.for_terminal(total=CREATE_STAGES) as stages:
+        with stages.stage("load body model"):
+            body = load_body()
+        body.params.validate(given)
+        opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
+                             face_index=face_index, texture_size=texture_size, preview_size=preview_size)
         result = create_avatar(photo, opts, body=body, stages=stages)
         write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
     for w in result.warnings:

@@ -99,6 +99,13 @@ def infer_body(
     ``given`` fixes phenotypes (e.g. ``{"gender": 0.0}``); ``height_m`` / ``weight_kg``
     fix the stature / mass (through the height / weight phenotypes).
     """
+    from avatarforge.util.threads import torch_threads
+
+    with torch_threads(1):  # small tensors: see util.threads
+        return _infer_body(body, head_values, given, height_m, weight_kg, steps)
+
+
+def _infer_body(body, head_values, given, height_m, weight_kg, steps) -> BodyInference:
     given = dict(body.params.validate(given or {}))
     values = dict(body.params.complete(head_values))
     values.update(given)

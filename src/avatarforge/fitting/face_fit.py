@@ -162,6 +162,13 @@ def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
 def fit_face(points: np.ndarray, image_size: tuple[int, int], body=None,
              config: FaceFitConfig | None = None) -> FaceFit:
     """Fit ``body`` (default: the embedded Anny) to (478, 3) detected landmarks in pixels."""
+    from avatarforge.util.threads import torch_threads
+
+    with torch_threads(1):  # small tensors: one thread is faster and robust to CPU load
+        return _fit_face(points, image_size, body, config)
+
+
+def _fit_face(points, image_size, body, config) -> FaceFit:
     from avatarforge.bodies import load_body
 
     start = time.perf_counter()

@@ -71,6 +71,9 @@ def process_one(photo: str, out: str, options_dict: dict, force: bool) -> dict:
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CreateOptions, create_avatar, write_create_outputs
 
+    import torch
+
+    torch.set_num_threads(1)  # one process per core; threads would only contend
     start = time.perf_counter()
     item = BatchItem(photo, out)
     try:

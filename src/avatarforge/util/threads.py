@@ -1,0 +1,27 @@
+"""Thread-count control for small-tensor work.
+
+The fitting loops run thousands of tiny torch ops; with torch's default 2 OpenMP threads
+they are 3-6x slower whenever anything else runs on this 2-core CPU (spin-waiting threads;
+measured: face fit 7-12 s with 2 threads vs 1.7-2.2 s with 1 thread under load, ~1.5 s
+either way on an idle machine). So the fits run single-threaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+__all__ = ["torch_threads"]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
