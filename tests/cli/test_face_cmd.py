@@ -72,3 +72,20 @@ def test_face_refuses_existing_output_before_working(capsys, photos, tmp_path):
     (out / "params.json").write_text("{}")
     code, _, err = run(capsys, "face", photos["astronaut"], "-o", out)
     assert code == 2 and "--force" in err
+
+
+def test_texture_command_on_a_fitted_result(capsys, body, photos, tmp_path):
+    fitted = tmp_path / "fit"
+    assert run(capsys, "face", photos["grace_hopper"], "-o", fitted)[0] == 0
+    out = tmp_path / "tex"
+    code, stdout, err = run(capsys, "texture", fitted, "-o", out, "--size", "256")
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "render_fitted.png", "report.json", "texture.png", "texture_lit.png", "texture_weight.png"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["render_fitted_face"]["psnr"] > 15
+    w, h = Image.open(photos["grace_hopper"]).size
+    assert np.asarray(Image.open(out / "render_fitted.png")).shape == (h, w, 4)
+    # Not a fitted result: one line, exit 2, nothing written.
+    code, _, err = run(capsys, "texture", photos["grace_hopper"].parent, "-o", tmp_path / "t2")
+    assert code == 2 and err.startswith("error:") and not (tmp_path / "t2").exists()

@@ -120,7 +120,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
         "render_fitted_face": {k: round(float(v), 3) for k, v in result.fidelity.items()},
         "faces_found": int(rec.landmarks.n_faces_found),
     })
-    extra = {"camera": rec.fit.camera.to_dict(), "photo": str(rec.photo), "image_size": list(rec.image_size),
+    extra = {"camera": rec.fit.camera.to_dict(), "photo": str(rec.photo.resolve()), "image_size": list(rec.image_size),
              "fitted_pose": {k: v for k, v in rec.fit.values.items() if k.startswith("pose.")},
              "inferred": inf.inferred, "given": inf.given}
     return write_outputs(result.avatar, outdir, report, stages, force=force, preview_size=preview_size,

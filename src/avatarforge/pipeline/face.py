@@ -11,7 +11,7 @@ import numpy as np
 
 from avatarforge.util.progress import Stages
 
-__all__ = ["FaceReconstruction", "reconstruct_face", "write_face_outputs"]
+__all__ = ["FaceReconstruction", "reconstruct_face", "write_face_outputs", "load_face_result"]
 
 
 @dataclass
@@ -100,7 +100,7 @@ def write_face_outputs(rec: FaceReconstruction, outdir: str | os.PathLike, repor
     with atomic_dir(outdir, force=force) as tmp:
         with stages.stage("write outputs"):
             avatar = Avatar(body, values, "a", body.forward_params(values))
-            extra = {"camera": rec.fit.camera.to_dict(), "photo": str(rec.photo), "image_size": list(rec.image_size)}
+            extra = {"camera": rec.fit.camera.to_dict(), "photo": str(rec.photo.resolve()), "image_size": list(rec.image_size)}
             avatar.params_file(extra).write(tmp / "params.json")
             (tmp / "landmarks.json").write_text(json.dumps(landmarks_json(rec)))
             v, f, uv, uvf = _head_mesh(rec)
@@ -117,3 +117,39 @@ def write_face_outputs(rec: FaceReconstruction, outdir: str | os.PathLike, repor
         })
         (tmp / "report.json").write_text(report.to_json())
     return Path(outdir)
+
+
+def load_face_result(folder: str | os.PathLike, body=None) -> FaceReconstruction:
+    """Read back a `face` (or `create`) output folder as a FaceReconstruction, so later stages
+    (e.g. the texture) can run on a fitted result without fitting again."""
+    from avatarforge.bodies import ParamsFile, load_body
+    from avatarforge.errors import UserInputError
+    from avatarforge.fitting.face_fit import FaceFit
+    from avatarforge.perception.face import FaceLandmarks
+    from avatarforge.perception.face_detect import FaceBox
+    from avatarforge.perception.image_io import load_image
+    from avatarforge.render.camera import Camera
+
+    folder = Path(folder)
+    pf = ParamsFile.read(folder)
+    lm_path = folder / "landmarks.json"
+    if "camera" not in pf.extra or "photo" not in pf.extra or not lm_path.exists():
+        raise UserInputError(f"{folder} is not a fitted result: run `avatarforge face PHOTO -o {folder}` first")
+    try:
+        lm = json.loads(lm_path.read_text())
+        det = np.column_stack([np.asarray(lm["detected"], dtype=np.float64),
+                               np.asarray(lm.get("detected_depth", [0.0] * len(lm["detected"])), dtype=np.float64)])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserInputError(f"{lm_path} is damaged ({exc}): run `avatarforge face` again") from None
+    image = load_image(pf.extra["photo"])
+    size = (int(image.rgb.shape[1]), int(image.rgb.shape[0]))
+    if list(size) != list(lm["image_size"]):
+        raise UserInputError(f"the photo {pf.extra['photo']} changed since the fit (size {size}): fit again")
+    box = FaceBox(float(det[:, 0].min()), float(det[:, 1].min()), float(det[:, 0].max()), float(det[:, 1].max()),
+                  1.0, np.zeros((6, 2)))
+    landmarks = FaceLandmarks(det, box, size, int(lm.get("faces_found", 1)), int(lm.get("face_index", 0)))
+    body = body or load_body(pf.backend, **pf.backend_config)
+    values = body.params.complete(pf.values)
+    fit = FaceFit(values, Camera.from_dict(pf.extra["camera"]), np.asarray(lm.get("fitted_mediapipe478", det[:, :2])),
+                  np.asarray(lm["ibug68"]), det, float("nan"), 0.0)
+    return FaceReconstruction(Path(pf.extra["photo"]), image.rgb, landmarks, fit, body, [])
