@@ -132,3 +132,28 @@ def test_batch_on_local_ray(capsys, body, photos, tmp_path):
     assert code == 0, err
     report = json.loads((out / "batch_report.json").read_text())
     assert report["backend"] == "ray" and report["counts"]["done"] == 1 and report["counts"]["failed"] == 1
+
+
+def test_create_on_a_full_body_photo_measures_the_body(capsys, body, tmp_path):
+    from avatarforge.fitting._body_fit_synthetic import random_body_sample, render_body_sample
+
+    rng = np.random.default_rng(5)
+    values = random_body_sample(body, rng, yaw_deg=10)
+    sample = render_body_sample(body, values, rng, size=(800, 1200))
+    photo = tmp_path / "full.png"
+    Image.fromarray(sample.rgb).save(photo)
+    out = tmp_path / "o"
+    code, _, err = run(capsys, "create", photo, "-o", out, "--texture-size", "256", "--preview-size", "64",
+                       "--keep-pose")
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    assert report["full_body"] is not None and report["full_body"]["silhouette_iou"] > 0.8
+    assert set(report["full_body"]["taken_from_body"]) == {"weight", "muscle", "proportions"}
+    assert "height" in report["body"]["inferred"]
+    params = json.loads((out / "params.json").read_text())["values"]
+    assert any(abs(v) > 5 for k, v in params.items() if k.startswith("pose.upperarm01"))  # the photo's pose kept
+
+
+def test_head_only_photo_has_no_body_fit(created):
+    report = json.loads((created / "report.json").read_text())
+    assert report["full_body"] is None

@@ -14,7 +14,7 @@ from avatarforge.util.progress import Stages
 
 __all__ = ["CreateOptions", "CreateResult", "create_avatar", "write_create_outputs", "CREATE_STAGES"]
 
-CREATE_STAGES = 12  # for the progress bar
+CREATE_STAGES = 14  # for the progress bar
 
 
 @dataclass
@@ -24,7 +24,8 @@ class CreateOptions:
     pose: str = "a"
     """Export rest pose: a, t or relaxed."""
     keep_pose: bool = False
-    """Keep the photo's head and eye pose in the export instead of a neutral head."""
+    """Keep the photo's pose (body pose when the body is visible, head and eyes always)
+    instead of the rest pose."""
     given: dict[str, float] = field(default_factory=dict)
     """Parameters fixed by the user (e.g. gender, muscle); phenotypes not given are inferred."""
     height_m: float | None = None
@@ -51,6 +52,10 @@ class CreateResult:
     render_fitted: np.ndarray | None = None
     fidelity: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    body_fit: object | None = None
+    """fitting.body_fit.BodyFit when the photo shows the body (None: head only)."""
+    user_given: list[str] = field(default_factory=list)
+    """Body values the user fixed (flags); the rest were inferred or measured."""
 
 
 def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None, body=None,
@@ -65,8 +70,15 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     stages = stages or Stages()
     rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages)
     body = rec.body
+    body_fit = _fit_full_body(rec, opts, stages)
     with stages.stage("infer body"):
         shape_only = {k: v for k, v in opts.given.items() if not k.startswith("pose.")}
+        shape_only_user = dict(shape_only)
+        if body_fit is not None:
+            # The visible body measures what the head cannot: stature, build, proportions.
+            seen = {k: body_fit.values[k] for k in BODY_SEEN if k in body_fit.values and k not in shape_only
+                    and not (k == "height" and opts.height_m) and not (k == "weight" and opts.weight_kg)}
+            shape_only = {**seen, **shape_only}
         inf = infer_body(body, rec.fit.values, shape_only, opts.height_m, opts.weight_kg)
     texture = rendered = None
     fidelity: dict = {}
@@ -79,16 +91,40 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     with stages.stage("rig"):
         values = dict(inf.values)
         pose_keys = [k for k in values if k.startswith("pose.")]
-        if not opts.keep_pose:
+        if opts.keep_pose:
+            if body_fit is not None:  # the photo's body pose (head included), the face fit's eyes
+                values.update({k: v for k, v in body_fit.values.items()
+                               if k.startswith("pose.") and not k.startswith("pose.eye.")})
+        else:
             for k in pose_keys:
                 values[k] = 0.0
-        preset = pose_preset(body, opts.pose, values)
-        values.update(preset)
+            values.update(pose_preset(body, opts.pose, values))
         values.update({k: v for k, v in opts.given.items() if k.startswith("pose.")})
         full = body.params.complete(values)
         avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), texture.albedo if texture else None)
     warnings = list(rec.warnings) + list(inf.warnings)
-    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings)
+    user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
+                        | ({"weight"} if opts.weight_kg else set()))
+    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given)
+
+
+#: Phenotypes taken from a full-body fit. Age and gender come from the face; stature is not
+#: taken, because one uncalibrated photo does not fix absolute size (measured: ~20 cm errors on
+#: synthetic renders) — pass --height when it matters.
+BODY_SEEN = ("weight", "muscle", "proportions")
+
+
+def _fit_full_body(rec, opts: CreateOptions, stages: Stages):
+    """Pose + shape from the visible body (shoulders, hips and knees seen), else None."""
+    from avatarforge.fitting.body_fit import fit_body
+    from avatarforge.perception.pose import body_visible, detect_pose
+
+    with stages.stage("detect body"):
+        pose = detect_pose(rec.rgb)
+        if pose is None or not body_visible(pose):
+            return None
+    with stages.stage("fit body"):
+        return fit_body(pose, rec.image_size, rec.body)
 
 
 def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report, stages: Stages | None = None,
@@ -119,6 +155,9 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
                  "mass_kg": round(inf.mass_kg, 1), "head_rms_mm": round(inf.head_rms_mm, 3)},
         "render_fitted_face": {k: round(float(v), 3) for k, v in result.fidelity.items()},
         "faces_found": int(rec.landmarks.n_faces_found),
+        "full_body": None if result.body_fit is None else {
+            "rmse_px": round(result.body_fit.rmse_px, 2), "silhouette_iou": round(result.body_fit.silhouette_iou, 3),
+            "taken_from_body": [k for k in BODY_SEEN if k not in result.user_given]},
     })
     extra = {"camera": rec.fit.camera.to_dict(), "photo": str(rec.photo.resolve()), "image_size": list(rec.image_size),
              "fitted_pose": {k: v for k, v in rec.fit.values.items() if k.startswith("pose.")},
