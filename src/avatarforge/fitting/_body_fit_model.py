@@ -26,6 +26,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from avatarforge.bodies.anny_body import POSE_JOINTS
+from avatarforge.fitting.head_model import sliced_blend_shapes
 
 __all__ = ["BodyPartsModel", "axis_angle_to_matrix", "hinge_axes", "HINGES"]
 
@@ -92,17 +93,10 @@ class BodyPartsModel(torch.nn.Module):
         ids = torch.as_tensor(np.asarray(vertex_ids), dtype=torch.long)
         self.register_buffer("ids", ids, persistent=False)
         self.register_buffer("template", m.template_vertices[ids].float(), persistent=False)
-        n_all, n_local = m.blendshapes.shape[0], len(body.local_names)
-        first_local = n_all - 2 * n_local  # coefficient layout: [phenotype, expression, local (+, -)]
-        if local_ids is None:
-            cols = torch.arange(n_all)
-        else:
-            li = torch.as_tensor(np.asarray(local_ids), dtype=torch.long)
-            cols = torch.cat([torch.arange(first_local), first_local + torch.stack([2 * li, 2 * li + 1], 1).ravel()])
+        cols, shapes = sliced_blend_shapes(body, ids, local_ids)
         self.register_buffer("cols", cols, persistent=False)
         # Blend shapes flattened to (C, N * 3) so that the shape sum is one matrix product.
-        self.register_buffer("shapes", m.blendshapes[cols][:, ids].float().reshape(len(cols), -1).contiguous(),
-                             persistent=False)
+        self.register_buffer("shapes", shapes.reshape(len(cols), -1), persistent=False)
         self.register_buffer("bone_template", m.template_bone_heads.float(), persistent=False)
         self.register_buffer("bone_shapes", m.bone_heads_blendshapes[cols].float().reshape(len(cols), -1).contiguous(),
                              persistent=False)

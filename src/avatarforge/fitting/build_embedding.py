@@ -19,22 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from avatarforge.fitting.ibug68 import IBUG68_FROM_MP
+from avatarforge.fitting.mesh_regions import HEAD_BONES, closest_surface_point, head_faces
 
-__all__ = ["build", "head_faces", "face_camera", "closest_surface_point"]
+__all__ = ["build", "face_camera", "HEAD_BONES", "head_faces", "closest_surface_point"]  # the last 3 re-exported
 
 VIEWS = ((0.0, 0.0), (0.0, -12.0), (0.0, 12.0), (-10.0, 0.0), (8.0, 0.0))  # (pitch, yaw) degrees
-HEAD_BONES = ("head", "eye.L", "eye.R", "neck03")
-
-
-def head_faces(body, faces: np.ndarray) -> np.ndarray:
-    """Indices of the triangles whose vertices are all dominated by head/eye/neck03 bones."""
-    w, idx = body.skin_weights.numpy(), body.skin_indices.numpy()
-    dominant = idx[np.arange(len(idx)), w.argmax(1)]
-    ids = [body.joint_names.index(b) for b in HEAD_BONES if b in body.joint_names]
-    in_head = np.isin(dominant, ids)
-    return np.flatnonzero(in_head[faces].all(1))
-
-
 def face_camera(out, joint_names, size: int, distance: float = 0.6):
     """A perspective camera in front of the face (30 degree field of view)."""
     from avatarforge.render import Camera
@@ -43,27 +32,6 @@ def face_camera(out, joint_names, size: int, distance: float = 0.6):
     eyes = (j[joint_names.index("eye.L")] + j[joint_names.index("eye.R")]) / 2
     target = eyes + np.array([0.0, -0.035, 0.0])
     return Camera.look_at(target + np.array([0.0, 0.0, distance]), target, width=size, height=size, fov_y_deg=30.0)
-
-
-def closest_surface_point(vertices, faces, points, face_ids=None, k: int = 24):
-    """Closest point of a triangle mesh to each point, as (triangle id, barycentrics).
-
-    Exact among the ``k`` triangles whose centroids are nearest (ample for points that lie
-    close to the surface); ``face_ids`` renumbers the triangles (e.g. a subset's ids).
-    """
-    import trimesh
-    from scipy.spatial import cKDTree
-
-    tris = vertices[faces]
-    k = min(k, len(faces))
-    _, cand = cKDTree(tris.mean(1)).query(points, k=k)
-    cand = cand.reshape(len(points), k)
-    flat = cand.ravel()
-    closest = trimesh.triangles.closest_point(tris[flat], np.repeat(points, k, axis=0)).reshape(len(points), k, 3)
-    best = np.linalg.norm(closest - points[:, None], axis=-1).argmin(1)
-    tri = cand[np.arange(len(points)), best]
-    bary = trimesh.triangles.points_to_barycentric(tris[tri], closest[np.arange(len(points)), best])
-    return (tri if face_ids is None else np.asarray(face_ids)[tri]), bary
 
 
 def _random_identity(body, rng: np.random.Generator) -> dict[str, float]:
@@ -79,10 +47,12 @@ def _random_identity(body, rng: np.random.Generator) -> dict[str, float]:
 
 def build(identities: int = 24, seed: int = 0, size: int = 512, progress=None) -> dict[str, np.ndarray]:
     from avatarforge.bodies import load_body
+    from avatarforge.fitting.landmark_sets import oval as landmark_oval
     from avatarforge.perception.face import face_landmarks
     from avatarforge.render import rasterize, render_mesh
 
     body = load_body()
+    oval = frozenset(landmark_oval())
     rng = np.random.default_rng(seed)
     ref = body.forward_params({})
     faces = ref.faces.numpy()
@@ -111,7 +81,7 @@ def build(identities: int = 24, seed: int = 0, size: int = 512, progress=None) -
             bary = raster.bary[px[:, 1], px[:, 0]]
             frontal = pitch == 0.0 and yaw == 0.0
             for k in range(478):
-                if tri[k] < 0 or (k in _OVAL and not frontal):
+                if tri[k] < 0 or (k in oval and not frontal):
                     continue
                 hits[k].append(bary[k] @ ref_v[faces[tri[k]]])
         if progress:
@@ -143,13 +113,6 @@ def build(identities: int = 24, seed: int = 0, size: int = 512, progress=None) -
     }
 
 
-def _oval() -> frozenset[int]:
-    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_FACE_OVAL
-
-    return frozenset(i for edge in FACEMESH_FACE_OVAL for i in edge)
-
-
-_OVAL = _oval()
 
 
 def main() -> None:

@@ -103,7 +103,7 @@ class _Problem:
         v = rest.vertices[0].numpy()
         j = dict(zip(body.joint_names, rest.joints[0].numpy()))
         eye_y = (j["eye.L"][1] + j["eye.R"][1]) / 2
-        from avatarforge.fitting.build_embedding import head_faces
+        from avatarforge.fitting.mesh_regions import head_faces
 
         head_v = np.unique(faces[head_faces(body, faces)])
         hv = v[head_v]

@@ -16,7 +16,24 @@ from torch import Tensor
 
 from avatarforge.bodies.rotation import euler_xyz_to_matrix
 
-__all__ = ["HeadModel"]
+__all__ = ["HeadModel", "sliced_blend_shapes"]
+
+
+def sliced_blend_shapes(body, vertex_ids, local_ids=None) -> tuple[Tensor, Tensor]:
+    """Anny's blend shapes restricted to some vertices and, optionally, to the coefficients of
+    some local changes only (the others must stay 0): ``(cols, shapes)`` where ``cols`` are
+    the coefficient columns kept and ``shapes`` is (len(cols), len(vertex_ids), 3) float32.
+    """
+    m = body.model
+    ids = torch.as_tensor(np.asarray(vertex_ids), dtype=torch.long)
+    n_all, n_local = m.blendshapes.shape[0], len(body.local_names)
+    first_local = n_all - 2 * n_local  # coefficient layout: [phenotype, expression, local (+, -)]
+    if local_ids is None:
+        cols = torch.arange(n_all)
+    else:
+        li = torch.as_tensor(np.asarray(local_ids), dtype=torch.long)
+        cols = torch.cat([torch.arange(first_local), first_local + torch.stack([2 * li, 2 * li + 1], 1).ravel()])
+    return cols, m.blendshapes[cols][:, ids].float().contiguous()
 
 
 class HeadModel(torch.nn.Module):
@@ -32,15 +49,9 @@ class HeadModel(torch.nn.Module):
         ids = torch.as_tensor(np.asarray(vertex_ids), dtype=torch.long)
         self.register_buffer("ids", ids, persistent=False)
         self.register_buffer("template", m.template_vertices[ids].float(), persistent=False)
-        n_all, n_local = m.blendshapes.shape[0], len(body.local_names)
-        first_local = n_all - 2 * n_local  # coefficient layout: [phenotype, expression, local (+, -)]
-        if local_ids is None:
-            cols = torch.arange(n_all)
-        else:
-            li = torch.as_tensor(np.asarray(local_ids), dtype=torch.long)
-            cols = torch.cat([torch.arange(first_local), first_local + torch.stack([2 * li, 2 * li + 1], 1).ravel()])
+        cols, shapes = sliced_blend_shapes(body, ids, local_ids)
         self.register_buffer("cols", cols, persistent=False)
-        self.register_buffer("shapes", m.blendshapes[cols][:, ids].float().contiguous(), persistent=False)
+        self.register_buffer("shapes", shapes, persistent=False)
         self.register_buffer("bone_template", m.template_bone_heads.float(), persistent=False)
         self.register_buffer("bone_shapes", m.bone_heads_blendshapes.float(), persistent=False)
         self.register_buffer("to_ours", body.to_ours.clone(), persistent=False)

@@ -28,7 +28,7 @@ def face_region(body) -> tuple[np.ndarray, np.ndarray]:
     and of the whole head, on the reference body."""
     from matplotlib.path import Path as Polygon
 
-    from avatarforge.fitting.build_embedding import head_faces
+    from avatarforge.fitting.mesh_regions import head_faces
     from avatarforge.fitting.embedding import load_embedding
     from avatarforge.fitting.landmark_sets import oval
 

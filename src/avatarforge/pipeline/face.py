@@ -55,7 +55,7 @@ def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, bo
 
 
 def _head_mesh(rec: FaceReconstruction) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from avatarforge.fitting.build_embedding import head_faces
+    from avatarforge.fitting.mesh_regions import head_faces
 
     body = rec.body
     out = body.forward_params(rec.fit.values)

@@ -31,7 +31,7 @@ def _dots(img: np.ndarray, pts: np.ndarray, color, radius: int) -> None:
 def fit_overlay(rec, path: str | os.PathLike, max_side: int = 1600) -> np.ndarray:
     """Photo + fitted head mesh (blue, half transparent) + detected landmarks (green) + the fitted
     model's iBUG-68 landmarks (red). Large photos are drawn downscaled to ``max_side``."""
-    from avatarforge.fitting.build_embedding import head_faces
+    from avatarforge.fitting.mesh_regions import head_faces
 
     out = rec.body.forward_params(rec.fit.values)
     faces = out.faces.numpy()

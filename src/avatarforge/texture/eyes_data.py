@@ -39,6 +39,7 @@ import numpy as np
 from jaxtyping import Float, Int, UInt8
 
 from avatarforge.errors import UserInputError
+from avatarforge.fitting.mesh_regions import HEAD_BONES
 from avatarforge.texture.eyes import CORNER_SPAN, CROP_SIZE, IRIS_LEFT, IRIS_RIGHT, LEFT_EYE, RIGHT_EYE, crop_eye, eye_similarity, warp
 
 __all__ = [
@@ -53,7 +54,6 @@ CONTEXT_SPAN = (20.0, 52.0)
 """Range of the corner distance in context pixels (the source resolution: small = blurry)."""
 SPLITS = ("train", "val", "test")
 SOURCES = ("render", "photo")
-HEAD_BONES = ("head", "eye.L", "eye.R", "neck03")
 
 
 @dataclass(frozen=True)
