@@ -269,3 +269,57 @@ def test_iris_centres_on_a_held_out_photo_agree_with_the_detector():
     assert len(got.crops) == 2 and got.crops[0].image.shape == (CROP_SIZE, CROP_SIZE, 3)
     with pytest.raises(UserInputError):
         iris_centres(rgb, pts[:68])
+
+
+class _ConstantNet(EyeNet):
+    """Predicts the same crop point for every crop (to test the geometry around the network)."""
+
+    def __init__(self, point):
+        super().__init__()
+        self.point = torch.tensor(point, dtype=torch.float32)
+
+    def forward(self, crops):
+        return self.point.expand(crops.shape[0], 2)
+
+
+def _face_points() -> np.ndarray:
+    pts = np.zeros((478, 3))
+    pts[:, :2] = 100.0
+    pts[[33, 133], :2] = [[60, 80], [84, 81]]  # subject's right eye (image left), tilted a little
+    pts[[362, 263], :2] = [[116, 81], [140, 80]]
+    for centre, (a, b) in ((468, (33, 133)), (473, (362, 263))):
+        mid = (pts[a, :2] + pts[b, :2]) / 2
+        pts[centre: centre + 5, :2] = mid + np.array([[0, 0], [3, 0], [0, -3], [-3, 0], [0, 3]])
+    return pts
+
+
+def test_refine_iris_points_moves_each_ring_onto_the_network_centre():
+    from avatarforge.texture.eyes import eye_similarity, refine_iris_points
+
+    pts = _face_points()
+    rgb = np.full((200, 200, 3), 128, np.uint8)
+    crop_point = np.array([CROP_SIZE / 2 + 1.5, CROP_SIZE / 2 - 1.0])  # ~1 image px off the corner midpoint
+    got = refine_iris_points(rgb, pts, net=_ConstantNet(crop_point))
+    assert got.used == (True, True) and got.warnings == []
+    for k, (corners, centre) in enumerate((((33, 133), 468), ((362, 263), 473))):
+        A = eye_similarity(pts[list(corners), :2])
+        expect = np.linalg.solve(A[:, :2], crop_point - A[:, 2])
+        np.testing.assert_allclose(got.network[k], expect, atol=1e-4)
+        np.testing.assert_allclose(got.points[centre, :2], expect, atol=1e-4)
+        # The ring moves rigidly with its centre; nothing else moves.
+        np.testing.assert_allclose(got.points[centre:centre + 5, :2] - pts[centre:centre + 5, :2],
+                                   np.tile(expect - pts[centre, :2], (5, 1)), atol=1e-4)
+    others = np.setdiff1d(np.arange(478), np.arange(468, 478))
+    np.testing.assert_array_equal(got.points[others], pts[others])
+    np.testing.assert_array_equal(got.detector, pts[[468, 473], :2])
+
+
+def test_refine_iris_points_keeps_the_detector_when_the_network_is_far_off():
+    from avatarforge.texture.eyes import refine_iris_points
+
+    pts = _face_points()
+    rgb = np.full((200, 200, 3), 128, np.uint8)
+    # 10 crop px = 10 / (0.6 * 40 / 24) = 10 image px = 0.42 eye widths: beyond MAX_IRIS_SHIFT.
+    got = refine_iris_points(rgb, pts, net=_ConstantNet([CROP_SIZE / 2 + 10, CROP_SIZE / 2]))
+    assert got.used == (False, False) and len(got.warnings) == 2
+    np.testing.assert_array_equal(got.points, pts)

@@ -48,6 +48,7 @@ def create(
     texture_size: int = typer.Option(1024, "--texture-size", min=256, max=4096, help="Texture resolution."),
     face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face when there are several (0 = largest)."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
+    eye_net: bool = typer.Option(True, "--eye-net/--no-eye-net", help="Place the irises with the eye network (else the detector's)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB, OBJ, params, previews, report)."""
@@ -74,7 +75,8 @@ def create(
             body = load_body()
         body.params.validate(given)
         opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
-                             face_index=face_index, texture_size=texture_size, preview_size=preview_size)
+                             face_index=face_index, texture_size=texture_size, preview_size=preview_size,
+                             eye_net=eye_net)
         result = create_avatar(photo, opts, body=body, stages=stages)
         write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
     for w in result.warnings:

@@ -27,7 +27,7 @@ def texture(
 
     from avatarforge.outputs import Report
     from avatarforge.pipeline.face import load_face_result
-    from avatarforge.texture import face_fidelity, make_texture, render_fitted
+    from avatarforge.texture import fitted_fidelity, make_texture
     from avatarforge.util.atomic import atomic_dir, check_output_dir
     from avatarforge.util.progress import Stages
 
@@ -39,8 +39,8 @@ def texture(
         with stages.stage("texture"):
             tex = make_texture(rec, size=size)
         with stages.stage("render fitted"):
-            rgba = render_fitted(rec, tex)
-            fidelity = face_fidelity(rec, rgba)
+            rgba, scores = fitted_fidelity(rec, tex)
+            fidelity = scores["lit"]
         with atomic_dir(out, force=force) as tmp, stages.stage("write"):
             Image.fromarray(tex.albedo).save(tmp / "texture.png")
             Image.fromarray(tex.lit).save(tmp / "texture_lit.png")
@@ -49,6 +49,8 @@ def texture(
             report.timings.update(stages.timings)
             report.info.update({"texture_stage_seconds": {k: round(v, 3) for k, v in tex.timings.items()},
                                 "render_fitted_face": {k: round(float(v), 4) for k, v in fidelity.items()},
+                                "render_fitted_face_relit_albedo": {k: round(float(v), 4)
+                                                                    for k, v in scores["relit_albedo"].items()},
                                 "size": size, "fitted": str(Path(fitted).absolute())})
             (tmp / "report.json").write_text(report.to_json())
     typer.echo(f"wrote {out} (face PSNR {fidelity.get('psnr', float('nan')):.1f} dB); "

@@ -14,7 +14,7 @@ from avatarforge.util.progress import Stages
 
 __all__ = ["CreateOptions", "CreateResult", "create_avatar", "write_create_outputs", "CREATE_STAGES"]
 
-CREATE_STAGES = 14  # for the progress bar
+CREATE_STAGES = 15  # for the progress bar
 
 
 @dataclass
@@ -37,6 +37,8 @@ class CreateOptions:
     texture_size: int = 1024
     """Texture resolution (512-4096)."""
     preview_size: int = 512
+    eye_net: bool = True
+    """Aim the eyes at the eye network's iris centres (off: the detector's)."""
 
 
 @dataclass
@@ -68,7 +70,7 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
 
     opts = options or CreateOptions()
     stages = stages or Stages()
-    rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages)
+    rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages, eye_net=opts.eye_net)
     body = rec.body
     body_fit = _fit_full_body(rec, opts, stages)
     with stages.stage("infer body"):
@@ -83,11 +85,10 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     texture = rendered = None
     fidelity: dict = {}
     with stages.stage("texture"):
-        from avatarforge.texture import face_fidelity, make_texture, render_fitted
+        from avatarforge.texture import fitted_fidelity, make_texture
 
         texture = make_texture(rec, size=opts.texture_size)
-        rendered = render_fitted(rec, texture)
-        fidelity = face_fidelity(rec, rendered)
+        rendered, fidelity = fitted_fidelity(rec, texture)
     with stages.stage("rig"):
         values = dict(inf.values)
         pose_keys = [k for k in values if k.startswith("pose.")]
@@ -129,8 +130,8 @@ def _fit_full_body(rec, opts: CreateOptions, stages: Stages):
 
 def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report, stages: Stages | None = None,
                          force: bool = False, preview_size: int = 512) -> Path:
-    """avatar.glb, avatar.obj/.mtl/_texture.png, params.json, landmarks.json, render_fitted.png,
-    fit_overlay.png, preview.png, report.json — written atomically."""
+    """avatar.glb, avatar.obj/.mtl/_texture.png, texture_lit.png, params.json, landmarks.json,
+    render_fitted.png, fit_overlay.png, preview.png, report.json — written atomically."""
     from PIL import Image
 
     from avatarforge.outputs import file_sha256, write_outputs
@@ -146,6 +147,8 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
             fit_overlay(rec, tmp / "fit_overlay.png")
             if result.render_fitted is not None:
                 Image.fromarray(result.render_fitted).save(tmp / "render_fitted.png")
+            if result.texture is not None:  # the photo-lit texture beside the albedo in the GLB/OBJ
+                Image.fromarray(result.texture.lit).save(tmp / "texture_lit.png")
 
     report.warnings.extend(result.warnings)
     report.info.update({
@@ -153,7 +156,9 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
         "fit": {"rmse_px": round(rec.fit.rmse_px, 3), "seconds": round(rec.fit.seconds, 3)},
         "body": {"inferred": inf.inferred, "given": inf.given, "stature_m": round(inf.stature_m, 3),
                  "mass_kg": round(inf.mass_kg, 1), "head_rms_mm": round(inf.head_rms_mm, 3)},
-        "render_fitted_face": {k: round(float(v), 3) for k, v in result.fidelity.items()},
+        "render_fitted_face": {k: round(float(v), 3) for k, v in result.fidelity.get("lit", {}).items()},
+        "render_fitted_face_relit_albedo": {k: round(float(v), 3)
+                                            for k, v in result.fidelity.get("relit_albedo", {}).items()},
         "faces_found": int(rec.landmarks.n_faces_found),
         "full_body": None if result.body_fit is None else {
             "rmse_px": round(result.body_fit.rmse_px, 2), "silhouette_iou": round(result.body_fit.silhouette_iou, 3),

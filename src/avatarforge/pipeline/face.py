@@ -27,6 +27,8 @@ class FaceReconstruction:
     """fitting.FaceFit."""
     body: object
     warnings: list[str] = field(default_factory=list)
+    iris: object = None
+    """texture.eyes.IrisRefinement: the eye network's iris centres the fit used (None: off)."""
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -34,8 +36,12 @@ class FaceReconstruction:
 
 
 def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, body=None,
-                     config=None, stages: Stages | None = None) -> FaceReconstruction:
-    """Detect the face in ``photo`` and fit the body model's head, shape and expression to it."""
+                     config=None, stages: Stages | None = None, eye_net: bool = True) -> FaceReconstruction:
+    """Detect the face in ``photo`` and fit the body model's head, shape and expression to it.
+
+    With ``eye_net`` the iris centres the fit aims the eyes at come from the eye alignment
+    network (:func:`avatarforge.texture.eyes.refine_iris_points`), else from the detector.
+    """
     from avatarforge.bodies import load_body
     from avatarforge.fitting.face_fit import fit_face
     from avatarforge.perception.face import face_landmarks
@@ -46,12 +52,20 @@ def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, bo
         image = load_image(photo)
     with stages.stage("detect face"):
         lm = face_landmarks(image.rgb, face_index=face_index)
+    warnings = list(lm.warnings)
+    targets, iris = lm.points, None
+    if eye_net:
+        from avatarforge.texture.eyes import refine_iris_points
+
+        with stages.stage("eyes (iris network)"):
+            iris = refine_iris_points(image.rgb, lm.points)
+            targets = iris.points
+            warnings += iris.warnings
     with stages.stage("load body model"):
         body = body or load_body()
     with stages.stage("fit face"):
-        fit = fit_face(lm.points, lm.image_size, body, config)
-    warnings = list(lm.warnings)
-    return FaceReconstruction(Path(photo), image.rgb, lm, fit, body, warnings)
+        fit = fit_face(targets, lm.image_size, body, config)
+    return FaceReconstruction(Path(photo), image.rgb, lm, fit, body, warnings, iris)
 
 
 def _head_mesh(rec: FaceReconstruction) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -81,6 +95,11 @@ def landmarks_json(rec: FaceReconstruction) -> dict:
         "ibug68": np.round(rec.fit.ibug68_2d, 3).tolist(),
         "fitted_mediapipe478": np.round(rec.fit.landmarks_2d, 3).tolist(),
         "face_index": int(getattr(rec.landmarks, "face_index", 0)),
+        **({"iris_network": {
+            "right_left": np.round(rec.iris.network, 3).tolist(),
+            "detector_right_left": np.round(rec.iris.detector, 3).tolist(),
+            "used": list(rec.iris.used),
+        }} if rec.iris is not None else {}),
         "faces_found": int(rec.landmarks.n_faces_found),
     }
 
@@ -115,6 +134,10 @@ def write_face_outputs(rec: FaceReconstruction, outdir: str | os.PathLike, repor
                     "final_loss": round(rec.fit.losses[-1], 5) if rec.fit.losses else None},
             "faces_found": int(rec.landmarks.n_faces_found),
         })
+        if rec.iris is not None:
+            shift = np.linalg.norm(rec.iris.network - rec.iris.detector, axis=1)
+            report.info["eyes"] = {"iris_network_used": list(rec.iris.used),
+                                   "shift_from_detector_px": np.round(shift, 2).tolist()}
         (tmp / "report.json").write_text(report.to_json())
     return Path(outdir)
 

@@ -11,7 +11,7 @@ Colour maths runs in linear RGB; textures are returned as sRGB uint8.
 from avatarforge.texture.bake import BakeConfig, BakeResult, bake
 from avatarforge.texture.complete import Completion, CompletionConfig, complete
 from avatarforge.texture.delight import SHLighting, delight, fit_sh, sh_basis, sh_shading
-from avatarforge.texture.fitted import face_fidelity, face_region_mask, render_fitted
+from avatarforge.texture.fitted import face_fidelity, face_region_mask, fitted_fidelity, render_fitted
 from avatarforge.texture.inpaint import InpaintConfig, InpaintResult, dark_mask, inpaint
 from avatarforge.texture.layout import TexelLayout, TexelSurface, texel_layout, texel_surface
 from avatarforge.texture.make import TextureConfig, TextureResult, make_texture
@@ -20,7 +20,7 @@ from avatarforge.texture.regions import UVRegions, regions_for, uv_regions
 from avatarforge.texture.skin import SkinTone, estimate_skin_tone, synth_skin
 
 __all__ = [
-    "make_texture", "TextureConfig", "TextureResult", "render_fitted", "face_fidelity", "face_region_mask",
+    "make_texture", "TextureConfig", "TextureResult", "render_fitted", "face_fidelity", "face_region_mask", "fitted_fidelity",
     "bake", "BakeConfig", "BakeResult",
     "fit_sh", "delight", "sh_basis", "sh_shading", "SHLighting",
     "inpaint", "dark_mask", "InpaintConfig", "InpaintResult",

@@ -38,7 +38,7 @@ from avatarforge.errors import UserInputError
 __all__ = [
     "CROP_SIZE", "CORNER_SPAN", "CHECKPOINT", "RIGHT_EYE", "LEFT_EYE",
     "EyeNet", "EyeCrop", "IrisCentres", "crop_eye", "predict_iris", "load_eye_net", "iris_centres",
-    "eye_similarity", "warp", "to_tensor",
+    "eye_similarity", "warp", "to_tensor", "MAX_IRIS_SHIFT", "IrisRefinement", "refine_iris_points",
 ]
 
 CROP_SIZE = 40
@@ -241,3 +241,52 @@ def iris_centres(rgb: UInt8[np.ndarray, "H W 3"], face_points: Float[np.ndarray,
     pred = predict_iris(net, [c.image for c in crops])
     right, left = (c.to_image(p) for c, p in zip(crops, pred))
     return IrisCentres(right=right, left=left, crops=crops)
+
+
+#: Largest shift (as a share of the eye's corner distance) from the detector's iris centre that
+#: the network may make; beyond it the crop is probably bad (closed eye, glasses glare, blur).
+MAX_IRIS_SHIFT = 0.2
+
+
+@dataclass(frozen=True)
+class IrisRefinement:
+    """Face points with the iris centres set by the eye network (:func:`refine_iris_points`)."""
+
+    points: Float[np.ndarray, "478 3"]
+    """The input points, each iris (centre + 4 ring points) moved by its network shift."""
+    network: Float[np.ndarray, "2 2"]
+    """Network iris centres (subject's right, left), image pixels."""
+    detector: Float[np.ndarray, "2 2"]
+    """The detector's own iris centres (468, 473)."""
+    used: tuple[bool, bool]
+    """Whether each eye took the network's centre (False: shift too large, detector kept)."""
+    warnings: list[str]
+
+
+def refine_iris_points(rgb: UInt8[np.ndarray, "H W 3"], face_points: Float[np.ndarray, "478 3"],
+                       net: EyeNet | None = None, max_shift: float = MAX_IRIS_SHIFT) -> IrisRefinement:
+    """Replace the detector's iris positions by the eye network's (the thesis's eye alignment).
+
+    Each iris ring (centre 468/473 and its 4 ring points) is translated so that its centre
+    sits on the network's prediction; the face fit then turns the eyes (``pose.eye.*``) to look
+    there and the texture paints the eyeballs around that gaze. An eye whose predicted centre is
+    more than ``max_shift`` eye widths from the detector's keeps the detector's and warns.
+    """
+    from avatarforge.fitting.landmark_sets import IRIS_LEFT, IRIS_RIGHT
+
+    pts = np.array(face_points, dtype=np.float64, copy=True)
+    found = iris_centres(rgb, pts, net)
+    network = np.stack([found.right, found.left])
+    detector = pts[[IRIS_RIGHT[0], IRIS_LEFT[0]], :2].copy()
+    used, warnings = [], []
+    for k, (ring, corners, name) in enumerate(((IRIS_RIGHT, RIGHT_EYE, "right"), (IRIS_LEFT, LEFT_EYE, "left"))):
+        width = float(np.linalg.norm(pts[corners[0], :2] - pts[corners[1], :2]))
+        shift = network[k] - detector[k]
+        ok = bool(np.all(np.isfinite(shift)) and np.linalg.norm(shift) <= max_shift * width)
+        if ok:
+            pts[list(ring), :2] += shift
+        else:
+            warnings.append(f"{name} eye: the eye network disagrees with the detector by "
+                            f"{np.linalg.norm(shift) / max(width, 1e-6):.2f} eye widths; kept the detector's iris")
+        used.append(ok)
+    return IrisRefinement(pts, network, detector, (used[0], used[1]), warnings)

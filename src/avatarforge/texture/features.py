@@ -67,7 +67,11 @@ def feature_colours(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray
     lips = _median(albedo[regions.lips & (weight > 0.4)], skin * _LIP_GAIN)
     angle = np.nan_to_num(regions.iris_angle, nan=180.0)
     iris = _median(albedo[(angle < IRIS_DEG - 4) & (angle > PUPIL_DEG) & (weight > 0.3)], _IRIS, minimum=4)
-    return FeatureColours(hair, frac, lips, iris, _SCLERA.copy())
+    # The sclera as photographed (often shaded by lids, lashes or glasses), kept between half and
+    # 1.2 x the default white so that lid colour baked onto the eyeball edge cannot make it skin.
+    sclera = _median(albedo[(angle > IRIS_DEG + 4) & (angle < 90) & (weight > 0.3)], _SCLERA, minimum=4)
+    sclera = np.clip(sclera, 0.5 * _SCLERA, 1.2 * _SCLERA).astype(np.float32)
+    return FeatureColours(hair, frac, lips, iris, sclera)
 
 
 def eyeball_colours(iris_angle: Float[np.ndarray, "N"], iris: Float[np.ndarray, "3"],

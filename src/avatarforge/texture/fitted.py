@@ -1,8 +1,10 @@
 """The textured fitted model seen through the photo's camera, and how well it matches the photo.
 
-:func:`render_fitted` renders the fitted body with the texture's albedo re-lit by the
-estimated SH lighting (per pixel, from interpolated normals), so it should look like the
-photo where the photo was baked from. :func:`face_fidelity` scores it inside the face
+:func:`render_fitted` renders the fitted body with the texture's ``lit`` image (the photo's
+appearance where the photo shows the surface, the re-lit albedo elsewhere) or, with
+``relight=True``, with the de-lit, inpainted albedo re-lit by the estimated SH lighting per
+pixel (what a renderer with that light would show: no cast shadows, inpainted regions
+filled), so it should look like the photo where the photo was baked from. :func:`face_fidelity` scores it inside the face
 oval of the detected landmarks (PSNR over the pixels, mean SSIM map value).
 """
 
@@ -19,13 +21,14 @@ from avatarforge.texture.colour import to_uint8
 from avatarforge.texture.delight import sh_shading
 from avatarforge.texture.layout import vertex_normals_np
 
-__all__ = ["render_fitted", "face_fidelity", "face_region_mask"]
+__all__ = ["render_fitted", "face_fidelity", "face_region_mask", "fitted_fidelity"]
 
 
-def render_fitted(rec, texture) -> UInt8[np.ndarray, "H W 4"]:
+def render_fitted(rec, texture, relight: bool = False) -> UInt8[np.ndarray, "H W 4"]:
     """RGBA uint8 of the photo's size: the fitted model with ``texture`` (a
-    :class:`~avatarforge.texture.make.TextureResult`) lit by its SH lighting; alpha = coverage
-    (255 on the model, 0 elsewhere, colour 0 there)."""
+    :class:`~avatarforge.texture.make.TextureResult`): its ``lit`` image, or (``relight``) its
+    albedo lit by its SH lighting; alpha = coverage (255 on the model, 0 elsewhere, colour 0
+    there)."""
     from avatarforge.texture.make import SHADING_RANGE
 
     cam = rec.fit.camera
@@ -40,10 +43,13 @@ def render_fitted(rec, texture) -> UInt8[np.ndarray, "H W 4"]:
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     uv = np.einsum("nk,nkc->nc", bary, uvs[uvf[tri]])
     size = texture.albedo_linear.shape[0]
-    albedo = bilinear(texture.albedo_linear, uv[:, 0] * size, (1.0 - uv[:, 1]) * size)
-    shading = np.clip(sh_shading(normals, texture.lighting.coeffs), *SHADING_RANGE)
+    if relight:
+        albedo = bilinear(texture.albedo_linear, uv[:, 0] * size, (1.0 - uv[:, 1]) * size)
+        colour = albedo * np.clip(sh_shading(normals, texture.lighting.coeffs), *SHADING_RANGE)
+    else:
+        colour = bilinear(texture.lit_linear, uv[:, 0] * size, (1.0 - uv[:, 1]) * size)
     rgba = np.zeros((cam.height, cam.width, 4), np.uint8)
-    rgba[rows, cols, :3] = to_uint8(albedo * shading)
+    rgba[rows, cols, :3] = to_uint8(colour)
     rgba[rows, cols, 3] = 255
     return rgba
 
@@ -81,3 +87,11 @@ def face_fidelity(rec, rgba: UInt8[np.ndarray, "H W 4"]) -> dict[str, float]:
     psnr = float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
     _, smap = structural_similarity(photo, render, channel_axis=2, data_range=255, full=True)
     return {"psnr": psnr, "ssim": float(smap[mask].mean()), "coverage": float(alpha[..., 0][mask].mean())}
+
+
+def fitted_fidelity(rec, texture) -> tuple[UInt8[np.ndarray, "H W 4"], dict[str, dict[str, float]]]:
+    """``render_fitted`` (lit texture) and the face-region scores of both renders:
+    ``{"lit": {psnr, ssim, coverage}, "relit_albedo": {...}}`` (see :func:`render_fitted`)."""
+    rgba = render_fitted(rec, texture)
+    scores = {"lit": face_fidelity(rec, rgba), "relit_albedo": face_fidelity(rec, render_fitted(rec, texture, relight=True))}
+    return rgba, scores

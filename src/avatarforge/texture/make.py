@@ -55,6 +55,9 @@ class TextureConfig:
     """Bake weight a skin texel needs to enter the lighting fit and the skin tone."""
     seams: bool = True
     """Run the seam correction hook on the completed albedo."""
+    lit_photo_weight: float = 0.05
+    """Bake weight from which the lit texture is the photo alone (below: blended with the re-lit
+    albedo)."""
 
 
 @dataclass
@@ -64,9 +67,13 @@ class TextureResult:
     albedo: UInt8[np.ndarray, "S S 3"]
     """De-lit, completed colour, sRGB uint8 (what an exporter stores)."""
     lit: UInt8[np.ndarray, "S S 3"]
-    """The albedo re-lit by the estimated lighting on the fitted shape, sRGB uint8."""
+    """The photo's appearance, sRGB uint8: where the photo shows a texel, its colour as
+    photographed (lighting and shadows included, nothing inpainted); elsewhere the albedo re-lit
+    by the estimated SH lighting on the fitted shape, blended by the photo's confidence."""
     albedo_linear: Float[np.ndarray, "S S 3"]
     """float32 linear RGB of ``albedo`` (before quantisation)."""
+    lit_linear: Float[np.ndarray, "S S 3"]
+    """float32 linear RGB of ``lit``."""
     shading: Float[np.ndarray, "S S 3"]
     """float32 SH shading of each texel on the fitted shape (clipped to :data:`SHADING_RANGE`)."""
     weight: Float[np.ndarray, "S S"]
@@ -91,11 +98,14 @@ class TextureResult:
 
 
 def _correct_seams(albedo, uvs, uv_faces, faces, mask):
-    from avatarforge.texture.seams import correct_seams, seam_layout
+    from avatarforge.texture.seams import SEAMS_VERSION, SeamLayout, correct_seams, seam_layout
+    from avatarforge.util.npcache import array_digest, disk_cached
 
     key = (albedo.shape[0], uvs.shape, uv_faces.shape, float(uvs[:64].sum()))
     if key not in _SEAM_LAYOUTS:
-        _SEAM_LAYOUTS[key] = seam_layout(uvs, uv_faces, faces, albedo.shape[:2])
+        digest = array_digest(uvs, uv_faces, faces, extra=f"seams-{SEAMS_VERSION}-{albedo.shape[:2]}")
+        _SEAM_LAYOUTS[key] = disk_cached("texture", digest, SeamLayout,
+                                         lambda: seam_layout(uvs, uv_faces, faces, albedo.shape[:2]))
         while len(_SEAM_LAYOUTS) > 2:
             _SEAM_LAYOUTS.popitem(last=False)
     return correct_seams(albedo, mask=mask, layout=_SEAM_LAYOUTS[key]).texture
@@ -191,8 +201,17 @@ def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
             final = np.clip(final, 0.0, 1.0).astype(np.float32)
     with stages.stage("texture: encode"):
         shade_img = unpack(shading, layout, 1.0)
-        lit = to_uint8(final * shade_img)
+        # On the face the photo is the appearance, whatever it shows (glasses, strands, shadows);
+        # around it only as far as it looks like skin (no background on the head's sides).
+        photo = _smoothstep(np.where(regions.face, b.weight, seen_w) / cfg.lit_photo_weight)[..., None]
+        lit_linear = (photo * b.colour + (1.0 - photo) * final * shade_img).astype(np.float32)
+        lit = to_uint8(lit_linear)
         albedo_u8 = to_uint8(final)
     timings = {k: round(t, 4) for k, t in stages.timings.items() if k not in t0 or t0[k] != t}
-    return TextureResult(albedo_u8, lit, final, shade_img, weight_img, lighting, skin, comp.features, inp.blend,
-                         comp.mirror, b, timings)
+    return TextureResult(albedo_u8, lit, final, lit_linear, shade_img, weight_img, lighting, skin, comp.features,
+                         inp.blend, comp.mirror, b, timings)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return (x * x * (3.0 - 2.0 * x)).astype(np.float32)

@@ -21,6 +21,7 @@ from jaxtyping import Bool, Float, Int
 from avatarforge.perception import face_regions as fr
 from avatarforge.texture.layout import TexelLayout, texel_layout, texel_surface, unpack
 from avatarforge.texture.parts import face_parts, part_ids
+from avatarforge.util.npcache import array_digest, disk_cached
 
 __all__ = ["UVRegions", "uv_regions", "regions_for", "feature_masks_2d"]
 
@@ -164,10 +165,13 @@ def _subset(layout: TexelLayout, sel: np.ndarray) -> TexelLayout:
 
 
 _CACHE: OrderedDict = OrderedDict()
+#: Bump when :func:`uv_regions` changes what it computes (invalidates the on-disk cache).
+REGIONS_VERSION = 1
 
 
 def regions_for(body, size: int) -> UVRegions:
-    """:func:`uv_regions` of a body model's rest mesh and landmark embedding (cached)."""
+    """:func:`uv_regions` of a body model's rest mesh and landmark embedding, cached in memory
+    and on disk (``cache_dir()/texture``, keyed by the mesh, UVs, landmarks and size)."""
     from avatarforge.fitting.embedding import load_embedding
 
     key = (id(body), getattr(body, "name", ""), int(size))  # id: a body object stays alive while cached
@@ -176,7 +180,10 @@ def regions_for(body, size: int) -> UVRegions:
         v, f = rest.vertices[0].numpy(), rest.faces.numpy()
         emb = load_embedding("mediapipe478")
         lm = np.einsum("lk,lkc->lc", emb.bary, v[f[emb.triangles]])  # l: landmark, k: corner
-        _CACHE[key] = (body, uv_regions(v, f, rest.uvs.numpy(), rest.uv_faces.numpy(), lm, size))
+        uvs, uvf = rest.uvs.numpy(), rest.uv_faces.numpy()
+        digest = array_digest(v, f, uvs, uvf, lm, extra=f"regions-{REGIONS_VERSION}-{int(size)}")
+        _CACHE[key] = (body, disk_cached("texture", digest, UVRegions,
+                                         lambda: uv_regions(v, f, uvs, uvf, lm, size)))
         while len(_CACHE) > 3:
             _CACHE.popitem(last=False)
     return _CACHE[key][1]

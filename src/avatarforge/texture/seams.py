@@ -29,7 +29,11 @@ from avatarforge.render.uv import rasterize_uv
 from avatarforge.texture._uvgeom import (as_array, bilinear_taps, chart_labels, interp, pad, propagate, uv_laplacian,
                                         uv_to_texel)
 
-__all__ = ["SeamEdges", "SeamLayout", "SeamResult", "find_seam_edges", "seam_layout", "seam_error", "correct_seams"]
+__all__ = ["SEAMS_VERSION", "SeamEdges", "SeamLayout", "SeamResult", "find_seam_edges", "seam_layout", "seam_error", "correct_seams"]
+
+
+#: Bump when :func:`seam_layout` changes what it computes (invalidates the on-disk cache).
+SEAMS_VERSION = 1
 
 
 @dataclass
