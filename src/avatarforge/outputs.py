@@ -46,6 +46,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    cpu_started: float = field(default_factory=time.process_time)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -53,6 +54,9 @@ class Report:
                 "command": self.command,
                 "stage_seconds": {k: round(v, 4) for k, v in self.timings.items()},
                 "total_seconds": round(time.time() - self.started, 4),
+                # CPU time of this process (all threads): on a busy machine, close to what the
+                # wall time would be on a quiet one (the fits run on one thread).
+                "total_cpu_seconds": round(time.process_time() - self.cpu_started, 4),
                 "warnings": self.warnings,
                 "versions": versions(),
                 **self.info,

@@ -9,7 +9,7 @@ from PIL import Image
 from avatarforge.cli.main import main
 
 EXPECTED = ["avatar.glb", "avatar.mtl", "avatar.obj", "avatar_texture.png", "fit_overlay.png", "landmarks.json",
-            "params.json", "preview.png", "render_fitted.png", "report.json"]
+            "params.json", "preview.png", "preview_head.png", "render_fitted.png", "report.json", "texture_lit.png"]
 
 
 def run(capsys, *args):
@@ -51,6 +51,15 @@ def test_create_images(created, photos):
     assert tex.shape[:2] == (512, 512) and tex.std() > 5
     prev = np.asarray(Image.open(created / "preview.png"))
     assert prev.shape[0] == 128 and prev.shape[1] > 4 * 40  # four views
+    head = np.asarray(Image.open(created / "preview_head.png"))[..., :3].astype(float)
+    assert head.shape[0] == 128 and head.shape[1] > 5 * 64  # five views, the head framed
+    front = head[:, : head.shape[1] // 5]
+    assert (np.abs(front - front[0, 0]).sum(-1) > 30).mean() > 0.3  # the head fills the view
+    lit = np.asarray(Image.open(created / "texture_lit.png"))
+    assert lit.shape == tex.shape and np.abs(lit.astype(float) - tex).mean() > 1  # not the albedo
+    report = json.loads((created / "report.json").read_text())
+    assert report["render_fitted_face"]["psnr"] > report["render_fitted_face_relit_albedo"]["psnr"] > 15
+    assert report["total_cpu_seconds"] > 0 and report["eyes"]["iris_network_used"] in ([True, True], [True, False], [False, True])
 
 
 def test_create_params_rebuild_the_mesh(created, body):

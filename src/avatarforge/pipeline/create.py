@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from avatarforge.util.progress import Stages
+from avatarforge.util.threads import single_threaded
 
 __all__ = ["CreateOptions", "CreateResult", "create_avatar", "write_create_outputs", "CREATE_STAGES"]
 
-CREATE_STAGES = 15  # for the progress bar
+CREATE_STAGES = 16  # for the progress bar
 
 
 @dataclass
@@ -60,6 +61,7 @@ class CreateResult:
     """Body values the user fixed (flags); the rest were inferred or measured."""
 
 
+@single_threaded
 def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None, body=None,
                   stages: Stages | None = None) -> CreateResult:
     """Photo -> fitted face -> inferred body -> texture -> avatar (nothing written)."""
@@ -128,15 +130,18 @@ def _fit_full_body(rec, opts: CreateOptions, stages: Stages):
         return fit_body(pose, rec.image_size, rec.body)
 
 
+@single_threaded
 def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report, stages: Stages | None = None,
                          force: bool = False, preview_size: int = 512) -> Path:
     """avatar.glb, avatar.obj/.mtl/_texture.png, texture_lit.png, params.json, landmarks.json,
-    render_fitted.png, fit_overlay.png, preview.png, report.json — written atomically."""
+    render_fitted.png, fit_overlay.png, preview.png, preview_head.png, report.json — written
+    atomically."""
     from PIL import Image
 
     from avatarforge.outputs import file_sha256, write_outputs
-    from avatarforge.pipeline.face import landmarks_json
+    from avatarforge.pipeline.face import eyes_info, landmarks_json
     from avatarforge.render.overlay import fit_overlay
+    from avatarforge.render.preview import render_head_preview
 
     stages = stages or Stages()
     rec, inf = result.face, result.inference
@@ -149,6 +154,8 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
                 Image.fromarray(result.render_fitted).save(tmp / "render_fitted.png")
             if result.texture is not None:  # the photo-lit texture beside the albedo in the GLB/OBJ
                 Image.fromarray(result.texture.lit).save(tmp / "texture_lit.png")
+        with stages.stage("head preview"):
+            render_head_preview(result.avatar, tmp / "preview_head.png", size=min(preview_size, 384))
 
     report.warnings.extend(result.warnings)
     report.info.update({
@@ -160,6 +167,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
         "render_fitted_face_relit_albedo": {k: round(float(v), 3)
                                             for k, v in result.fidelity.get("relit_albedo", {}).items()},
         "faces_found": int(rec.landmarks.n_faces_found),
+        **eyes_info(rec),
         "full_body": None if result.body_fit is None else {
             "rmse_px": round(result.body_fit.rmse_px, 2), "silhouette_iou": round(result.body_fit.silhouette_iou, 3),
             "taken_from_body": [k for k in BODY_SEEN if k not in result.user_given]},

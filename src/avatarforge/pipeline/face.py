@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from avatarforge.util.progress import Stages
+from avatarforge.util.threads import single_threaded
 
 __all__ = ["FaceReconstruction", "reconstruct_face", "write_face_outputs", "load_face_result"]
 
@@ -35,6 +36,7 @@ class FaceReconstruction:
         return (int(self.rgb.shape[1]), int(self.rgb.shape[0]))
 
 
+@single_threaded
 def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, body=None,
                      config=None, stages: Stages | None = None, eye_net: bool = True) -> FaceReconstruction:
     """Detect the face in ``photo`` and fit the body model's head, shape and expression to it.
@@ -85,6 +87,15 @@ def _head_mesh(rec: FaceReconstruction) -> tuple[np.ndarray, np.ndarray, np.ndar
     return (out.vertices[0].numpy()[used], remap[faces[keep]], out.uvs.numpy()[uv_used], uv_remap[uv_faces])
 
 
+def eyes_info(rec: FaceReconstruction) -> dict:
+    """``{"eyes": {...}}`` for report.json: did the eye network place the irises, how far from
+    the detector's (empty when the network was off)."""
+    if rec.iris is None:
+        return {}
+    shift = np.linalg.norm(rec.iris.network - rec.iris.detector, axis=1)
+    return {"eyes": {"iris_network_used": list(rec.iris.used), "shift_from_detector_px": np.round(shift, 2).tolist()}}
+
+
 def landmarks_json(rec: FaceReconstruction) -> dict:
     """``landmarks.json``: pixel coordinates in the original photo (x right, y down)."""
     return {
@@ -104,6 +115,7 @@ def landmarks_json(rec: FaceReconstruction) -> dict:
     }
 
 
+@single_threaded
 def write_face_outputs(rec: FaceReconstruction, outdir: str | os.PathLike, report, stages: Stages | None = None,
                        force: bool = False) -> Path:
     """params.json, landmarks.json, fit_overlay.png, head.obj, report.json — atomically."""
@@ -134,10 +146,7 @@ def write_face_outputs(rec: FaceReconstruction, outdir: str | os.PathLike, repor
                     "final_loss": round(rec.fit.losses[-1], 5) if rec.fit.losses else None},
             "faces_found": int(rec.landmarks.n_faces_found),
         })
-        if rec.iris is not None:
-            shift = np.linalg.norm(rec.iris.network - rec.iris.detector, axis=1)
-            report.info["eyes"] = {"iris_network_used": list(rec.iris.used),
-                                   "shift_from_detector_px": np.round(shift, 2).tolist()}
+        report.info.update(eyes_info(rec))
         (tmp / "report.json").write_text(report.to_json())
     return Path(outdir)
 

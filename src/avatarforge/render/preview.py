@@ -10,10 +10,13 @@ from PIL import Image
 from avatarforge.render.camera import Camera
 from avatarforge.render.shading import render_mesh
 
-__all__ = ["render_views", "render_preview", "VIEWS"]
+__all__ = ["render_views", "render_preview", "render_head_preview", "VIEWS", "HEAD_VIEWS"]
 
 #: View name -> azimuth in degrees (0 = in front of the body, looking at its face).
 VIEWS = {"front": 0.0, "three-quarter": 35.0, "side": 90.0, "back": 180.0}
+
+#: Views of the head close-up (front, side, back and the other side).
+HEAD_VIEWS = {"front": 0.0, "three-quarter": 35.0, "side": 90.0, "back": 180.0, "other side": -90.0}
 
 # sRGB of the default skin material (export.DEFAULT_SKIN_RGBA is linear).
 _SKIN_SRGB = (0.91, 0.76, 0.70)
@@ -29,20 +32,30 @@ def render_views(
     uvs: np.ndarray | None = None,
     uv_faces: np.ndarray | None = None,
     supersample: int = 2,
+    frame: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """One (size, ~size/2..size, 4) uint8 image per view of a +Y-up, +Z-facing mesh.
 
-    An orthographic camera frames the whole mesh with a 6 % margin; rendering at
-    ``supersample`` times the size and downsampling anti-aliases the edges.
+    An orthographic camera frames the whole mesh (or the points ``frame``, e.g. the head's
+    vertices for a close-up) with a 6 % margin; rendering at ``supersample`` times the size and
+    downsampling anti-aliases the edges.
     """
     v = np.asarray(vertices, dtype=np.float64)
-    lo, hi = v.min(0), v.max(0)
+    framed = v if frame is None else np.asarray(frame, dtype=np.float64)
+    lo, hi = framed.min(0), framed.max(0)
     centre = (lo + hi) / 2
     height_m = (hi - lo)[1]
     radius_xz = float(np.linalg.norm((hi - lo)[[0, 2]]) / 2)
     h = size * supersample
     scale = h / (height_m * 1.12)
     w = int(np.ceil(2 * radius_xz * 1.12 * scale / 8) * 8)
+    import torch
+
+    from avatarforge.render.shading import _colors01, vertex_normals
+
+    with torch.no_grad():  # once for all views
+        normals = vertex_normals(torch.as_tensor(v, dtype=torch.float32), np.asarray(faces, dtype=np.int64))
+        texture = None if texture is None else _colors01(texture, "texture")
     images = []
     for azimuth in views.values():
         a = np.radians(azimuth)
@@ -52,7 +65,8 @@ def render_views(
         light = direction + np.array([-0.3, 0.5, 0.0]) @ np.eye(3)  # from the viewer, above-left
         res = render_mesh(v, faces, cam, texture=texture, uvs=uvs, uv_faces=uv_faces,
                           base_color=_SKIN_SRGB, light_dir=light / np.linalg.norm(light),
-                          ambient=0.35, diffuse=0.65, background=_BACKGROUND, cull_backfaces=False)
+                          ambient=0.35, diffuse=0.65, background=_BACKGROUND, cull_backfaces=False,
+                          normals=normals)
         img = Image.fromarray(res.rgba)
         if supersample > 1:
             img = img.resize((w // supersample, h // supersample), Image.LANCZOS)
@@ -67,6 +81,21 @@ def render_preview(avatar, path: str | os.PathLike, size: int = 512) -> np.ndarr
         out.vertices[0].detach().numpy(), out.faces.numpy(), size=size,
         texture=avatar.texture, uvs=out.uvs.numpy(), uv_faces=out.uv_faces.numpy(),
     )
+    strip = np.concatenate(views, axis=1)
+    Image.fromarray(strip).save(path, format="PNG")
+    return strip
+
+
+def render_head_preview(avatar, path: str | os.PathLike, size: int = 384) -> np.ndarray:
+    """The textured head close up (:data:`HEAD_VIEWS`) side by side as one PNG; returns the image."""
+    from avatarforge.fitting.mesh_regions import head_faces
+
+    out = avatar.output
+    faces = out.faces.numpy()
+    v = out.vertices[0].detach().numpy()
+    head = v[np.unique(faces[head_faces(avatar.body, faces)])]
+    views = render_views(v, faces, size=size, views=HEAD_VIEWS, texture=avatar.texture, uvs=out.uvs.numpy(),
+                         uv_faces=out.uv_faces.numpy(), frame=head)
     strip = np.concatenate(views, axis=1)
     Image.fromarray(strip).save(path, format="PNG")
     return strip

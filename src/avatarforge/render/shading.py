@@ -98,8 +98,12 @@ def render_mesh(
     background: tuple[int, int, int, int] = (255, 255, 255, 0),
     base_color: tuple[float, float, float] = (0.8, 0.8, 0.8),
     cull_backfaces: bool = False,
+    normals: Float[np.ndarray, "V 3"] | Tensor | None = None,
 ) -> RenderResult:
     """Render a mesh, Lambert-shaded with interpolated vertex normals (not differentiable).
+
+    ``normals`` (unit, per vertex; default :func:`vertex_normals`) may be passed to reuse them
+    over several views of the same mesh.
 
     Colour comes from ``texture`` ((H, W, 3|4) image, row 0 at the top, sampled bilinearly at
     per-pixel UVs from ``uvs`` indexed by ``uv_faces`` -- default ``faces``), else from
@@ -114,7 +118,8 @@ def render_mesh(
                        perspective=camera.is_perspective, cull_backfaces=cull_backfaces)
     with torch.no_grad():
         v = v.float()
-        n = interpolate(vertex_normals(v, faces), faces, raster)
+        vn = vertex_normals(v, faces) if normals is None else torch.as_tensor(normals, dtype=torch.float32)
+        n = interpolate(vn, faces, raster)
         n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-20)
         if texture is not None:
             if uvs is None:

@@ -20,6 +20,7 @@ from avatarforge.texture.bake import bilinear
 from avatarforge.texture.colour import to_uint8
 from avatarforge.texture.delight import sh_shading
 from avatarforge.texture.layout import vertex_normals_np
+from avatarforge.util.threads import single_threaded
 
 __all__ = ["render_fitted", "face_fidelity", "face_region_mask", "fitted_fidelity"]
 
@@ -89,6 +90,7 @@ def face_fidelity(rec, rgba: UInt8[np.ndarray, "H W 4"]) -> dict[str, float]:
     return {"psnr": psnr, "ssim": float(smap[mask].mean()), "coverage": float(alpha[..., 0][mask].mean())}
 
 
+@single_threaded
 def fitted_fidelity(rec, texture) -> tuple[UInt8[np.ndarray, "H W 4"], dict[str, dict[str, float]]]:
     """``render_fitted`` (lit texture) and the face-region scores of both renders:
     ``{"lit": {psnr, ssim, coverage}, "relit_albedo": {...}}`` (see :func:`render_fitted`)."""

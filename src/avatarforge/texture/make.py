@@ -30,6 +30,7 @@ from avatarforge.texture.mirror import texel_mirror_coords, vertex_mirror_map
 from avatarforge.texture.regions import regions_for
 from avatarforge.texture.skin import SkinTone, estimate_skin_tone, skin_detail, skin_likeness
 from avatarforge.util.progress import Stages
+from avatarforge.util.threads import single_threaded
 
 __all__ = ["TextureConfig", "TextureResult", "make_texture", "bake_faces_mask", "clear_caches", "SEAM_HOOK",
            "SHADING_RANGE"]
@@ -146,6 +147,7 @@ def bake_faces_mask(body, faces: np.ndarray) -> np.ndarray:
     return mask
 
 
+@single_threaded
 def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
                  stages: Stages | None = None) -> TextureResult:
     """Texture of ``rec`` (a :class:`~avatarforge.pipeline.face.FaceReconstruction`) at ``size``."""
@@ -205,6 +207,9 @@ def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
         # around it only as far as it looks like skin (no background on the head's sides).
         photo = _smoothstep(np.where(regions.face, b.weight, seen_w) / cfg.lit_photo_weight)[..., None]
         lit_linear = (photo * b.colour + (1.0 - photo) * final * shade_img).astype(np.float32)
+        if cfg.seams and SEAM_HOOK is not None:  # the photo crosses seams too (face charts)
+            lit_linear = np.clip(SEAM_HOOK(lit_linear, uvs, uvf, f, layout.mask & ~regions.interior), 0.0, 1.0)
+            lit_linear = lit_linear.astype(np.float32)
         lit = to_uint8(lit_linear)
         albedo_u8 = to_uint8(final)
     timings = {k: round(t, 4) for k, t in stages.timings.items() if k not in t0 or t0[k] != t}

@@ -9,11 +9,15 @@ either way on an idle machine). So the fits run single-threaded.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import torch
 
-__all__ = ["torch_threads"]
+F = TypeVar("F", bound=Callable)
+
+__all__ = ["torch_threads", "single_threaded"]
 
 
 @contextlib.contextmanager
@@ -25,3 +29,15 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def single_threaded(func: F) -> F:
+    """Decorator: run ``func`` with one torch thread (the pipeline stages: their tensors are
+    small, and rendering a preview was 4-7x slower with 2 threads on a busy 2-core CPU)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with torch_threads(1):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
