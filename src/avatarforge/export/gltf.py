@@ -8,19 +8,18 @@ primitive, one material; the texture (if any) is a PNG inside the binary chunk.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from avatarforge.util.atomic import atomic_write_bytes
 from avatarforge.export.geometry import split_uv_seams, vertex_normals
 from avatarforge.export.glb_builder import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GlbBuilder
 from avatarforge.export.mesh import RiggedMesh
+from avatarforge.export.png import TEXTURE_PNG_LEVEL, encode_png
 from avatarforge.export.skin import cap_influences, inverse_bind_matrices, joint_local_trs
 
 __all__ = ["GlbInfo", "build_glb", "write_glb", "GENERATOR", "MAX_INFLUENCES"]
@@ -57,15 +56,6 @@ class GlbInfo:
     """Where the GLB was written (None from `build_glb`)."""
 
 
-def _encode_png(texture: np.ndarray, compress_level: int) -> bytes:
-    tex = np.asarray(texture)
-    if tex.dtype != np.uint8 or tex.ndim != 3 or tex.shape[2] not in (3, 4):
-        raise ValueError(f"texture must be (H, W, 3|4) uint8, got {tex.dtype} {tex.shape}")
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(tex)).save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
-
-
 def _morph_accessor(builder: GlbBuilder, delta: np.ndarray, sparse: bool) -> tuple[int, bool]:
     """Add one morph target's POSITION deltas; sparse when that is smaller. Returns (index, sparse)."""
     if sparse:
@@ -96,7 +86,7 @@ def _skin_nodes(mesh: RiggedMesh) -> tuple[list[dict[str, Any]], int]:
 
 
 def build_glb(
-    mesh: RiggedMesh, *, sparse_morphs: bool = True, png_compress_level: int = 6
+    mesh: RiggedMesh, *, sparse_morphs: bool = True, png_compress_level: int = TEXTURE_PNG_LEVEL
 ) -> tuple[bytes, GlbInfo]:
     """Encode ``mesh`` as GLB bytes (see `write_glb`)."""
     n_src = mesh.vertices.shape[0]
@@ -165,7 +155,7 @@ def build_glb(
     }
     pbr: dict[str, Any] = {"metallicFactor": 0.0, "roughnessFactor": SKIN_ROUGHNESS}
     if mesh.texture is not None:
-        png = _encode_png(mesh.texture, png_compress_level)
+        png = encode_png(mesh.texture, png_compress_level)
         image = {"name": f"{mesh.name}_basecolor", "bufferView": b.add_view(png), "mimeType": "image/png"}
         gltf["images"] = [image]
         gltf["samplers"] = [{"magFilter": _LINEAR, "minFilter": _LINEAR_MIPMAP_LINEAR}]
@@ -194,7 +184,7 @@ def write_glb(
     path: str | os.PathLike[str],
     *,
     sparse_morphs: bool = True,
-    png_compress_level: int = 6,
+    png_compress_level: int = TEXTURE_PNG_LEVEL,
 ) -> GlbInfo:
     """Write ``mesh`` as a binary glTF 2.0 file (atomically) and describe what was written.
 

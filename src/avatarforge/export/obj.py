@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from avatarforge.util.atomic import atomic_path, atomic_write_text
+from avatarforge.util.atomic import atomic_write_bytes, atomic_write_text
 from avatarforge.export.geometry import vertex_normals
 from avatarforge.export.mesh import RiggedMesh
+from avatarforge.export.png import encode_png
 
 __all__ = ["write_obj", "posed_vertices", "obj_text"]
 
@@ -80,12 +80,9 @@ def write_obj(
 
     texture_name = None
     if mesh.texture is not None:
-        tex = np.asarray(mesh.texture)
-        if tex.dtype != np.uint8 or tex.ndim != 3 or tex.shape[2] not in (3, 4):
-            raise ValueError(f"texture must be (H, W, 3|4) uint8, got {tex.dtype} {tex.shape}")
+        png = encode_png(mesh.texture)  # checks the image; shared with the GLB's encoding
         texture_name = f"{stem}_texture.png"
-        with atomic_path(out / texture_name) as tmp:
-            Image.fromarray(np.ascontiguousarray(tex)).save(tmp, format="PNG")
+        atomic_write_bytes(out / texture_name, png)
         written.append(out / texture_name)
     mtl_path = atomic_write_text(out / f"{stem}.mtl", _mtl_text(mesh, material, texture_name))
 

@@ -138,6 +138,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
     atomically."""
     from PIL import Image
 
+    from avatarforge.export.png import encode_png
     from avatarforge.outputs import file_sha256, write_outputs
     from avatarforge.pipeline.face import eyes_info, landmarks_json
     from avatarforge.render.overlay import fit_overlay
@@ -153,7 +154,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
             if result.render_fitted is not None:
                 Image.fromarray(result.render_fitted).save(tmp / "render_fitted.png")
             if result.texture is not None:  # the photo-lit texture beside the albedo in the GLB/OBJ
-                Image.fromarray(result.texture.lit).save(tmp / "texture_lit.png")
+                (tmp / "texture_lit.png").write_bytes(encode_png(result.texture.lit))
         with stages.stage("head preview"):
             render_head_preview(result.avatar, tmp / "preview_head.png", size=min(preview_size, 384))
 
