@@ -15,6 +15,7 @@ once (not timed here: see bench_face_*), then for each texture size:
   machine the best run is the figure least disturbed by other processes;
 * the face-region PSNR / SSIM of ``render_fitted`` (lit texture) and of the re-lit albedo
   against the photo;
+* the same PSNR with the detector's iris points instead of the eye network's (ablation);
 * the seam error (mean colour distance across UV seams, 0-255 sRGB units, cavities excluded) of
   the albedo before and after seam correction, and of the lit texture.
 
@@ -61,7 +62,10 @@ def main() -> None:
     body = load_body()
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
-        recs = {name: reconstruct_face(path, body=body) for name, path in photos(Path(tmp)).items()}
+        paths = photos(Path(tmp))
+        recs = {name: reconstruct_face(path, body=body) for name, path in paths.items()}
+        # Ablation: the same photos with the detector's irises instead of the eye network's.
+        no_eye_net = {name: reconstruct_face(path, body=body, eye_net=False) for name, path in paths.items()}
         print(f"{'photo':<13} {'size':>5} {'cold s':>7} {'1st s':>6} {'warm s':>7} {'best s':>7} {'PSNR dB':>8} "
               f"{'SSIM':>6} {'relit':>6} {'seam b/a/lit':>16}  stages of the best warm run (s)")
         for name, rec in recs.items():
@@ -84,6 +88,7 @@ def main() -> None:
                         best = tex.timings
                 _, scores = fitted_fidelity(rec, tex)
                 fid, relit = scores["lit"], scores["relit_albedo"]
+                _, off = fitted_fidelity(no_eye_net[name], make_texture(no_eye_net[name], size=size))
                 raw = make_texture(rec, size=size, config=TextureConfig(seams=False))
                 out = rec.body.forward_params(rec.fit.values)
                 geo = (out.uvs.numpy(), out.uv_faces.numpy(), out.faces.numpy())
@@ -95,7 +100,9 @@ def main() -> None:
                        "warm_s": round(statistics.median(warm), 3), "best_s": round(min(warm), 3),
                        "psnr_db": round(fid["psnr"], 2), "ssim": round(fid["ssim"], 4),
                        "coverage": round(fid["coverage"], 4), "relit_albedo_psnr_db": round(relit["psnr"], 2),
-                       "relit_albedo_ssim": round(relit["ssim"], 4), "seam_error_srgb": seams, "stages_s": stages,
+                       "relit_albedo_ssim": round(relit["ssim"], 4),
+                       "without_eye_net": {"psnr_db": round(off["lit"]["psnr"], 2), "ssim": round(off["lit"]["ssim"], 4)},
+                       "seam_error_srgb": seams, "stages_s": stages,
                        "skin_srgb": tex.skin.srgb.tolist(), "hair": tex.features.hair is not None}
                 results["runs"].append(run)
                 print(f"{name:<13} {size:>5} {run['cold_s']:>7.2f} {first:>6.2f} {run['warm_s']:>7.2f} "
