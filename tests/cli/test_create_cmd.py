@@ -166,3 +166,13 @@ def test_create_on_a_full_body_photo_measures_the_body(capsys, body, tmp_path):
 def test_head_only_photo_has_no_body_fit(created):
     report = json.loads((created / "report.json").read_text())
     assert report["full_body"] is None
+
+
+def test_lit_texture_option_exports_the_photo_lit_texture(body, photos):
+    from avatarforge.pipeline.create import CreateOptions, create_avatar
+
+    result = create_avatar(photos["astronaut"], CreateOptions(texture_size=256, lit_texture=True, eye_net=False),
+                           body=body)
+    np.testing.assert_array_equal(result.avatar.texture, result.texture.lit)
+    assert np.abs(result.texture.lit.astype(float) - result.texture.albedo).mean() > 1
+    assert result.face.iris is None  # the eye network was off

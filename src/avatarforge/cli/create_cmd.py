@@ -49,6 +49,7 @@ def create(
     face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face when there are several (0 = largest)."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
     eye_net: bool = typer.Option(True, "--eye-net/--no-eye-net", help="Place the irises with the eye network (else the detector's)."),
+    lit_texture: bool = typer.Option(False, "--lit-texture", help="Export the photo-lit texture (the photo's light baked in) instead of the de-lit albedo."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB, OBJ, params, previews, report)."""
@@ -76,7 +77,7 @@ def create(
         body.params.validate(given)
         opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
                              face_index=face_index, texture_size=texture_size, preview_size=preview_size,
-                             eye_net=eye_net)
+                             eye_net=eye_net, lit_texture=lit_texture)
         result = create_avatar(photo, opts, body=body, stages=stages)
         write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
     for w in result.warnings:

@@ -40,6 +40,9 @@ class CreateOptions:
     preview_size: int = 512
     eye_net: bool = True
     """Aim the eyes at the eye network's iris centres (off: the detector's)."""
+    lit_texture: bool = False
+    """Put the photo-lit texture (the photo's light and shadows baked in) into the GLB/OBJ
+    instead of the de-lit albedo: looks like the photo in unlit viewers, wrong under new light."""
 
 
 @dataclass
@@ -104,7 +107,8 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
             values.update(pose_preset(body, opts.pose, values))
         values.update({k: v for k, v in opts.given.items() if k.startswith("pose.")})
         full = body.params.complete(values)
-        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), texture.albedo if texture else None)
+        image = None if texture is None else (texture.lit if opts.lit_texture else texture.albedo)
+        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image)
     warnings = list(rec.warnings) + list(inf.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
