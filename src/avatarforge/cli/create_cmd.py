@@ -53,6 +53,8 @@ def create(
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB, OBJ, params, previews, report)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from avatarforge.bodies import load_body
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs
@@ -71,15 +73,16 @@ def create(
     if not is_anny_built():
         typer.echo(f"first run: building the body model into {anny_cache_dir()} (~1-2 min, ~1.2 GB, once)", err=True)
     report = Report(command="create")
-    with Stages.for_terminal(total=CREATE_STAGES) as stages:
-        with stages.stage("load body model"):
-            body = load_body()
-        body.params.validate(given)
-        opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
-                             face_index=face_index, texture_size=texture_size, preview_size=preview_size,
-                             eye_net=eye_net, lit_texture=lit_texture)
-        result = create_avatar(photo, opts, body=body, stages=stages)
-        write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
+    opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
+                         face_index=face_index, texture_size=texture_size, preview_size=preview_size,
+                         eye_net=eye_net, lit_texture=lit_texture)
+    # The body model loads (~2 s) in the background while the photo is read, MediaPipe imported
+    # and the face detected.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-body") as pool:
+        body = pool.submit(load_body)
+        with Stages.for_terminal(total=CREATE_STAGES) as stages:
+            result = create_avatar(photo, opts, body=body, stages=stages)
+            write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
     for w in result.warnings:
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"wrote {out}")

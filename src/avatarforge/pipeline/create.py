@@ -67,7 +67,10 @@ class CreateResult:
 @single_threaded
 def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None, body=None,
                   stages: Stages | None = None) -> CreateResult:
-    """Photo -> fitted face -> inferred body -> texture -> avatar (nothing written)."""
+    """Photo -> fitted face -> inferred body -> texture -> avatar (nothing written).
+
+    ``body``: the body model, a Future loading it (see :func:`.face.resolve_body`), or None.
+    """
     from avatarforge.avatar import Avatar
     from avatarforge.bodies import pose_preset
     from avatarforge.fitting.body_from_head import infer_body
@@ -77,6 +80,7 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     stages = stages or Stages()
     rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages, eye_net=opts.eye_net)
     body = rec.body
+    body.params.validate(opts.given)
     body_fit = _fit_full_body(rec, opts, stages)
     with stages.stage("infer body"):
         shape_only = {k: v for k, v in opts.given.items() if not k.startswith("pose.")}
@@ -160,7 +164,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
             if result.texture is not None:  # the photo-lit texture beside the albedo in the GLB/OBJ
                 (tmp / "texture_lit.png").write_bytes(encode_png(result.texture.lit))
         with stages.stage("head preview"):
-            render_head_preview(result.avatar, tmp / "preview_head.png", size=min(preview_size, 384))
+            render_head_preview(result.avatar, tmp / "preview_head.png", size=min(preview_size, 256))
 
     report.warnings.extend(result.warnings)
     report.info.update({

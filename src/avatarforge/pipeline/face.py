@@ -12,7 +12,7 @@ import numpy as np
 from avatarforge.util.progress import Stages
 from avatarforge.util.threads import single_threaded
 
-__all__ = ["FaceReconstruction", "reconstruct_face", "write_face_outputs", "load_face_result"]
+__all__ = ["FaceReconstruction", "reconstruct_face", "resolve_body", "write_face_outputs", "load_face_result"]
 
 
 @dataclass
@@ -36,6 +36,19 @@ class FaceReconstruction:
         return (int(self.rgb.shape[1]), int(self.rgb.shape[0]))
 
 
+def resolve_body(body=None):
+    """``body`` itself, the result of a :class:`concurrent.futures.Future` loading it in the
+    background (so that the model loads while the photo is read and the face detected), or
+    :func:`~avatarforge.bodies.load_body` when None."""
+    from concurrent.futures import Future
+
+    from avatarforge.bodies import load_body
+
+    if isinstance(body, Future):
+        return body.result()
+    return body if body is not None else load_body()
+
+
 @single_threaded
 def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, body=None,
                      config=None, stages: Stages | None = None, eye_net: bool = True) -> FaceReconstruction:
@@ -44,7 +57,6 @@ def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, bo
     With ``eye_net`` the iris centres the fit aims the eyes at come from the eye alignment
     network (:func:`avatarforge.texture.eyes.refine_iris_points`), else from the detector.
     """
-    from avatarforge.bodies import load_body
     from avatarforge.fitting.face_fit import fit_face
     from avatarforge.perception.face import face_landmarks
     from avatarforge.perception.image_io import load_image
@@ -64,7 +76,7 @@ def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, bo
             targets = iris.points
             warnings += iris.warnings
     with stages.stage("load body model"):
-        body = body or load_body()
+        body = resolve_body(body)
     with stages.stage("fit face"):
         fit = fit_face(targets, lm.image_size, body, config)
     return FaceReconstruction(Path(photo), image.rgb, lm, fit, body, warnings, iris)
