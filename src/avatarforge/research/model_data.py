@@ -15,7 +15,7 @@ import numpy as np
 from avatarforge.errors import UserInputError
 from avatarforge.research.safe_pickle import load_npz, safe_load_pickle, to_numpy
 
-__all__ = ["ModelArrays", "load_flame_arrays", "load_smplx_arrays", "FLAME_JOINTS",
+__all__ = ["ModelArrays", "arrays_from_dict", "load_flame_arrays", "load_smplx_arrays", "FLAME_JOINTS",
            "FLAME_SHAPE_DIM", "SMPLX_SHAPE_DIM"]
 
 FLAME_JOINTS = ["global", "neck", "jaw", "eye.L", "eye.R"]
@@ -97,6 +97,12 @@ def _arrays(data: dict, path: Path, n_shape: int, n_joints: int | None) -> Model
     check(sd.shape[2] > n_shape, f"shapedirs has {sd.shape[2]} components, expected identity + expression")
     posedirs = pd.reshape(-1, pd.shape[-1]).T
     return ModelArrays(v, f, sd, posedirs, jr, parents, w, n_shape)
+
+
+def arrays_from_dict(data: dict, name: str = "model", n_shape: int = FLAME_SHAPE_DIM,
+                     n_joints: int | None = None) -> ModelArrays:
+    """Validated :class:`ModelArrays` from a dict with the official key names (``name`` for errors)."""
+    return _arrays(data, Path(name), n_shape, n_joints)
 
 
 def load_flame_arrays(path: str | os.PathLike) -> ModelArrays:

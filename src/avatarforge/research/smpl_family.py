@@ -55,6 +55,7 @@ class SmplFamilyBody(torch.nn.Module):
         self.ground = ground
         self.n_shape = min(n_shape, arrays.n_shape)
         self.n_expression = min(n_expression, arrays.n_expression)
+        self.expression_names = [f"expr.{i}" for i in range(self.n_expression)]
         self.joint_names = list(joint_names)
         self.joint_parents = [int(p) for p in arrays.parents]
         self.pose_joints = [j for j in pose_joints if j in self.joint_names]
@@ -83,13 +84,28 @@ class SmplFamilyBody(torch.nn.Module):
     def _specs(self) -> list[ParamSpec]:
         specs = [ParamSpec(f"shape.{i}", "shape", -5.0, 5.0, 0.0, f"identity component {i} (std. devs.)", "body")
                  for i in range(self.n_shape)]
-        specs += [ParamSpec(f"expr.{i}", "expression", -5.0, 5.0, 0.0, f"expression component {i}", "face")
-                  for i in range(self.n_expression)]
+        specs += [ParamSpec(n, "expression", -5.0, 5.0, 0.0, f"expression component {n[5:]}", "face")
+                  for n in self.expression_names]
         for j in self.pose_joints:
             for axis, what in zip("xyz", ("pitch (about +X)", "yaw (about +Y)", "roll (about +Z)")):
                 specs.append(ParamSpec(f"pose.{j}.{axis}", "pose", -180.0, 180.0, 0.0,
                                        f"{j} rotation, {what}, relative to the rest pose", "pose", "deg"))
         return specs
+
+    def personalise(self, template_offsets: Float[Tensor, "V 3"] | None = None,
+                    morphs: Mapping[str, Tensor] | None = None) -> "SmplFamilyBody":
+        """Add per-vertex offsets to the template (e.g. a grafted head) and extra expression
+        blend shapes (name -> (V, 3) offsets, e.g. ``expr.photo``); in place, returns self."""
+        with torch.no_grad():
+            if template_offsets is not None:
+                self.v_template += torch.as_tensor(template_offsets, dtype=self.v_template.dtype)
+            for name, delta in (morphs or {}).items():
+                d = torch.as_tensor(delta, dtype=self.shapedirs.dtype)[:, :, None]
+                self.shapedirs = torch.cat([self.shapedirs, d], 2)
+                self.n_expression += 1
+                self.expression_names.append(name)
+        self.params = ParamSet(self._specs())
+        return self
 
     @property
     def num_vertices(self) -> int:
@@ -99,7 +115,7 @@ class SmplFamilyBody(torch.nn.Module):
         """Validated named values -> the tensors :meth:`forward` takes (B = 1)."""
         full = self.params.complete(values)
         shape = torch.tensor([[full[f"shape.{i}"] for i in range(self.n_shape)]], dtype=torch.float32)
-        expr = torch.tensor([[full[f"expr.{i}"] for i in range(self.n_expression)]], dtype=torch.float32)
+        expr = torch.tensor([[full[n] for n in self.expression_names]], dtype=torch.float32)
         euler = torch.zeros(1, len(self.joint_names), 3)
         for j in self.pose_joints:
             euler[0, self.joint_names.index(j)] = torch.tensor([full[f"pose.{j}.{a}"] for a in "xyz"])
@@ -158,6 +174,6 @@ class SmplFamilyBody(torch.nn.Module):
 
     def morph_targets(self, values: Mapping[str, float]) -> tuple[list[str], Tensor]:
         """The expression components as (E, V, 3) rest-pose offsets (exactly linear)."""
-        names = [f"expr.{i}" for i in range(self.n_expression)]
+        names = list(self.expression_names)
         deltas = self.shapedirs[:, :, self.n_shape:].permute(2, 0, 1).contiguous()
         return names, deltas
