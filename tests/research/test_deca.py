@@ -15,18 +15,8 @@ from research_synthetic import write_flame_pickle
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    """A checkpoint in the official layout (random weights), written once per module."""
-    torch.manual_seed(0)
-    nets = build_deca_nets()
-    for net in (nets.E_flame, nets.E_detail, nets.D_detail):  # non-trivial BN statistics
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    path = tmp_path_factory.mktemp("deca") / "deca_model.tar"
-    torch.save({k: getattr(nets, k).state_dict() for k in ("E_flame", "E_detail", "D_detail")}, path)
-    return nets, path
+def released(deca_released):
+    return deca_released
 
 
 def test_layout_counts():
