@@ -49,8 +49,16 @@ def create(
     face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face when there are several (0 = largest)."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+    backend: str = typer.Option("anny", "--backend", help="anny (embedded) or smplx (research: DECA/FLAME -> SMPL-X, licensed assets)."),
+    assets: Optional[Path] = typer.Option(None, "--assets", help="Research assets folder for --backend smplx (default: $AVATARFORGE_ASSETS)."),
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB, OBJ, params, previews, report)."""
+    if backend != "anny":  # research backends live in their own module
+        from avatarforge.cli.research_cmd import create_research
+
+        ignored = [n for n, v in (("--gender", gender), ("--age", age), ("--height", height), ("--weight", weight),
+                                  ("--muscle", muscle), ("--set", set_), ("--keep-pose", keep_pose)) if v]
+        return create_research(photo, out, backend, assets, pose, face_index, texture_size, preview_size, force, ignored)
     from avatarforge.bodies import load_body
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs

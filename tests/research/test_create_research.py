@@ -1,0 +1,52 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from avatarforge.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def hopper(tmp_path_factory):
+    import matplotlib.cbook
+
+    src = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    dst = tmp_path_factory.mktemp("photo") / "grace_hopper.jpg"
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+@pytest.mark.parametrize("with_deca", [True, False])
+def test_create_backend_smplx_end_to_end(asset_tree, hopper, tmp_path, with_deca, capsys):
+    root = asset_tree
+    if not with_deca:
+        root = tmp_path / "assets"
+        shutil.copytree(asset_tree, root, symlinks=True)
+        (root / "deca" / "deca_model.tar").unlink()
+    out = tmp_path / "out"
+    code = main(["create", str(hopper), "-o", str(out), "--backend", "smplx", "--assets", str(root),
+                 "--texture-size", "256", "--preview-size", "64", "--age", "30"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    names = sorted(p.name for p in out.iterdir())
+    for n in ("avatar.glb", "avatar.obj", "params.json", "preview.png", "report.json", "head_codes.json",
+              "head_texture_flame_uv.png", "deca_crop.png"):
+        assert n in names
+    assert ("displacement.png" in names) == with_deca and ("deca_albedo.png" in names) == with_deca
+    assert "--age apply to the anny backend only" in err
+    report = json.loads((out / "report.json").read_text())
+    assert report["research"]["method"] == ("deca" if with_deca else "landmarks")
+    assert report["glb"]["vertices"] >= 10475 and report["glb"]["joints"] == 55
+    params = json.loads((out / "params.json").read_text())
+    assert params["backend"] == "smplx" and params["values"]["expr.photo"] == 1.0
+
+
+def test_missing_asset_is_one_line(asset_tree, hopper, tmp_path, capsys):
+    root = tmp_path / "assets"
+    shutil.copytree(asset_tree, root, symlinks=True)
+    (root / "smplx" / "SMPLX_NEUTRAL.npz").unlink()
+    code = main(["create", str(hopper), "-o", str(tmp_path / "o"), "--backend", "smplx", "--assets", str(root)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "SMPLX_NEUTRAL.npz" in err[0] and "https://smpl-x.is.tue.mpg.de" in err[0]
