@@ -132,6 +132,7 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
     from avatarforge.research.lbs import axis_angle_to_matrix
     from avatarforge.research.safe_pickle import safe_load_npy
     from avatarforge.research.smplx_body import SmplxBody
+    from avatarforge.util.threads import torch_threads
 
     opts = options or ResearchOptions()
     stages = stages or Stages()
@@ -164,8 +165,9 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
             tex = FlameTexture(assets.get("flame_texture")) if assets.has("flame_texture") else None
             deca = Deca(nets, flame, tex).eval()
             image = torch.from_numpy(crop.image).permute(2, 0, 1)[None].float()
-            code = deca.encode(image)
-            deca_out = deca.decode(code)
+            with torch_threads(1):  # faster than 2 on the shared 2-core CPU (see util/threads)
+                code = deca.encode(image)
+                deca_out = deca.decode(code)
             method = "deca"
     else:
         from avatarforge.research.flame_fit import fit_flame_landmarks

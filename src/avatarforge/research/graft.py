@@ -253,8 +253,14 @@ def infer_betas(body, ids: Int[np.ndarray, "N"], head_vertices: Float[np.ndarray
 
 def _infer_betas(body, ids, head_vertices, n_betas, steps, lr, prior) -> BetaFit:
     head = torch.as_tensor(head_vertices, dtype=torch.float32)
+    idx = torch.as_tensor(ids)
+    template, dirs = body.v_template[idx], body.shapedirs[idx, :, :n_betas]
+
+    def region(b):  # the body's rest head region: template + shape blend shapes (no pose: rest)
+        return template + torch.einsum("vck,k->vc", dirs, b[0])  # v: vertex, c: xyz, k: beta
+
     with torch.no_grad():
-        start = body.lbs(torch.zeros(1, n_betas)).shaped[0, ids]
+        start = region(torch.zeros(1, n_betas))
     init = procrustes(head.double().numpy(), start.double().numpy(), scale=False)
     r0 = torch.as_tensor(init.rotation, dtype=torch.float32)
     c = head.mean(0)
@@ -269,7 +275,7 @@ def _infer_betas(body, ids, head_vertices, n_betas, steps, lr, prior) -> BetaFit
         opt.zero_grad()
         rot = _rodrigues(r) @ r0
         target = (head - c) @ rot.T + t
-        pred = body.lbs(betas).shaped[0, ids]
+        pred = region(betas)
         loss = ((pred - target) ** 2).sum(1).mean() + prior * (betas**2).sum()
         loss.backward()
         opt.step()
@@ -277,6 +283,6 @@ def _infer_betas(body, ids, head_vertices, n_betas, steps, lr, prior) -> BetaFit
     with torch.no_grad():
         rot = (_rodrigues(r) @ r0).double().numpy()
         place = Similarity(rot, t.double().numpy() - rot @ c.double().numpy(), 1.0)
-        pred = body.lbs(betas).shaped[0, ids].double().numpy()
+        pred = region(betas).double().numpy()
         rms = float(np.sqrt(((place.apply(head_vertices) - pred) ** 2).sum(1).mean()))
     return BetaFit(betas.detach()[0].double().numpy(), place, rms)

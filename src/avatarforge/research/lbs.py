@@ -10,7 +10,14 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-__all__ = ["LbsResult", "skin", "axis_angle_to_matrix"]
+__all__ = ["LbsResult", "skin", "axis_angle_to_matrix", "smplx_lbs"]
+
+
+def smplx_lbs():
+    """The ``smplx.lbs`` module, or a MissingDependencyError naming the ``research`` extra."""
+    from avatarforge.errors import require
+
+    return require("smplx.lbs", "research")
 
 
 @dataclass
@@ -29,9 +36,7 @@ class LbsResult:
 
 def axis_angle_to_matrix(aa: Float[Tensor, "... 3"]) -> Float[Tensor, "... 3 3"]:
     """Rodrigues' formula (smplx's ``batch_rodrigues``) for any leading shape."""
-    from smplx.lbs import batch_rodrigues
-
-    return batch_rodrigues(aa.reshape(-1, 3)).reshape(aa.shape[:-1] + (3, 3))
+    return smplx_lbs().batch_rodrigues(aa.reshape(-1, 3)).reshape(aa.shape[:-1] + (3, 3))
 
 
 def skin(
@@ -49,8 +54,8 @@ def skin(
     ``coeffs`` are the blend-shape coefficients matching the last axis of ``shapedirs``;
     ``rotations`` are local joint rotations (root first); ``posedirs`` has P = 9 (J - 1) rows.
     """
-    from smplx.lbs import batch_rigid_transform, blend_shapes, vertices2joints
-
+    lbs = smplx_lbs()
+    batch_rigid_transform, blend_shapes, vertices2joints = lbs.batch_rigid_transform, lbs.blend_shapes, lbs.vertices2joints
     b = max(coeffs.shape[0], rotations.shape[0])
     coeffs = coeffs.expand(b, -1)
     rotations = rotations.expand(b, -1, -1, -1)
