@@ -101,3 +101,11 @@ def test_checkpoint_weights_only(tmp_path):
     with pytest.raises(UserInputError, match="weights-only"):
         load_checkpoint(tmp_path / "bad.tar")
     assert not marker.exists()
+
+
+def test_checkpoint_legacy_serialisation(tmp_path):
+    # torch < 1.6 wrote the non-zip format (DECA's release may be one)
+    sd = torch.nn.BatchNorm2d(3).state_dict()
+    torch.save({"D_detail": sd, "global_step": 7}, tmp_path / "old.tar", _use_new_zipfile_serialization=False)
+    out = load_checkpoint(tmp_path / "old.tar")
+    assert out["global_step"] == 7 and torch.equal(out["D_detail"]["running_var"], torch.ones(3))

@@ -206,7 +206,9 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
     with stages.stage("rig"):
         values = {f"shape.{i}": float(b) for i, b in enumerate(betas)}
         values["expr.photo"] = 1.0
-        jaw = matrix_to_euler_xyz(axis_angle_to_matrix(torch.as_tensor(graft.jaw, dtype=torch.float32)))
+        # FLAME's jaw rotation re-expressed in the body's axes (R J R^T, R = the alignment's rotation)
+        r = torch.as_tensor(graft.alignment.rotation, dtype=torch.float32)
+        jaw = matrix_to_euler_xyz(r @ axis_angle_to_matrix(torch.as_tensor(graft.jaw, dtype=torch.float32)) @ r.T)
         values.update({f"pose.jaw.{a}": float(np.clip(x, -180, 180)) for a, x in zip("xyz", jaw.tolist())})
         angle = EXPORT_POSES[opts.pose.lower()]
         values["pose.left_shoulder.z"], values["pose.right_shoulder.z"] = -angle, angle
