@@ -4,8 +4,8 @@ released layout stand in for the licensed files; no licensed file is read).
     PYTHONPATH=src .venv/bin/python benchmarks/bench_research.py
 
 DECA encode (E_flame + E_detail, 224x224) and detail decode (D_detail, 256x256), 1 thread;
-the graft (similarity alignment + harmonic seam) and body-from-head (10 betas) on a synthetic
-SMPL-X-sized body (10475 vertices, 5023 head vertices). Writes benchmarks/results/research.json.
+the graft (similarity alignment + harmonic seam) on a 10402-vertex sphere whose top 5023
+vertices play the head, and body-from-head (10 betas) on a random SMPL-X-sized model. Writes benchmarks/results/research.json.
 """
 
 from __future__ import annotations
@@ -54,13 +54,18 @@ def main() -> None:
     body = SmplFamilyBody(arrays_from_dict(m, "synthetic", n_shape=10, n_joints=55), [str(i) for i in range(55)], [],
                           10, 10, ground=False)
     ids = rng.choice(10475, 5023, replace=False)
-    rest = m["v_template"]
-    head = HeadOffsets(rest[ids] - 0.01, rest[ids] + 0.002, np.zeros((5023, 3)), np.zeros(3))
+    # the graft needs a surface with local connectivity: a sphere of SMPL-X's size, its top as the head
+    from avatarforge.render.primitives import uv_sphere
+
+    sphere = uv_sphere(101, 104, radius=0.3)
+    sv, sf = np.asarray(sphere.vertices, np.float64), np.asarray(sphere.faces, np.int64)
+    top = np.argsort(-sv[:, 1])[:5023]
+    head = HeadOffsets(sv[top] - 0.01, sv[top] - 0.008, np.zeros((5023, 3)), np.zeros(3))
     t = time.perf_counter()
-    graft_offsets(rest, m["f"].astype(np.int64), ids, head)
+    graft_offsets(sv, sf, top, head)
     graft_s = time.perf_counter() - t
     t = time.perf_counter()
-    infer_betas(body, ids, rest[ids])
+    infer_betas(body, ids, m["v_template"][ids])
     betas_s = time.perf_counter() - t
     res = {"deca_encode_s": round(enc, 3), "deca_detail_decode_s": round(dec, 3),
            "graft_s": round(graft_s, 3), "body_from_head_s": round(betas_s, 3), "threads": 1,
