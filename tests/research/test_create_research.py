@@ -33,7 +33,8 @@ def test_create_backend_smplx_end_to_end(asset_tree, hopper, tmp_path, with_deca
     for n in ("avatar.glb", "avatar.obj", "params.json", "preview.png", "report.json", "head_codes.json",
               "head_texture_flame_uv.png", "deca_crop.png"):
         assert n in names
-    assert ("displacement.png" in names) == with_deca and ("deca_albedo.png" in names) == with_deca
+    for n in ("displacement.png", "deca_albedo.png", "deca_shaded.png", "detail_normals.png"):
+        assert (n in names) == with_deca, n
     assert "--age apply to the anny backend only" in err
     report = json.loads((out / "report.json").read_text())
     assert report["research"]["method"] == ("deca" if with_deca else "landmarks")
@@ -50,3 +51,8 @@ def test_missing_asset_is_one_line(asset_tree, hopper, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and "SMPLX_NEUTRAL.npz" in err[0] and "https://smpl-x.is.tue.mpg.de" in err[0]
+
+
+def test_unknown_backend(hopper, tmp_path, capsys):
+    assert main(["create", str(hopper), "-o", str(tmp_path / "o"), "--backend", "flame"]) == 2
+    assert "unknown backend 'flame': choose anny or smplx" in capsys.readouterr().err

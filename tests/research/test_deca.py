@@ -82,6 +82,7 @@ def test_code_split_and_decode(released, tmp_path):
     assert out.displacement.shape == (1, 1, 256, 256) and out.displacement.abs().max() <= 0.01
     rot = flame.rotations_from_axis_angle(code.pose[:, :3], jaw=code.pose[:, 3:])
     torch.testing.assert_close(out.vertices, flame(code.shape, code.exp, rot).vertices)
+    assert out.detail_normals is None and out.shaded is None  # no UV layout given
 
 
 def test_flame_texture_spaces(tmp_path):

@@ -228,8 +228,8 @@ def _png(path: Path, arr: np.ndarray) -> None:
 
 def write_research_outputs(result: ResearchResult, outdir: str | os.PathLike, report, stages: Stages | None = None,
                            force: bool = False, preview_size: int = 512, photo: str | os.PathLike | None = None) -> Path:
-    """The default output set + head_texture_flame_uv.png, deca_albedo.png, displacement.png,
-    detail_normals.png (DECA only), deca_crop.png and head_codes.json."""
+    """The default output set + head_texture_flame_uv.png, deca_albedo.png, deca_shaded.png,
+    displacement.png/.npy, detail_normals.png (DECA only), deca_crop.png and head_codes.json."""
     from avatarforge.outputs import file_sha256, write_outputs
 
     stages = stages or Stages()
@@ -244,6 +244,8 @@ def write_research_outputs(result: ResearchResult, outdir: str | os.PathLike, re
             if d is not None:
                 if d.albedo is not None:
                     _png(tmp / "deca_albedo.png", (d.albedo[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8))
+                if d.shaded is not None:
+                    _png(tmp / "deca_shaded.png", (d.shaded[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8))
                 if d.displacement is not None:
                     disp = d.displacement[0, 0].numpy() / 0.01 * 0.5 + 0.5
                     _png(tmp / "displacement.png", (np.clip(disp, 0, 1) * 255).astype(np.uint8))

@@ -119,6 +119,8 @@ class DecaOutput:
     """Detail displacement along the normals in FLAME's UV layout, metres in [-0.01, 0.01]."""
     detail_normals: Float[Tensor, "B 3 256 256"] | None
     """Unit normals of the displaced surface in UV space (None without a UV layout)."""
+    shaded: Float[Tensor, "B 3 256 256"] | None = None
+    """Albedo x SH shading of the detail normals (DECA's ``uv_texture``; needs both)."""
 
 
 class FlameTexture(torch.nn.Module):
@@ -245,4 +247,5 @@ class Deca(torch.nn.Module):
             if uvs is not None:
                 f, uf = flame.arrays.faces, flame.arrays.uv_faces
                 normals = torch.stack([detail_normals(v, f, uvs, uf, d)[0] for v, d in zip(verts, disp)])
-        return DecaOutput(code, verts, orthographic_project(verts, code.cam), albedo, disp, normals)
+        shaded = None if albedo is None or normals is None else albedo * sh_shading(normals, code.light)
+        return DecaOutput(code, verts, orthographic_project(verts, code.cam), albedo, disp, normals, shaded)
