@@ -104,3 +104,36 @@ def test_body_from_head_recovers_betas():
     fit = infer_betas(body, ids, head_flame, steps=400)
     np.testing.assert_allclose(fit.betas, true, atol=0.02)
     assert fit.rms_m < 1e-3
+
+
+def test_graft_on_anny_smooths_the_neck_seam(body):
+    """Anny plays both models (see benchmarks/bench_graft_anny.py): head-only local changes in
+    another frame are grafted onto the neutral body; the blended seam is far smaller than the
+    raw one and the head interior is exact."""
+    from avatarforge.fitting.mesh_regions import HEAD_BONES
+    from avatarforge.research.graft import ring_distance
+
+    changes = {"head-scale-horiz-incr": 1.0, "chin-prominent-incr": 1.0, "head-trans-forward": 0.6}
+    neutral = body.forward_params({}).rest_vertices[0].double().numpy()
+    truth = body.forward_params(changes).rest_vertices[0].double().numpy()
+    faces = body.faces.numpy()
+    w, idx = body.skin_weights.numpy(), body.skin_indices.numpy()
+    dominant = idx[np.arange(len(idx)), w.argmax(1)]
+    ids = np.flatnonzero(np.isin(dominant, [body.joint_names.index(b) for b in HEAD_BONES]))
+    frame = Similarity(_rot([0.3, 1, -0.2], 8), np.array([0.02, -1.5, 0.03]), 1.04)
+    head = HeadOffsets(frame.apply(neutral[ids]), frame.apply(truth[ids]), np.zeros((len(ids), 3)), np.zeros(3))
+    res = graft_offsets(neutral, faces, ids, head, band_m=0.05, blend_rings=3)
+    assert res.alignment.scale == pytest.approx(1 / 1.04, abs=1e-4)
+    ring = ring_distance(faces, len(neutral), ids, 3)
+    inner = ids[ring[ids] < 0]
+    np.testing.assert_allclose(neutral[inner] + res.identity[inner], truth[inner], atol=1e-4)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    seam = edges[(ring[edges[:, 0]] == 1) ^ (ring[edges[:, 1]] == 1)]
+    raw = np.zeros_like(neutral)
+    raw[ids] = res.alignment.apply_vector(head.identity - head.neutral)
+
+    def seam_change(off):
+        d = (off[seam[:, 0]] - off[seam[:, 1]]) - (truth - neutral)[seam[:, 0]] + (truth - neutral)[seam[:, 1]]
+        return np.linalg.norm(d, axis=1).max()
+
+    assert seam_change(res.identity) < 0.35 * seam_change(raw)
