@@ -31,7 +31,7 @@ def test_create_backend_smplx_end_to_end(asset_tree, hopper, tmp_path, with_deca
     assert code == 0, err
     names = sorted(p.name for p in out.iterdir())
     for n in ("avatar.glb", "avatar.obj", "params.json", "preview.png", "report.json", "head_codes.json",
-              "head_texture_flame_uv.png", "deca_crop.png"):
+              "head_texture_flame_uv.png", "deca_crop.png", "landmarks.json", "fit_overlay.png"):
         assert n in names
     for n in ("displacement.png", "deca_albedo.png", "deca_shaded.png", "detail_normals.png"):
         assert (n in names) == with_deca, n
@@ -39,6 +39,9 @@ def test_create_backend_smplx_end_to_end(asset_tree, hopper, tmp_path, with_deca
     report = json.loads((out / "report.json").read_text())
     assert report["research"]["method"] == ("deca" if with_deca else "landmarks")
     assert report["glb"]["vertices"] >= 10475 and report["glb"]["joints"] == 55
+    lm = json.loads((out / "landmarks.json").read_text())
+    assert len(lm["detected68"]) == 68 and len(lm["fitted68"]) == 68
+    assert report["research"]["landmark_rms_px_photo"] > 0
     params = json.loads((out / "params.json").read_text())
     assert params["backend"] == "smplx" and params["values"]["expr.photo"] == 1.0
 

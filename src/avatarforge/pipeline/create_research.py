@@ -70,6 +70,10 @@ class ResearchResult:
     """research.deca.DecaCrop."""
     warnings: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    fitted68: np.ndarray | None = None
+    """(68, 2) photo pixels of the reconstructed head's landmarks (needs the landmark embedding)."""
+    photo_rgb: np.ndarray | None = None
+    """The photo, for the overlay."""
 
 
 def _head_texture(flame, code, vertices: torch.Tensor, crop, albedo: torch.Tensor | None, size: int):
@@ -182,6 +186,18 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
             info["landmark_rms_px"] = round(fit.rms * 112.0, 3)
             warnings.append("no DECA weights in the assets folder: head from a FLAME landmark fit "
                             "(coarser shape, no albedo or detail)")
+    fitted68 = None
+    if assets.has("landmarks"):
+        from avatarforge.research.deca.model import orthographic_project
+        from avatarforge.research.landmarks import load_landmark_embedding
+
+        emb68 = load_landmark_embedding(assets.require("landmarks"), flame.arrays.faces)
+        with torch.no_grad():
+            rot = flame.rotations_from_axis_angle(code.pose[:, :3], jaw=code.pose[:, 3:])
+            lm3 = emb68.points(flame.lbs(code.shape, code.exp, rot).vertices)
+            crop_px = (orthographic_project(lm3, code.cam)[0, :, :2].double().numpy() + 1.0) * 112.0
+        fitted68 = (np.c_[crop_px, np.ones(68)] @ np.linalg.inv(crop.matrix).T)[:, :2]
+        info["landmark_rms_px_photo"] = round(float(np.sqrt(((fitted68 - pts68) ** 2).sum(1).mean())), 3)
     with stages.stage("body from head"):
         head = head_offsets(flame, code.shape, code.exp, code.pose)
         beta_fit = infer_betas(body, ids, head.identity, n_betas=opts.n_betas)
@@ -217,7 +233,8 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
     info.update({"method": method, "align_rms_mm": round(graft.align_rms_m * 1000, 3),
                  "head_fit_rms_mm": round(beta_fit.rms_m * 1000, 3), "betas": [round(float(b), 4) for b in betas],
                  "alignment_scale": round(graft.alignment.scale, 5)})
-    return ResearchResult(avatar, method, code, deca_out, graft, beta_fit, head_tex, pts68, crop, warnings, info)
+    return ResearchResult(avatar, method, code, deca_out, graft, beta_fit, head_tex, pts68, crop, warnings, info,
+                          fitted68, img.rgb)
 
 
 def _png(path: Path, arr: np.ndarray) -> None:
@@ -226,9 +243,23 @@ def _png(path: Path, arr: np.ndarray) -> None:
     Image.fromarray(arr).save(path)
 
 
+def _overlay(rgb: np.ndarray, detected: np.ndarray, fitted: np.ndarray | None) -> np.ndarray:
+    """The photo with the detected 68 landmarks (green) and the reconstructed head's (red)."""
+    import cv2
+
+    img = np.ascontiguousarray(rgb.copy())
+    r = max(1, round(max(img.shape[:2]) / 400))
+    for pts, colour in ((detected, (0, 220, 0)), (fitted, (230, 30, 30))):
+        if pts is None:
+            continue
+        for x, y in np.asarray(pts):
+            cv2.circle(img, (int(round(x)), int(round(y))), r, colour, -1, lineType=cv2.LINE_AA)
+    return img
+
+
 def write_research_outputs(result: ResearchResult, outdir: str | os.PathLike, report, stages: Stages | None = None,
                            force: bool = False, preview_size: int = 512, photo: str | os.PathLike | None = None) -> Path:
-    """The default output set + head_texture_flame_uv.png, deca_albedo.png, deca_shaded.png,
+    """The default output set + landmarks.json, fit_overlay.png, head_texture_flame_uv.png, deca_albedo.png, deca_shaded.png,
     displacement.png/.npy, detail_normals.png (DECA only), deca_crop.png and head_codes.json."""
     from avatarforge.outputs import file_sha256, write_outputs
 
@@ -237,6 +268,12 @@ def write_research_outputs(result: ResearchResult, outdir: str | os.PathLike, re
 
     def extra_files(tmp: Path) -> None:
         with stages.stage("head files"):
+            lm = {"detected68": np.round(result.landmarks68, 2).tolist()}
+            if result.fitted68 is not None:
+                lm["fitted68"] = np.round(result.fitted68, 2).tolist()
+            (tmp / "landmarks.json").write_text(json.dumps(lm))
+            if result.photo_rgb is not None:
+                _png(tmp / "fit_overlay.png", _overlay(result.photo_rgb, result.landmarks68, result.fitted68))
             _png(tmp / "deca_crop.png", (result.crop.image * 255 + 0.5).astype(np.uint8))
             if result.head_texture is not None:
                 _png(tmp / "head_texture_flame_uv.png", result.head_texture)
