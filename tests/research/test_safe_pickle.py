@@ -109,3 +109,13 @@ def test_checkpoint_legacy_serialisation(tmp_path):
     torch.save({"D_detail": sd, "global_step": 7}, tmp_path / "old.tar", _use_new_zipfile_serialization=False)
     out = load_checkpoint(tmp_path / "old.tar")
     assert out["global_step"] == 7 and torch.equal(out["D_detail"]["running_var"], torch.ones(3))
+
+
+def test_codecs_only_for_latin1_bytes(tmp_path):
+    ok = pickle.dumps({"b": b"\x00\xff"}, protocol=2)  # protocol 2 writes bytes via _codecs.encode
+    (tmp_path / "ok.pkl").write_bytes(ok)
+    assert safe_load_pickle(tmp_path / "ok.pkl") == {"b": b"\x00\xff"}
+    bad = ok.replace(b"latin1", b"rot_13")
+    (tmp_path / "bad.pkl").write_bytes(bad)
+    with pytest.raises(UnsafePickleError, match="rot_13"):
+        safe_load_pickle(tmp_path / "bad.pkl")

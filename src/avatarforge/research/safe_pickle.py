@@ -73,6 +73,13 @@ def _reconstructor(cls, base, state):
     return obj
 
 
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles of bytes use it: latin-1 only."""
+    if encoding.lower().replace("_", "-") not in ("latin1", "latin-1", "iso-8859-1") or not isinstance(text, str):
+        raise UnsafePickleError(f"pickle encodes with {encoding!r}: refused")
+    return text.encode("latin-1")
+
+
 def _storage_from_bytes(b: bytes):
     """torch.storage._load_from_bytes, through the weights-only unpickler."""
     import torch
@@ -117,9 +124,7 @@ def _allowed(module: str, name: str):
     if module == "collections" and name == "OrderedDict":
         return OrderedDict
     if module == "_codecs" and name == "encode":
-        import codecs
-
-        return codecs.encode
+        return _latin1_encode
     if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
         import torch._utils
 
