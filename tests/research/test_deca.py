@@ -7,7 +7,7 @@ import torch
 from avatarforge.errors import UserInputError
 from avatarforge.research.deca.crop import deca_crop, landmark_box
 from avatarforge.research.deca.model import (
-    CODE_SPLIT, Deca, DecaCode, FlameTexture, build_deca_nets, check_state_dict, detail_normals,
+    CODE_SPLIT, Deca, FlameTexture, build_deca_nets, check_state_dict, detail_normals,
     load_deca_nets, orthographic_project, sh_shading,
 )
 from avatarforge.research.flame_head import FlameHead

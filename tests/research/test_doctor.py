@@ -3,7 +3,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from avatarforge.cli.main import main
 from avatarforge.errors import UserInputError
