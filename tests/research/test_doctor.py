@@ -75,3 +75,22 @@ def test_doctor_ids_checked_against_flame(asset_tree, tmp_path, capsys):
     assert main(["doctor", "--assets", str(root), "--load"]) == 2
     out = capsys.readouterr().out
     assert "must be 60 integers" in out
+
+
+def test_doctor_template_must_have_flames_triangles(asset_tree, tmp_path, capsys):
+    root = tmp_path / "c"
+    shutil.copytree(asset_tree, root, symlinks=True)
+    obj = root / "flame" / "head_template.obj"
+    lines = obj.read_text().splitlines()
+    f_lines = [i for i, line in enumerate(lines) if line.startswith("f ")]
+    # reordered triangles are fine ...
+    reordered = [line for i, line in enumerate(lines) if i not in f_lines] + [lines[i] for i in reversed(f_lines)]
+    obj.write_text("\n".join(reordered) + "\n")
+    assert main(["doctor", "--assets", str(root), "--load"]) == 0
+    # ... a different triangle is not
+    lines = obj.read_text().splitlines()
+    last = max(i for i, line in enumerate(lines) if line.startswith("f "))
+    lines[last] = "f 1/1 2/2 4/3"
+    obj.write_text("\n".join(lines) + "\n")
+    assert main(["doctor", "--assets", str(root), "--load"]) == 2
+    assert "are not FLAME's" in capsys.readouterr().out

@@ -71,8 +71,11 @@ def _load_one(key: str, path, ctx: dict) -> str:
         vt, f, ft = read_obj_uvs(path)
         if len(f) == 0 or (ft < 0).any():
             raise UserInputError("no triangles with texture coordinates")
-        if "flame_f" in ctx and not np.array_equal(f, ctx["flame_f"]):
-            raise UserInputError(f"its {len(f)} faces are not FLAME's {len(ctx['flame_f'])} faces")
+        if "flame_f" in ctx:
+            same = len(f) == len(ctx["flame_f"]) and np.array_equal(
+                np.unique(np.sort(f, 1), axis=0), np.unique(np.sort(ctx["flame_f"], 1), axis=0))
+            if not same:
+                raise UserInputError(f"its {len(f)} triangles are not FLAME's {len(ctx['flame_f'])} triangles")
         return f"{len(vt)} UVs, {len(f)} faces"
     if key == "deca":
         from avatarforge.research.deca.model import load_deca_nets

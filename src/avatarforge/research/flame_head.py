@@ -49,9 +49,11 @@ class FlameHead(SmplFamilyBody):
                  n_shape: int = 100, n_expression: int = 50):
         arrays = load_flame_arrays(model_path)
         if template_obj is not None:
+            # DECA renders FLAME's vertices with the template's own triangles: take them with
+            # their UV triangles (same triangles as the pickle's ``f``, possibly in another order).
             vt, f, ft = read_obj_uvs(template_obj)
-            if f.shape == arrays.faces.shape and (ft >= 0).all():
-                arrays.uvs, arrays.uv_faces = vt, ft
+            if len(f) and f.max() < len(arrays.v_template) and f.min() >= 0 and (ft >= 0).all():
+                arrays.faces, arrays.uvs, arrays.uv_faces = f, vt, ft
         super().__init__(arrays, FLAME_JOINTS, FLAME_JOINTS, n_shape, n_expression, ground=False)
 
     def rotations_from_axis_angle(self, global_pose: Float[Tensor, "B 3"], jaw: Float[Tensor, "B 3"] | None = None,
