@@ -26,7 +26,7 @@ def test_create_backend_smplx_end_to_end(asset_tree, hopper, tmp_path, with_deca
         (root / "deca" / "deca_model.tar").unlink()
     out = tmp_path / "out"
     code = main(["create", str(hopper), "-o", str(out), "--backend", "smplx", "--assets", str(root),
-                 "--texture-size", "256", "--preview-size", "64", "--age", "30"])
+                 "--texture-size", "256", "--preview-size", "64", "--age", "30", "--set", "shape.2=1.5"])
     err = capsys.readouterr().err
     assert code == 0, err
     names = sorted(p.name for p in out.iterdir())
@@ -44,6 +44,7 @@ def test_create_backend_smplx_end_to_end(asset_tree, hopper, tmp_path, with_deca
     assert report["research"]["landmark_rms_px_photo"] > 0
     params = json.loads((out / "params.json").read_text())
     assert params["backend"] == "smplx" and params["values"]["expr.photo"] == 1.0
+    assert params["values"]["shape.2"] == 1.5 and params["values"]["pose.left_shoulder.z"] == -40.0
 
 
 def test_missing_asset_is_one_line(asset_tree, hopper, tmp_path, capsys):
@@ -59,3 +60,10 @@ def test_missing_asset_is_one_line(asset_tree, hopper, tmp_path, capsys):
 def test_unknown_backend(hopper, tmp_path, capsys):
     assert main(["create", str(hopper), "-o", str(tmp_path / "o"), "--backend", "flame"]) == 2
     assert "unknown backend 'flame': choose anny or smplx" in capsys.readouterr().err
+
+
+def test_bad_set_value_is_refused(asset_tree, hopper, tmp_path, capsys):
+    code = main(["create", str(hopper), "-o", str(tmp_path / "o"), "--backend", "smplx", "--assets", str(asset_tree),
+                 "--set", "shape.0=99"])
+    assert code == 2 and "out of range" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -57,8 +57,9 @@ def create(
         from avatarforge.cli.research_cmd import create_research
 
         ignored = [n for n, v in (("--gender", gender), ("--age", age), ("--height", height), ("--weight", weight),
-                                  ("--muscle", muscle), ("--set", set_), ("--keep-pose", keep_pose)) if v]
-        return create_research(photo, out, backend, assets, pose, face_index, texture_size, preview_size, force, ignored)
+                                  ("--muscle", muscle), ("--keep-pose", keep_pose)) if v]
+        return create_research(photo, out, backend, assets, pose, face_index, texture_size, preview_size, force, ignored,
+                               set_)
     from avatarforge.bodies import load_body
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs

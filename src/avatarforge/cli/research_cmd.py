@@ -26,8 +26,10 @@ def doctor(
 
 
 def create_research(photo: Path, out: Path, backend: str, assets: Optional[Path], pose: str, face_index: Optional[int],
-                    texture_size: int, preview_size: int, force: bool, ignored: list[str]) -> None:
+                    texture_size: int, preview_size: int, force: bool, ignored: list[str],
+                    sets: list[str] | None = None) -> None:
     """`create --backend smplx`: see :mod:`avatarforge.pipeline.create_research`."""
+    from avatarforge.bodies.spec import ParamSet
     from avatarforge.errors import UserInputError
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create_research import (
@@ -41,7 +43,8 @@ def create_research(photo: Path, out: Path, backend: str, assets: Optional[Path]
     if pose.lower() not in EXPORT_POSES:
         raise UserInputError(f"unknown pose {pose!r}: choose one of {', '.join(EXPORT_POSES)}")
     check_output_dir(out, force)
-    opts = ResearchOptions(assets=assets, pose=pose, face_index=face_index, texture_size=texture_size)
+    given = ParamSet.parse_assignments(sets or [])
+    opts = ResearchOptions(assets=assets, pose=pose, face_index=face_index, texture_size=texture_size, given=given)
     report = Report(command="create --backend smplx")
     with Stages.for_terminal(total=RESEARCH_STAGES) as stages:
         result = create_research_avatar(photo, opts, stages)

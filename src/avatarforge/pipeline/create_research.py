@@ -46,6 +46,9 @@ class ResearchOptions:
     """SMPL-X shape coefficients inferred from the head (the thesis: 10)."""
     use_deca: bool = True
     """Use DECA when its weights are present (False: always the landmark fit)."""
+    given: dict[str, str | float] = field(default_factory=dict)
+    """Values fixed by the user (``--set shape.0=1.2``, ``pose.*``, ``expr.photo``); they
+    override the inferred ones (the head does not determine the body)."""
 
 
 @dataclass
@@ -153,6 +156,7 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
         flame = FlameHead(flame_path, assets.get("head_template"))
         body = SmplxBody(smplx_path, n_shape=opts.n_betas)
         ids = check_vertex_ids(safe_load_npy(ids_path), body.num_vertices, flame.num_vertices)
+        body.params.validate({k: v for k, v in opts.given.items() if k != "expr.photo"})  # fail early
     with stages.stage("face landmarks"):
         img = load_image(photo)
         lm = face_landmarks(img.rgb, opts.face_index)
@@ -228,11 +232,12 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
         values.update({f"pose.jaw.{a}": float(np.clip(x, -180, 180)) for a, x in zip("xyz", jaw.tolist())})
         angle = EXPORT_POSES[opts.pose.lower()]
         values["pose.left_shoulder.z"], values["pose.right_shoulder.z"] = -angle, angle
+        values.update(body.params.validate(opts.given))
         full = body.params.complete(values)
         avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), texture)
     info.update({"method": method, "align_rms_mm": round(graft.align_rms_m * 1000, 3),
                  "head_fit_rms_mm": round(beta_fit.rms_m * 1000, 3), "betas": [round(float(b), 4) for b in betas],
-                 "alignment_scale": round(graft.alignment.scale, 5)})
+                 "alignment_scale": round(graft.alignment.scale, 5), "given": sorted(opts.given)})
     return ResearchResult(avatar, method, code, deca_out, graft, beta_fit, head_tex, pts68, crop, warnings, info,
                           fitted68, img.rgb)
 
