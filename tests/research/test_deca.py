@@ -58,8 +58,10 @@ def test_layout_problems_are_named(released, tmp_path):
     assert "missing keys (e.g. conv_blocks.3.weight)" in text
     assert "unexpected keys (e.g. conv_blocks.3.eps)" in text
     assert "D_detail.l1.0.weight: shape (8192, 180), expected (8192, 181)" in text
+    no_counters = {k: v for k, v in nets.D_detail.state_dict().items() if not k.endswith("num_batches_tracked")}
+    assert check_state_dict(nets.D_detail, no_counters, "D_detail") == []
     torch.save({"E_flame": nets.E_flame.state_dict(), "E_detail": {}, "D_detail": sd}, tmp_path / "bad.tar")
-    with pytest.raises(UserInputError, match="not the released DECA layout: E_detail: 322 missing"):
+    with pytest.raises(UserInputError, match="not the released DECA layout: E_detail: 269 missing"):
         load_deca_nets(tmp_path / "bad.tar")
     torch.save({"model": 1}, tmp_path / "other.tar")
     with pytest.raises(UserInputError, match="expected a dict with E_flame"):
@@ -161,3 +163,15 @@ def test_crop_box_and_warp():
     c = np.array([150, 110, 1]) @ m.T
     assert crop.image[int(round(c[1])), int(round(c[0]))].min() == pytest.approx(1.0)
     assert crop.image[5, 5].max() == 0.0
+
+
+def test_load_without_batchnorm_counters(released, monkeypatch):
+    import avatarforge.research.deca.model as model
+
+    nets, _ = released
+    ckpt = {k: {n: v for n, v in getattr(nets, k).state_dict().items() if not n.endswith("num_batches_tracked")}
+            for k in ("E_flame", "E_detail", "D_detail")}
+    monkeypatch.setattr(model, "load_checkpoint", lambda path: ckpt)
+    loaded = load_deca_nets("deca_model.tar")
+    w = loaded.D_detail.state_dict()["conv_blocks.21.weight"]
+    assert torch.equal(w, nets.D_detail.state_dict()["conv_blocks.21.weight"])

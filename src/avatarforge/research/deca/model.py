@@ -48,7 +48,8 @@ def check_state_dict(module: torch.nn.Module, state: dict, what: str) -> list[st
         return [f"{what} is a {type(state).__name__}, expected a state dict"]
     own = module.state_dict()
     problems = []
-    missing = [k for k in own if k not in state]
+    # BatchNorm's step counters (torch >= 0.4.1) carry no weights: a file without them is fine.
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     extra = [k for k in state if k not in own]
     if missing:
         problems.append(f"{what}: {len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
@@ -61,7 +62,8 @@ def check_state_dict(module: torch.nn.Module, state: dict, what: str) -> list[st
 
 
 def load_deca_nets(path: str | os.PathLike) -> DecaNets:
-    """Load ``deca_model.tar`` (weights only) with an exact key and shape match.
+    """Load ``deca_model.tar`` (weights only) with an exact key and shape match (BatchNorm's
+    ``num_batches_tracked`` counters may be absent).
 
     Raises UserInputError naming the file and the first differences.
     """
@@ -77,7 +79,10 @@ def load_deca_nets(path: str | os.PathLike) -> DecaNets:
         raise UserInputError(f"{path}: not the released DECA layout: {'; '.join(problems[:4])}")
     for name in ("E_flame", "E_detail", "D_detail"):
         net = getattr(nets, name)
-        net.load_state_dict(ckpt[name], strict=True)
+        state = dict(ckpt[name])
+        for k, v in net.state_dict().items():  # see check_state_dict: counters may be absent
+            state.setdefault(k, v)
+        net.load_state_dict(state, strict=True)
         net.eval()
     return nets
 
