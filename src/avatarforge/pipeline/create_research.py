@@ -80,8 +80,10 @@ class ResearchResult:
 
 
 def _head_texture(flame, code, vertices: torch.Tensor, crop, albedo: torch.Tensor | None, size: int):
-    """FLAME-UV texture: the crop sampled where the posed head faces the camera, the DECA albedo
-    (or the mean seen colour) elsewhere, blended over the normal's z in [0.15, 0.45]."""
+    """FLAME-UV texture: the crop sampled where the posed head faces the camera, ``albedo``
+    (DECA's shaded albedo; else the mean seen colour) elsewhere, blended over the normal's z in
+    [0.15, 0.45]. Not de-lit: self-occlusion is not tested (the nose may smear onto a cheek on a
+    turned face)."""
     import cv2
 
     from avatarforge.render.interpolate import interpolate, to_image
@@ -220,7 +222,8 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
             with torch.no_grad():
                 rot = flame.rotations_from_axis_angle(code.pose[:, :3], jaw=code.pose[:, 3:])
                 posed = flame.lbs(code.shape, code.exp, rot).vertices
-            albedo = None if deca_out is None else deca_out.albedo
+            # like DECA's uv_texture_gt: the photo where seen, the SH-shaded albedo elsewhere
+            albedo = None if deca_out is None else (deca_out.shaded if deca_out.shaded is not None else deca_out.albedo)
             head_tex, seen_w = _head_texture(flame, code, posed, crop, albedo, opts.head_texture_size)
             texture = _body_texture(flame, body, ids, head_tex, seen_w, opts.texture_size)
     with stages.stage("rig"):
