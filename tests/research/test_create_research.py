@@ -2,6 +2,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from avatarforge.cli.main import main
@@ -45,6 +46,15 @@ def test_create_backend_smplx_end_to_end(asset_tree, hopper, tmp_path, with_deca
     params = json.loads((out / "params.json").read_text())
     assert params["backend"] == "smplx" and params["values"]["expr.photo"] == 1.0
     assert params["values"]["shape.2"] == 1.5 and params["values"]["pose.left_shoulder.z"] == -40.0
+    # the output folder + assets rebuild the same avatar: every GLB position is a rebuilt vertex
+    from scipy.spatial import cKDTree
+
+    from avatarforge.export.gltf_read import read_glb_positions
+    from avatarforge.research.rebuild import rebuild_avatar
+
+    mesh = rebuild_avatar(out, root).rigged_mesh()
+    d, hit = cKDTree(mesh.vertices).query(read_glb_positions(out / "avatar.glb"))
+    assert d.max() < 1e-6 and set(hit.tolist()) == set(np.unique(mesh.faces).tolist())
 
 
 def test_missing_asset_is_one_line(asset_tree, hopper, tmp_path, capsys):

@@ -212,7 +212,9 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
         with torch.no_grad():
             rest = body.lbs(torch.tensor(betas[None], dtype=torch.float32)).shaped[0].double().numpy()
         graft = graft_offsets(rest, body.arrays.faces, ids, head)
-        body.personalise(torch.from_numpy(graft.identity), {"expr.photo": torch.from_numpy(graft.expression)})
+        # float32 offsets, exactly as graft.npz stores them (research.rebuild re-creates this body)
+        body.personalise(torch.from_numpy(graft.identity.astype(np.float32)),
+                         {"expr.photo": torch.from_numpy(graft.expression.astype(np.float32))})
     head_tex = None
     texture = None
     with stages.stage("texture"):
@@ -268,8 +270,10 @@ def _overlay(rgb: np.ndarray, detected: np.ndarray, fitted: np.ndarray | None) -
 def write_research_outputs(result: ResearchResult, outdir: str | os.PathLike, report, stages: Stages | None = None,
                            force: bool = False, preview_size: int = 512, photo: str | os.PathLike | None = None) -> Path:
     """The default output set + landmarks.json, fit_overlay.png, head_texture_flame_uv.png, deca_albedo.png, deca_shaded.png,
-    displacement.png/.npy, detail_normals.png (DECA only), deca_crop.png and head_codes.json."""
+    displacement.png/.npy, detail_normals.png (DECA only), deca_crop.png, head_codes.json and
+    graft.npz (see :func:`avatarforge.research.rebuild.rebuild_avatar`)."""
     from avatarforge.outputs import file_sha256, write_outputs
+    from avatarforge.research.rebuild import GRAFT_FILE, write_graft
 
     stages = stages or Stages()
     code = result.code
@@ -302,6 +306,7 @@ def write_research_outputs(result: ResearchResult, outdir: str | os.PathLike, re
             if code.detail is not None:
                 codes["detail"] = code.detail[0].tolist()
             (tmp / "head_codes.json").write_text(json.dumps({"method": result.method, **codes}))
+            write_graft(tmp / GRAFT_FILE, result.graft.identity, result.graft.expression)
 
     report.warnings.extend(result.warnings)
     if photo is not None:
