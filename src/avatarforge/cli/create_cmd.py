@@ -51,8 +51,17 @@ def create(
     eye_net: bool = typer.Option(True, "--eye-net/--no-eye-net", help="Place the irises with the eye network (else the detector's)."),
     lit_texture: bool = typer.Option(False, "--lit-texture", help="Export the photo-lit texture (the photo's light baked in) instead of the de-lit albedo."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+    backend: str = typer.Option("anny", "--backend", help="anny (embedded) or smplx (research: DECA/FLAME -> SMPL-X, licensed assets)."),
+    assets: Optional[Path] = typer.Option(None, "--assets", help="Research assets folder for --backend smplx (default: $AVATARFORGE_ASSETS)."),
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB, OBJ, params, previews, report)."""
+    if backend != "anny":  # research backends live in their own module
+        from avatarforge.cli.research_cmd import create_research
+
+        ignored = [n for n, v in (("--gender", gender), ("--age", age), ("--height", height), ("--weight", weight),
+                                  ("--muscle", muscle), ("--keep-pose", keep_pose)) if v]
+        return create_research(photo, out, backend, assets, pose, face_index, texture_size, preview_size, force, ignored,
+                               set_)
     from concurrent.futures import ThreadPoolExecutor
 
     from avatarforge.bodies import load_body
