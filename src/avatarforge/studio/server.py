@@ -152,7 +152,7 @@ class StudioServer:
         server = viser.ViserServer(host=self.config.host, port=self.config.port, label="avatarforge studio",
                                    verbose=False)
         server.scene.set_up_direction("+y")
-        server.initial_camera.position = (0.0, 1.0, 3.4)
+        server.initial_camera.position = (0.0, 1.0, 2.9)
         server.initial_camera.look_at = (0.0, 0.9, 0.0)
         server.scene.add_grid("/ground", width=4.0, height=4.0, plane="xz", cell_size=0.25,
                               section_size=1.0)
