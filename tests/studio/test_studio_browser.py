@@ -127,6 +127,8 @@ def test_phenotype_slider_changes_the_mesh(tab):
     wait_for(lambda: session.state.values["weight"] == 1.0, what="weight = 1 on the server")
     wait_for(lambda: np.abs(session.last_vertices - before_vertices).max() > 0.01, what="the heavier mesh")
     assert thumb.get_attribute("aria-valuenow") == "1"
+    # The shaded mesh follows the slider; the textured view catches up once the slider rests.
+    wait_for(lambda: session.textured_vertices is session.last_vertices, 10, "the textured view to catch up")
     # A heavier body covers more of the screen.
     wait_for(lambda: skin_pixels(canvas_shot(page)) > before_pixels * 1.05, 15, "the heavier body on screen")
 

@@ -72,21 +72,29 @@ def open_folder(page, title: str) -> None:
     page.get_by_text(title, exact=True).first.click()
 
 
-# Per animation frame: draw the 3D canvas into a small 2D canvas and count "skin" pixels
-# (red clearly above blue; the background, grid and panel are grey/white/blue).
+# Per animation frame: draw the 3D canvas into a small 2D canvas; record its "skin" pixels
+# (red clearly above blue: not the grey/white background) and how many pixels differ from
+# the last frame drawn before the latest key press.
 _PROBE_JS = """
 () => {
   const gl = [...document.querySelectorAll('canvas')].sort((a, b) => b.width * b.height - a.width * a.height)[0];
-  const c = document.createElement('canvas'); c.width = 160; c.height = 100;
+  const W = 320, H = 200;
+  const c = document.createElement('canvas'); c.width = W; c.height = H;
   const ctx = c.getContext('2d', {willReadFrequently: true});
-  window.__afProbe = {frames: [], keys: []};
-  document.addEventListener('keydown', () => window.__afProbe.keys.push(performance.now()), true);
+  const probe = window.__afProbe = {frames: [], keys: [], keysWall: [], prev: null, ref: null};
+  document.addEventListener('keydown', () => {
+    probe.keys.push(performance.now()); probe.keysWall.push(Date.now()); probe.ref = probe.prev; }, true);
   const loop = () => {
-    ctx.drawImage(gl, 0, 0, 160, 100);
-    const d = ctx.getImageData(0, 0, 160, 100).data; let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] - d[i + 2] > 25) n++;
-    window.__afProbe.frames.push([performance.now(), n]);
-    if (window.__afProbe.frames.length > 5000) window.__afProbe.frames.splice(0, 2500);
+    ctx.drawImage(gl, 0, 0, W, H);
+    const d = ctx.getImageData(0, 0, W, H).data; let skin = 0, diff = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i] - d[i + 2] > 25) skin++;
+      if (probe.ref !== null && Math.abs(d[i] - probe.ref[i]) + Math.abs(d[i + 1] - probe.ref[i + 1])
+          + Math.abs(d[i + 2] - probe.ref[i + 2]) > 30) diff++;
+    }
+    probe.prev = d;
+    probe.frames.push([performance.now(), skin, diff]);
+    if (probe.frames.length > 4000) probe.frames.splice(0, 2000);
     requestAnimationFrame(loop);
   };
   requestAnimationFrame(loop);
@@ -95,8 +103,9 @@ _PROBE_JS = """
 
 
 def install_frame_probe(page) -> None:
-    """Record (time, skin-pixel count) for every frame the page draws, and key-down times,
-    in ``window.__afProbe`` (page clock, ms)."""
+    """Record ``[time, skin pixels, pixels changed since the last frame before the latest key
+    press]`` for every frame the page draws, and key-down times, in ``window.__afProbe.frames``
+    / ``.keys`` (page clock, ms) / ``.keysWall`` (Date.now(), ms)."""
     page.evaluate(_PROBE_JS)
 
 

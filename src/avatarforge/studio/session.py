@@ -34,6 +34,8 @@ __all__ = ["StudioSession"]
 log = logging.getLogger(__name__)
 
 SKIN_COLOUR = (214, 180, 160)
+#: In the textured view, the textured mesh returns once the sliders rest this long.
+TEXTURE_SETTLE_SECONDS = 0.4
 BONE_COLOUR = (230, 60, 40)
 
 
@@ -47,15 +49,26 @@ class StudioSession:
         self.state = StudioState(app.body, dict(start.values), texture=start.texture, source=start.source,
                                  pose_name=start.pose_name)
         self.update_seconds: collections.deque[float] = collections.deque(maxlen=1000)
-        """Server-side time of each mesh update (forward pass + sending), seconds."""
+        """Server-side time of each mesh update (forward pass + building and queueing the
+        scene messages), seconds."""
+        self.forward_seconds: collections.deque[float] = collections.deque(maxlen=1000)
+        """The forward-pass part of each update, seconds."""
         self.updates = 0
         """Mesh updates sent so far."""
         self.last_vertices: np.ndarray | None = None
         """The vertices last sent to the browser."""
         self.exports: list[Path] = []
+        self.last_edit_wall = 0.0
+        """Wall-clock time (time.time) the last slider edit arrived (for latency breakdowns)."""
+        self.last_push_wall = 0.0
+        """Wall-clock time the last mesh update was queued to the browser."""
+        self.textured_vertices: np.ndarray | None = None
+        """The vertices of the textured view last sent (it lags while a slider moves)."""
         self._lock = threading.Lock()
         self._dirty = False
         self._updating = False
+        self._interactive = False
+        self._texture_timer: threading.Timer | None = None
         self._local = threading.local()
         self._textured_view: TexturedView | None = None
         self._textured_for: int | None = None
@@ -144,6 +157,7 @@ class StudioSession:
     def _on_slider(self, name: str, value) -> None:
         if self._syncing():
             return
+        self.last_edit_wall = time.time()
         try:
             changed = self.state.set({name: value}, key=name)
         except UserInputError as exc:
@@ -151,7 +165,7 @@ class StudioSession:
             self._sync_controls()
             return
         if changed:
-            self.request_update()
+            self.request_update(interactive=True)
 
     def edit(self, changes: dict[str, float]) -> dict[str, float]:
         """Change parameters from Python (as the sliders do) and update the view and sliders."""
@@ -231,10 +245,16 @@ class StudioSession:
         self.skeleton.visible = bool(self.controls.skeleton.value)
         self.request_update()
 
-    def request_update(self) -> None:
-        """Send the mesh for the current values; coalesces requests made during an update."""
+    def request_update(self, interactive: bool = False) -> None:
+        """Send the mesh for the current values; coalesces requests made during an update.
+
+        ``interactive`` (slider moves): in the textured view the fast shaded mesh follows the
+        slider and the textured GLB (slow for the browser to rebuild) comes back once the
+        slider rests for ``TEXTURE_SETTLE_SECONDS``.
+        """
         with self._lock:
             self._dirty = True
+            self._interactive = self._interactive or interactive
             if self._updating:
                 return
             self._updating = True
@@ -245,40 +265,67 @@ class StudioSession:
                         self._updating = False
                         return
                     self._dirty = False
-                self._push(self.state.mesh())
+                    interactive, self._interactive = self._interactive, False
+                self._push(self.state.mesh(), interactive)
         except BaseException:
             with self._lock:
                 self._updating = False
             raise
 
-    def _push(self, frame) -> None:
-        start = time.perf_counter()
+    def _wants_texture(self) -> bool:
         # The skeleton is drawn inside the body: while it is shown the body is the shaded mesh, see-through.
+        return self._mode == "textured" and self.state.texture is not None and not self.skeleton.visible
+
+    def _push(self, frame, interactive: bool = False) -> None:
+        start = time.perf_counter()
         show_bones = bool(self.skeleton.visible)
-        textured = self._mode == "textured" and self.state.texture is not None and not show_bones
-        if textured:
-            if self._textured_for != id(self.state.texture):
-                body = self.app.body
-                self._textured_view = TexturedView.build(
-                    body.faces.numpy(), body.uvs.numpy(), body.uv_faces.numpy(), self.state.texture,
-                    len(frame.vertices))
-                self._textured_for = id(self.state.texture)
-            self.textured = self.client.scene.add_glb("/avatar/textured", self._textured_view.glb(frame.vertices),
-                                                    cast_shadow=False, receive_shadow=False)
-            self.mesh.visible = False
+        if self._wants_texture() and not interactive:
+            self._show_textured(frame.vertices)
         else:
             self.mesh.vertices = frame.vertices
             self.mesh.opacity = 0.35 if show_bones else None
             self.mesh.visible = True
             if self.textured is not None:
-                self.textured.remove()
-                self.textured = None
+                self.textured.visible = False
+            if self._wants_texture():
+                self._schedule_texture()
         if show_bones:
             self.skeleton.points = self._bones(frame.joints)
         self.last_vertices = frame.vertices
         self.updates += 1
+        self.forward_seconds.append(frame.seconds)
         self.update_seconds.append(frame.seconds + time.perf_counter() - start)
+        self.last_push_wall = time.time()
         self._set_status()
+
+    def _show_textured(self, vertices: np.ndarray) -> None:
+        if self._textured_for != id(self.state.texture):
+            body = self.app.body
+            self._textured_view = TexturedView.build(body.faces.numpy(), body.uvs.numpy(), body.uv_faces.numpy(),
+                                                     self.state.texture, len(vertices))
+            self._textured_for = id(self.state.texture)
+        self.textured = self.client.scene.add_glb("/avatar/textured", self._textured_view.glb(vertices),
+                                                cast_shadow=False, receive_shadow=False)
+        self.mesh.visible = False
+        self.textured_vertices = vertices
+
+    def _schedule_texture(self) -> None:
+        with self._lock:
+            if self._texture_timer is not None:
+                self._texture_timer.cancel()
+            self._texture_timer = threading.Timer(TEXTURE_SETTLE_SECONDS, self._settle_texture)
+            self._texture_timer.daemon = True
+            self._texture_timer.start()
+
+    def _settle_texture(self) -> None:
+        with self._lock:
+            busy = self._updating or self._dirty
+            self._texture_timer = None
+        if busy:
+            self._schedule_texture()
+            return
+        if self._wants_texture() and self.last_vertices is not None:
+            self._guarded("textured view", self._show_textured, self.last_vertices)
 
     # ------------------------------------------------------------ files
     def _load(self, values, texture, source: str, pose_name: str) -> None:
