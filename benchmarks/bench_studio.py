@@ -80,26 +80,30 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str]) -> dict
             session.controls.shading.value = mode  # runs the view switch as the dropdown does
             time.sleep(2.0)
             latencies, updates, forwards, to_server, server_to_screen = [], [], [], [], []
+            undetected = 0
             for i in range(moves):
                 thumb.focus()
                 n0 = session.updates
                 page.keyboard.press("End" if i % 2 == 0 else "Home")
                 _wait(lambda: session.updates > n0, 10)
-                time.sleep(1.6)  # let the page draw the new mesh and settle
+                time.sleep(2.5)  # let the page draw the new mesh (and the textured view) and settle
                 probe = page.evaluate("window.__afProbe")
                 key_t = probe["keys"][-1]
                 lat = _latency(probe["frames"], key_t)
                 # Same machine, same wall clock: split the latency at the server.
                 key_wall = probe["keysWall"][-1] / 1000.0
                 to_server.append(1000 * (session.last_edit_wall - key_wall))
-                if lat is not None:
+                if lat is None:
+                    undetected += 1
+                else:
                     latencies.append(lat)
                     server_to_screen.append(lat - 1000 * (session.last_push_wall - key_wall))
                 updates.append(1000 * session.update_seconds[-1])
                 forwards.append(1000 * session.forward_seconds[-1])
             out[mode] = {"server_update_ms": _stats(updates), "forward_ms": _stats(forwards),
                          "slider_to_screen_ms": _stats(latencies), "key_to_server_callback_ms": _stats(to_server),
-                         "server_done_to_screen_ms": _stats(server_to_screen)}
+                         "server_done_to_screen_ms": _stats(server_to_screen),
+                         "moves_without_a_detected_change": undetected}
             print(f"{size[0]}x{size[1]} {mode:9s} server update {out[mode]['server_update_ms']}  "
                   f"slider-to-screen {out[mode]['slider_to_screen_ms']}  key->server {out[mode]['key_to_server_callback_ms']}  "
                   f"server->screen {out[mode]['server_done_to_screen_ms']}", flush=True)

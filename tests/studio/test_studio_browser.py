@@ -158,6 +158,44 @@ def test_undo_button_restores_the_previous_value(tab):
     wait_for(lambda: session.state.values["jawOpen"] == 1.0, what="redo")
 
 
+def test_pose_and_expression_controls(tab, studio, body):
+    page, session = tab
+    open_folder(page, "Pose")
+    page.get_by_role("button", name="T", exact=True).click()
+    wait_for(lambda: session.state.pose_name == "t", what="the T pose")
+    joints = session.state.mesh().joints
+    arm = joints[body.joint_names.index("lowerarm01.L")] - joints[body.joint_names.index("upperarm01.L")]
+    assert arm[0] / np.linalg.norm(arm) > 0.999  # left upper arm horizontal
+    session.controls.joint.value = "head"  # as picking it in the dropdown
+    thumb = slider_thumb(page, "rotation y (deg)")
+    thumb.scroll_into_view_if_needed()
+    thumb.focus()
+    for _ in range(20):
+        page.keyboard.press("ArrowRight")
+    wait_for(lambda: session.state.values["pose.head.y"] == 20.0, what="head yaw 20 deg")
+    page.get_by_role("button", name="A", exact=True).click()
+    wait_for(lambda: session.state.pose_name == "a", what="the A pose")
+    # An expression preset, then saved under a typed name (never a path).
+    jaw = session.state.values["jawOpen"]
+    session.controls.expression_preset.value = "surprise"
+    wait_for(lambda: session.state.values["browInnerUp"] == 0.85, what="the surprise preset")
+    name_input = page.locator(
+        "xpath=//label[normalize-space(text())='Name']/ancestor::*[.//input[@type='text' or not(@type)]][1]"
+        "//input[@type='text' or not(@type)]").first
+    name_input.fill("../../wow")
+    name_input.press("Enter")
+    wait_for(lambda: session.controls.expression_name.value == "../../wow", what="the typed name")
+    page.get_by_role("button", name="Save expression").click()
+    saved = studio.config.outdir / "expressions" / "wow.json"
+    wait_for(saved.is_file, what="the saved expression")
+    weights = json.loads(saved.read_text())["weights"]
+    assert weights["browInnerUp"] == 0.85 and "jawOpen" in weights
+    session.state.undo()  # back to the previous expression for the next tests
+    session._sync_controls()
+    session.request_update()
+    assert session.state.values["jawOpen"] == jaw
+
+
 def test_export_downloads_a_valid_glb(tab, tmp_path, gltf_validator):
     from avatarforge.export.gltf_read import read_glb
 

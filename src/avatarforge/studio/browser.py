@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-__all__ = ["CHROMIUM_ARGS", "find_chromium", "chromium_context", "slider_thumb", "open_folder",
+__all__ = ["CHROMIUM_ARGS", "find_chromium", "chromium_context", "labelled", "slider_thumb", "open_folder",
            "install_frame_probe", "skin_pixels"]
 
 #: Flags for a quiet, sandbox-free, offline headless Chromium.
@@ -61,10 +61,15 @@ def chromium_context(width: int = 1280, height: int = 800, playwright=None) -> I
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def labelled(page, label: str):
+    """The GUI element (input, slider root, ...) whose label reads exactly ``label``."""
+    target = page.locator(f"xpath=//label[normalize-space(text())='{label}']").first
+    return page.locator(f"[id='{target.get_attribute('for')}']")
+
+
 def slider_thumb(page, label: str):
     """The thumb (role=slider) of the viser slider labelled exactly ``label``."""
-    target = page.locator(f"xpath=//label[normalize-space(text())='{label}']").first
-    return page.locator(f"[id='{target.get_attribute('for')}'] [role=slider]")
+    return labelled(page, label).locator("[role=slider]")
 
 
 def open_folder(page, title: str) -> None:

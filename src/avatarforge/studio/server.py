@@ -152,8 +152,8 @@ class StudioServer:
         server = viser.ViserServer(host=self.config.host, port=self.config.port, label="avatarforge studio",
                                    verbose=False)
         server.scene.set_up_direction("+y")
-        server.initial_camera.position = (0.0, 1.0, 2.9)
-        server.initial_camera.look_at = (0.0, 0.9, 0.0)
+        server.initial_camera.position = (0.35, 1.05, 2.5)
+        server.initial_camera.look_at = (0.35, 0.9, 0.0)  # the body left of the control panel
         server.scene.add_grid("/ground", width=4.0, height=4.0, plane="xz", cell_size=0.25,
                               section_size=1.0)
         server.on_client_connect(self._connect)

@@ -68,6 +68,7 @@ class StudioSession:
         self._dirty = False
         self._updating = False
         self._interactive = False
+        self._status_time = 0.0
         self._texture_timer: threading.Timer | None = None
         self._local = threading.local()
         self._textured_view: TexturedView | None = None
@@ -122,7 +123,12 @@ class StudioSession:
             log.exception("studio: %s failed", what)
             self.notify(what, f"internal error: {type(exc).__name__}: {exc}", error=True)
 
-    def _set_status(self) -> None:
+    def _set_status(self, force: bool = True) -> None:
+        # Re-rendering the panel costs the browser time: while a slider moves, at most 2 Hz.
+        now = time.monotonic()
+        if not force and now - self._status_time < 0.5:
+            return
+        self._status_time = now
         ms = f" · last update {1000 * self.update_seconds[-1]:.0f} ms" if self.update_seconds else ""
         self.controls.status.content = f"**{self.state.source}**{ms}"
 
@@ -296,7 +302,7 @@ class StudioSession:
         self.forward_seconds.append(frame.seconds)
         self.update_seconds.append(frame.seconds + time.perf_counter() - start)
         self.last_push_wall = time.time()
-        self._set_status()
+        self._set_status(force=not interactive)
 
     def _show_textured(self, vertices: np.ndarray) -> None:
         if self._textured_for != id(self.state.texture):
