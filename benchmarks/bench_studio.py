@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -110,6 +109,28 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str]) -> dict
     return out
 
 
+def measure_server_only(body, avatar_dir: Path, repeat: int = 30) -> dict:
+    """The update's server work without a browser competing for the CPU: forward pass, and
+    the textured view's GLB (positions + normals packed with the cached UVs/texture)."""
+    from avatarforge.bodies import ParamsFile
+    from avatarforge.perception.image_io import load_image
+    from avatarforge.studio import StudioState
+    from avatarforge.studio.view_glb import TexturedView
+
+    state = StudioState(body, ParamsFile.read(avatar_dir).values)
+    texture = load_image(Path(avatar_dir) / "avatar_texture.png").rgb
+    view = TexturedView.build(body.faces.numpy(), body.uvs.numpy(), body.uv_faces.numpy(), texture, body.num_vertices)
+    forward, glb = [], []
+    for i in range(repeat):
+        state.set({"weight": float(i % 2)})
+        frame = state.mesh()
+        forward.append(1000 * frame.seconds)
+        t = time.perf_counter()
+        view.glb(frame.vertices)
+        glb.append(1000 * (time.perf_counter() - t))
+    return {"forward": _stats(forward), "textured_glb": _stats(glb)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--avatar-dir", type=Path, help="created avatar to open (default: create one from the example)")
@@ -129,6 +150,8 @@ def main() -> None:
     avatar_dir = args.avatar_dir
     if avatar_dir is None:
         avatar_dir = run_create(ROOT / "examples" / "astronaut.jpg", tmp / "astronaut", body).outdir
+    server_only = measure_server_only(body, avatar_dir)
+    print(f"server only (no browser running): {server_only}", flush=True)
     server = StudioServer(StudioConfig(outdir=tmp / "out", avatar_dir=avatar_dir, port=0), body=body)
     server.start()
     results = {}
@@ -142,6 +165,7 @@ def main() -> None:
         "server_update": "forward pass + building/queueing the scene messages (session.update_seconds)",
         "slider_to_screen": "key-down in the page -> first drawn frame showing half of the final pixel change "
                             "(software WebGL, SwiftShader: includes the software frame time)",
+        "server_only_ms": server_only,
         "results": results,
         "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                     "note": "2 cores shared with other jobs: noisy"},

@@ -56,7 +56,9 @@ def start_dir(tmp_path_factory, body):
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, body, start_dir):
-    pytest.importorskip("viser") if not ON_CI else None
+    import importlib.util
+
+    _need("the viser package (studio extra)", importlib.util.find_spec("viser") is not None)
     from avatarforge.studio import StudioConfig, StudioServer
 
     cfg = StudioConfig(outdir=tmp_path_factory.mktemp("studio-out"), avatar_dir=start_dir, port=0,
@@ -69,12 +71,9 @@ def studio(tmp_path_factory, body, start_dir):
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        import playwright  # noqa: F401
-        have_playwright = True
-    except ImportError:
-        have_playwright = False
-    _need("the playwright package", have_playwright)
+    import importlib.util
+
+    _need("the playwright package", importlib.util.find_spec("playwright") is not None)
     _need("chromium", find_chromium() is not None)
     with chromium_context(1280, 800) as ctx:
         yield ctx
