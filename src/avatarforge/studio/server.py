@@ -173,7 +173,9 @@ class StudioServer:
         self.sessions[client.client_id] = session
 
     def _disconnect(self, client) -> None:
-        self.sessions.pop(client.client_id, None)
+        session = self.sessions.pop(client.client_id, None)
+        if session is not None:
+            session.close()
 
     def _limit_uploads(self, client) -> None:
         """Drop an upload as soon as the browser announces more bytes than any studio upload

@@ -95,6 +95,13 @@ class StudioSession:
         self._push(frame)
         self._set_status()
 
+    def close(self) -> None:
+        """The tab is gone: stop the pending textured-view refresh."""
+        with self._lock:
+            if self._texture_timer is not None:
+                self._texture_timer.cancel()
+                self._texture_timer = None
+
     # ------------------------------------------------------------ helpers
     @property
     def _action_names(self) -> list[str]:
@@ -140,9 +147,10 @@ class StudioSession:
     def _wire(self) -> None:
         c = self.controls
         for name, handle in c.sliders.items():
-            handle.on_update(lambda ev, n=name, h=handle: self._on_slider(n, h.value))
+            handle.on_update(lambda ev, n=name, h=handle: self._guarded("edit", self._on_slider, n, h.value))
         for axis, handle in c.joint_sliders.items():
-            handle.on_update(lambda ev, a=axis, h=handle: self._on_slider(f"pose.{c.joint.value}.{a}", h.value))
+            handle.on_update(lambda ev, a=axis, h=handle: self._guarded(
+                "edit", self._on_slider, f"pose.{c.joint.value}.{a}", h.value))
         c.joint.on_update(lambda ev: self._sync_controls())
         c.undo.on_click(lambda ev: self._guarded("undo", self._history, self.state.undo))
         c.redo.on_click(lambda ev: self._guarded("redo", self._history, self.state.redo))
