@@ -48,9 +48,13 @@ class StartAvatar:
     """What a new tab opens with."""
 
     values: dict[str, float] = field(default_factory=dict)
+    """Parameter values (missing ones at their default)."""
     texture: np.ndarray | None = None
+    """(H, W, 3) uint8 albedo, None for the shaded default body."""
     source: str = "default body"
+    """Shown in the status line."""
     pose_name: str = "a"
+    """Pose preset of the loaded avatar."""
 
 
 class StudioServer:
