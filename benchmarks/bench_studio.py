@@ -1,0 +1,180 @@
+"""Studio real-time figures: server-side update time and slider-to-screen latency.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_studio.py [--avatar-dir DIR] [--moves 16]
+
+Starts the studio in-process on a created avatar (runs `create` on examples/astronaut.jpg
+when no --avatar-dir is given), opens it in headless Chromium (system chromium, Playwright)
+and moves the ``weight`` slider between its ends with the keyboard, in the textured and the
+shaded view, at two window sizes.
+
+* server update = forward pass + building/queueing the scene messages, measured in the
+  session (``StudioSession.update_seconds``);
+* slider-to-screen = from the key-down event in the page to the first frame the page draws
+  that shows at least half of the final change (each frame of the 3D canvas is copied into
+  a 320x200 2D canvas and compared with the last frame drawn before the key press).
+  Chromium renders WebGL in software here (SwiftShader, no GPU), so this includes the
+  software frame time.
+
+Writes benchmarks/results/studio.json. Timings are noisy: the 2-core CPU is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def _stats(ms: list[float]) -> dict:
+    if not ms:
+        return {"n": 0}
+    a = np.asarray(ms)
+    return {"n": len(ms), "median": round(float(np.median(a)), 1), "p90": round(float(np.percentile(a, 90)), 1),
+            "min": round(float(a.min()), 1), "max": round(float(a.max()), 1)}
+
+
+def _wait(pred, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _latency(frames: list, key_t: float) -> float | None:
+    """ms from the key press to the first frame with at least half of the final change
+    (pixels differing from the last frame before the key); None when nothing changed."""
+    after = [(t, diff) for t, _, diff in frames if t > key_t]
+    if not after or after[-1][1] < 100:
+        return None
+    final = after[-1][1]
+    return next(t - key_t for t, diff in after if diff >= 0.5 * final)
+
+
+def measure(server, size: tuple[int, int], moves: int, modes: list[str]) -> dict:
+    from avatarforge.studio.browser import chromium_context, install_frame_probe, slider_thumb
+
+    out: dict = {}
+    with chromium_context(*size) as ctx:
+        page = ctx.new_page()
+        page.goto(server.url)
+        slider_thumb(page, "weight").wait_for(timeout=60_000)
+        _wait(lambda: server.sessions)
+        session = max(server.sessions.values(), key=lambda s: s.client.client_id)
+        _wait(lambda: session.updates >= 1)
+        install_frame_probe(page)
+        thumb = slider_thumb(page, "weight")
+        for mode in modes:
+            session.controls.shading.value = mode  # runs the view switch as the dropdown does
+            time.sleep(2.0)
+            latencies, updates, forwards, to_server, server_to_screen = [], [], [], [], []
+            undetected = 0
+            for i in range(moves):
+                thumb.focus()
+                n0 = session.updates
+                page.keyboard.press("End" if i % 2 == 0 else "Home")
+                _wait(lambda: session.updates > n0, 10)
+                time.sleep(2.5)  # let the page draw the new mesh (and the textured view) and settle
+                probe = page.evaluate("window.__afProbe")
+                key_t = probe["keys"][-1]
+                lat = _latency(probe["frames"], key_t)
+                # Same machine, same wall clock: split the latency at the server.
+                key_wall = probe["keysWall"][-1] / 1000.0
+                to_server.append(1000 * (session.last_edit_wall - key_wall))
+                if lat is None:
+                    undetected += 1
+                else:
+                    latencies.append(lat)
+                    server_to_screen.append(lat - 1000 * (session.last_push_wall - key_wall))
+                updates.append(1000 * session.update_seconds[-1])
+                forwards.append(1000 * session.forward_seconds[-1])
+            out[mode] = {"server_update_ms": _stats(updates), "forward_ms": _stats(forwards),
+                         "slider_to_screen_ms": _stats(latencies), "key_to_server_callback_ms": _stats(to_server),
+                         "server_done_to_screen_ms": _stats(server_to_screen),
+                         "moves_without_a_detected_change": undetected}
+            print(f"{size[0]}x{size[1]} {mode:9s} server update {out[mode]['server_update_ms']}  "
+                  f"slider-to-screen {out[mode]['slider_to_screen_ms']}  key->server {out[mode]['key_to_server_callback_ms']}  "
+                  f"server->screen {out[mode]['server_done_to_screen_ms']}", flush=True)
+    return out
+
+
+def measure_server_only(body, avatar_dir: Path, repeat: int = 30) -> dict:
+    """The update's server work without a browser competing for the CPU: forward pass, and
+    the textured view's GLB (positions + normals packed with the cached UVs/texture)."""
+    from avatarforge.bodies import ParamsFile
+    from avatarforge.perception.image_io import load_image
+    from avatarforge.studio import StudioState
+    from avatarforge.studio.view_glb import TexturedView
+
+    state = StudioState(body, ParamsFile.read(avatar_dir).values)
+    texture = load_image(Path(avatar_dir) / "avatar_texture.png").rgb
+    view = TexturedView.build(body.faces.numpy(), body.uvs.numpy(), body.uv_faces.numpy(), texture, body.num_vertices)
+    forward, glb = [], []
+    for i in range(repeat):
+        state.set({"weight": float(i % 2)})
+        frame = state.mesh()
+        forward.append(1000 * frame.seconds)
+        t = time.perf_counter()
+        view.glb(frame.vertices)
+        glb.append(1000 * (time.perf_counter() - t))
+    return {"forward": _stats(forward), "textured_glb": _stats(glb)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--avatar-dir", type=Path, help="created avatar to open (default: create one from the example)")
+    ap.add_argument("--moves", type=int, default=16, help="slider moves per mode and window size")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "studio.json")
+    args = ap.parse_args()
+
+    import torch
+
+    from avatarforge.bodies import load_body
+    from avatarforge.studio import StudioConfig, StudioServer
+    from avatarforge.studio.jobs import run_create
+
+    torch.set_num_threads(1)
+    body = load_body()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-studio-"))
+    avatar_dir = args.avatar_dir
+    if avatar_dir is None:
+        avatar_dir = run_create(ROOT / "examples" / "astronaut.jpg", tmp / "astronaut", body).outdir
+    server_only = measure_server_only(body, avatar_dir)
+    print(f"server only (no browser running): {server_only}", flush=True)
+    server = StudioServer(StudioConfig(outdir=tmp / "out", avatar_dir=avatar_dir, port=0), body=body)
+    server.start()
+    results = {}
+    try:
+        for size in ((1280, 800), (640, 400)):
+            results[f"{size[0]}x{size[1]}"] = measure(server, size, args.moves, ["textured", "shaded"])
+    finally:
+        server.stop()
+    report = {
+        "what": "studio: weight slider moved end to end with the keyboard in headless Chromium",
+        "server_update": "forward pass + building/queueing the scene messages (session.update_seconds)",
+        "slider_to_screen": "key-down in the page -> first drawn frame showing half of the final pixel change "
+                            "(software WebGL, SwiftShader: includes the software frame time)",
+        "server_only_ms": server_only,
+        "results": results,
+        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+                    "note": "2 cores shared with other jobs: noisy"},
+        "moves": args.moves,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

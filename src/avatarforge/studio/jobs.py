@@ -1,0 +1,66 @@
+"""Long jobs the studio runs off the GUI thread: `create` from a photo, with stage reports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from avatarforge.util.progress import Stages
+
+__all__ = ["ReportingStages", "CreateJob", "run_create", "CREATE_LOCK"]
+
+#: One `create` at a time per process: it uses the whole CPU for ~15 s.
+CREATE_LOCK = threading.Lock()
+
+
+@dataclass
+class ReportingStages(Stages):
+    """Stages that also call ``on_stage(name, done, total)`` when each stage starts."""
+
+    on_stage: Callable[[str, int, int], None] | None = None
+    done: int = 0
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.on_stage is not None:
+            self.on_stage(name, self.done, self.total or 0)
+        try:
+            with super().stage(name):
+                yield
+        finally:
+            self.done += 1
+
+
+@dataclass
+class CreateJob:
+    """The result of one studio `create` run."""
+
+    outdir: Path
+    """Where the avatar was written (inside the studio's output directory)."""
+    values: dict[str, float]
+    texture: object | None
+    """(H, W, 3) uint8 albedo, or None."""
+    pose: str
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_create(photo: str | os.PathLike, outdir: str | os.PathLike, body,
+               on_stage: Callable[[str, int, int], None] | None = None,
+               texture_size: int = 1024) -> CreateJob:
+    """Photo -> avatar written to ``outdir`` (`pipeline.create`), reporting each stage."""
+    from avatarforge.outputs import Report
+    from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs
+
+    stages = ReportingStages(total=CREATE_STAGES - 1, on_stage=on_stage)  # the body model is loaded already
+    report = Report(command="studio create")
+    with CREATE_LOCK:
+        result = create_avatar(photo, CreateOptions(texture_size=texture_size), body=body, stages=stages)
+        out = write_create_outputs(result, outdir, report, stages, force=False)
+    avatar = result.avatar
+    return CreateJob(Path(out), dict(avatar.values), avatar.texture, avatar.pose_preset, list(result.warnings),
+                     stages.total_seconds)

@@ -1,0 +1,302 @@
+"""End to end: the studio in headless Chromium (Debian's chromium, driven by Playwright).
+
+One server and one browser for the module (the body model and Chromium start once). The tests
+run in file order and share the first tab; each checks the server-side state *and* what the
+page shows. Without Chromium or Playwright they skip locally and fail on CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatarforge.studio.browser import chromium_context, find_chromium, open_folder, skin_pixels, slider_thumb
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
+ON_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _need(what: str, ok: bool) -> None:
+    if ok:
+        return
+    if ON_CI:
+        pytest.fail(f"CI is set but {what} is missing: .ci/run installs it (apt-get install chromium; pip install -e .[dev])")
+    pytest.skip(f"{what} is not available")
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def start_dir(tmp_path_factory, body):
+    """An avatar folder as `create` writes it: params.json + avatar_texture.png."""
+    from PIL import Image
+
+    from avatarforge.avatar import build_avatar
+
+    folder = tmp_path_factory.mktemp("start")
+    build_avatar({"weight": 0.4}, body=body).params_file().write(folder / "params.json")
+    yy, xx = np.mgrid[0:256, 0:256]
+    tex = np.stack([200 + 20 * np.sin(xx / 9.0), 150 + 0 * yy, 120 + 10 * np.cos(yy / 7.0)], -1).astype(np.uint8)
+    Image.fromarray(tex).save(folder / "avatar_texture.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory, body, start_dir):
+    import importlib.util
+
+    _need("the viser package (studio extra)", importlib.util.find_spec("viser") is not None)
+    from avatarforge.studio import StudioConfig, StudioServer
+
+    cfg = StudioConfig(outdir=tmp_path_factory.mktemp("studio-out"), avatar_dir=start_dir, port=0,
+                       texture_size=256, max_photo_bytes=EXAMPLE.stat().st_size + 1000)
+    server = StudioServer(cfg, body=body)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import importlib.util
+
+    _need("the playwright package", importlib.util.find_spec("playwright") is not None)
+    _need("chromium", find_chromium() is not None)
+    with chromium_context(1280, 800) as ctx:
+        yield ctx
+
+
+def open_tab(browser, studio, n_sessions: int):
+    page = browser.new_page()
+    page.goto(studio.url)
+    slider_thumb(page, "weight").wait_for(timeout=30_000)
+    wait_for(lambda: len(studio.sessions) >= n_sessions, what="the session")
+    session = max(studio.sessions.values(), key=lambda s: s.client.client_id)
+    wait_for(lambda: session.updates >= 1, what="the first mesh")
+    return page, session
+
+
+@pytest.fixture(scope="module")
+def tab(browser, studio):
+    return open_tab(browser, studio, 1)
+
+
+def canvas_shot(page) -> bytes:
+    time.sleep(0.8)  # software WebGL: a frame takes ~0.2 s; let the last one land
+    return page.screenshot(clip={"x": 0, "y": 0, "width": 930, "height": 800})
+
+
+def shows_body(page, timeout: float = 15.0) -> int:
+    """Skin pixels once the 3D view shows a body (a GLB swap can leave a frame or two empty)."""
+    return wait_for(lambda: (n := skin_pixels(canvas_shot(page))) > 3000 and n, timeout, "a body on screen")
+
+
+def test_binds_to_localhost_only(studio):
+    assert studio.config.host == "127.0.0.1" and studio.server.get_host() == "127.0.0.1"
+    assert studio.url.startswith("http://127.0.0.1:")
+
+
+def test_page_shows_the_textured_avatar(tab):
+    page, session = tab
+    assert session.state.source == "folder " + session.app.config.avatar_dir.name
+    assert session.state.values["weight"] == pytest.approx(0.4)
+    assert session.textured is not None and session.state.texture is not None  # the GLB view is up
+    assert shows_body(page)  # a body, not a blank canvas
+
+
+def test_phenotype_slider_changes_the_mesh(tab):
+    page, session = tab
+    before_vertices, before_pixels = session.last_vertices.copy(), shows_body(page)
+    thumb = slider_thumb(page, "weight")
+    thumb.focus()
+    page.keyboard.press("End")
+    wait_for(lambda: session.state.values["weight"] == 1.0, what="weight = 1 on the server")
+    wait_for(lambda: np.abs(session.last_vertices - before_vertices).max() > 0.01, what="the heavier mesh")
+    assert thumb.get_attribute("aria-valuenow") == "1"
+    # The shaded mesh follows the slider; the textured view catches up once the slider rests.
+    wait_for(lambda: session.textured_vertices is session.last_vertices, 10, "the textured view to catch up")
+    # A heavier body covers more of the screen.
+    wait_for(lambda: skin_pixels(canvas_shot(page)) > before_pixels * 1.05, 15, "the heavier body on screen")
+
+
+def test_expression_slider_moves_only_the_face(tab, body):
+    page, session = tab
+    open_folder(page, "Expression")
+    open_folder(page, "Facial actions (52)")
+    before = session.last_vertices.copy()
+    thumb = slider_thumb(page, "jawOpen")
+    thumb.scroll_into_view_if_needed()
+    thumb.focus()
+    page.keyboard.press("End")
+    wait_for(lambda: session.state.values["jawOpen"] == 1.0, what="jawOpen = 1 on the server")
+    wait_for(lambda: np.abs(session.last_vertices - before).max() > 0.005, what="the open jaw")
+    moved = np.linalg.norm(session.last_vertices - before, axis=1)
+    neck_y = session.state.mesh().joints[body.joint_names.index("neck01")][1]
+    assert np.all(moved[before[:, 1] < neck_y - 0.05] < 1e-5)
+
+
+def test_undo_button_restores_the_previous_value(tab):
+    page, session = tab
+    page.get_by_role("button", name="Undo").click()
+    wait_for(lambda: session.state.values["jawOpen"] == 0.0, what="undo")
+    wait_for(lambda: slider_thumb(page, "jawOpen").get_attribute("aria-valuenow") == "0", what="the slider back")
+    page.get_by_role("button", name="Redo").click()
+    wait_for(lambda: session.state.values["jawOpen"] == 1.0, what="redo")
+
+
+def test_pose_and_expression_controls(tab, studio, body):
+    page, session = tab
+    open_folder(page, "Pose")
+    page.get_by_role("button", name="T", exact=True).click()
+    wait_for(lambda: session.state.pose_name == "t", what="the T pose")
+    joints = session.state.mesh().joints
+    arm = joints[body.joint_names.index("lowerarm01.L")] - joints[body.joint_names.index("upperarm01.L")]
+    assert arm[0] / np.linalg.norm(arm) > 0.999  # left upper arm horizontal
+    session.controls.joint.value = "head"  # as picking it in the dropdown
+    thumb = slider_thumb(page, "rotation y (deg)")
+    thumb.scroll_into_view_if_needed()
+    thumb.focus()
+    for _ in range(20):
+        page.keyboard.press("ArrowRight")
+    wait_for(lambda: session.state.values["pose.head.y"] == 20.0, what="head yaw 20 deg")
+    page.get_by_role("button", name="A", exact=True).click()
+    wait_for(lambda: session.state.pose_name == "a", what="the A pose")
+    # An expression preset, then saved under a typed name (never a path).
+    jaw = session.state.values["jawOpen"]
+    session.controls.expression_preset.value = "surprise"
+    wait_for(lambda: session.state.values["browInnerUp"] == 0.85, what="the surprise preset")
+    name_input = page.locator(
+        "xpath=//label[normalize-space(text())='Name']/ancestor::*[.//input[@type='text' or not(@type)]][1]"
+        "//input[@type='text' or not(@type)]").first
+    name_input.fill("../../wow")
+    name_input.press("Enter")
+    wait_for(lambda: session.controls.expression_name.value == "../../wow", what="the typed name")
+    page.get_by_role("button", name="Save expression").click()
+    saved = studio.config.outdir / "expressions" / "wow.json"
+    wait_for(saved.is_file, what="the saved expression")
+    weights = json.loads(saved.read_text())["weights"]
+    assert weights["browInnerUp"] == 0.85 and "jawOpen" in weights
+    session.state.undo()  # back to the previous expression for the next tests
+    session._sync_controls()
+    session.request_update()
+    assert session.state.values["jawOpen"] == jaw
+
+
+def test_export_downloads_a_valid_glb(tab, tmp_path, gltf_validator):
+    from avatarforge.export.gltf_read import read_glb
+
+    page, session = tab
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name="Export GLB + OBJ + params").click()
+    glb = tmp_path / "download.glb"
+    info.value.save_as(glb)
+    report = gltf_validator(glb)
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:3]
+    contents = read_glb(glb)
+    assert contents.morph_weights[contents.morph_names.index("jawOpen")] == pytest.approx(1.0)
+    folder = session.exports[-1]
+    assert folder.parent == session.app.config.outdir / "exports"  # only inside the output dir
+    assert {"avatar.glb", "avatar.obj", "params.json", "avatar_texture.png"} <= {p.name for p in folder.iterdir()}
+    assert json.loads((folder / "params.json").read_text())["values"]["weight"] == 1.0
+    assert (folder / "avatar.glb").read_bytes() == glb.read_bytes()
+
+
+def test_skeleton_load_folder_and_params_upload(tab, studio, body):
+    page, session = tab
+    page.get_by_text("Skeleton", exact=True).first.click()
+    wait_for(lambda: session.skeleton.visible and session.mesh.opacity == 0.35, what="the skeleton view")
+    bones = session.skeleton.points
+    assert bones.shape == (len(body.joint_names) - 1, 2, 3)
+    page.get_by_text("Skeleton", exact=True).first.click()
+    wait_for(lambda: not session.skeleton.visible, what="the skeleton hidden")
+    # The export is offered back as an avatar folder (by label; the page never sends a path).
+    exported = session.exports[-1]
+    label = str(exported.relative_to(studio.config.outdir))
+    assert label in session.controls.folder.options
+    session.state.set({"weight": 0.1})
+    session.controls.folder.value = label
+    page.get_by_role("button", name="Load folder").click()
+    wait_for(lambda: session.state.source == f"folder {exported.name}", what="the folder loaded")
+    assert session.state.values["weight"] == 1.0 and session.state.texture is not None
+    # A params.json from the page (the second upload button).
+    params = json.loads((exported / "params.json").read_text())
+    params["values"]["age"] = 0.25
+    page.locator("input[type=file]").nth(1).set_input_files(
+        files=[{"name": "params.json", "mimeType": "application/json", "buffer": json.dumps(params).encode()}])
+    wait_for(lambda: session.state.source == "params params.json", what="the params upload")
+    assert session.state.values["age"] == 0.25 and session.state.texture is None
+    session._load(*studio.read_avatar(exported)[:2], "folder again", "a")  # back to the export for the next tests
+
+
+def test_tabs_have_their_own_avatar(browser, studio, tab):
+    page1, first = tab
+    page2, second = open_tab(browser, studio, 2)
+    assert second is not first
+    assert second.state.values["weight"] == pytest.approx(0.4)  # the start avatar, not tab 1's edits
+    slider_thumb(page2, "age").focus()
+    page2.keyboard.press("Home")
+    wait_for(lambda: second.state.values["age"] == 0.0, what="age = 0 in tab 2")
+    assert first.state.values["age"] != 0.0 and first.state.values["weight"] == 1.0
+    page2.close()
+    wait_for(lambda: len(studio.sessions) == 1, what="tab 2's session to end")
+
+
+def test_malformed_messages_do_not_crash_the_server(studio, tab):
+    from websockets.sync.client import connect
+
+    import viser
+
+    page, session = tab
+    url = studio.url.replace("http://", "ws://")
+    with connect(url, subprotocols=[f"viser-v{viser.__version__}"], open_timeout=10) as ws:
+        ws.send(b"\x00\xff garbage that is not msgpack")
+        ws.send("text frame")
+    with connect(url, subprotocols=[f"viser-v{viser.__version__}"], open_timeout=10) as ws:
+        ws.send(b"\x85\xa4type\xa9GuiUpdate\xa4uuid\xa3bad")
+    # The slider callbacks validate values too: a forged one is refused, not applied.
+    session._on_slider("weight", float("nan"))
+    session._on_slider("weight", "12")
+    session._on_slider("pose.head.x", 1e9)
+    assert session.state.values["weight"] == 1.0
+    # ... and the page still works.
+    slider_thumb(page, "muscle").focus()
+    page.keyboard.press("End")
+    wait_for(lambda: session.state.values["muscle"] == 1.0, what="the server to keep serving")
+
+
+def test_uploads_refuse_non_images_and_oversize_files(tab, studio):
+    page, session = tab
+    photo_input = page.locator("input[type=file]").first
+    photo_input.set_input_files(files=[{"name": "evil.jpg", "mimeType": "image/jpeg", "buffer": b"<?php echo 1; ?>"}])
+    page.get_by_text("not a JPEG, PNG, WebP, BMP or TIFF image").first.wait_for(timeout=15_000)
+    big = EXAMPLE.read_bytes() + b"\0" * 5000  # still a decodable JPEG, but over the limit
+    photo_input.set_input_files(files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": big}])
+    page.get_by_text("upload refused").first.wait_for(timeout=15_000)
+    assert not list((studio.config.outdir / "uploads").glob("photo-*"))  # nothing refused is kept
+    assert session.state.source.startswith("folder")
+
+
+def test_create_from_a_photo_shows_progress_then_the_avatar(tab, studio):
+    page, session = tab
+    page.locator("input[type=file]").first.set_input_files(str(EXAMPLE))
+    page.get_by_text("create:").first.wait_for(timeout=30_000)  # the stage indicator
+    wait_for(lambda: session.state.source.startswith("created"), timeout=180, what="create to finish")
+    assert session.state.texture is not None and session.state.texture.shape[:2] == (256, 256)
+    created = list((studio.config.outdir / "created").iterdir())
+    assert len(created) == 1 and (created[0] / "avatar.glb").is_file()
+    assert session.state.values == session.state.base  # the result is the new reset target
+    wait_for(lambda: session.textured is not None, what="the textured view")
+    assert shows_body(page)
