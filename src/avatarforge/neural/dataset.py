@@ -5,8 +5,9 @@ A data set folder holds ``frames.npz`` (no pickles; read with ``allow_pickle=Fal
 
 * ``images`` (N, H, W, 3) uint8; ``masks`` (N, H, W) uint8 (255 = person);
 * ``joints`` (N, K, 3) float32 world keypoints (:data:`.skeleton.KEYPOINTS`);
-* ``cameras`` (N, 13) float64: ``R`` (9, row-major), ``t`` (3), focal ``f`` (pixels; square
-  pixels, centred principal point) -- the OpenCV convention of :class:`~avatarforge.render.Camera`;
+* ``cameras`` (N, 15) float64: ``R`` (9, row-major), ``t`` (3), focal ``f``, principal point
+  ``cx, cy`` (pixels of the stored frames; square pixels) -- the OpenCV convention of
+  :class:`~avatarforge.render.Camera`;
 * ``split`` (N,) uint8: 0 train, 1 held-out poses, 2 held-out views (:data:`SPLITS`);
 * optional ``parts`` (N, H, W) uint8 and ``part_uv`` (N, H, W, 2) float16: ground-truth part
   and part-UV maps (the DensePose role, synthetic data only);
@@ -30,14 +31,16 @@ SPLITS = ("train", "unseen_poses", "unseen_views")
 
 
 def camera_to_row(cam: Camera) -> np.ndarray:
-    """(13,) row of the ``cameras`` array."""
-    return np.concatenate([cam.R.reshape(9), cam.t, [cam.fx]])
+    """(15,) row of the ``cameras`` array."""
+    return np.concatenate([cam.R.reshape(9), cam.t, [cam.fx, cam.cx, cam.cy]])
 
 
-def camera_from_row(row: np.ndarray, width: int, height: int) -> Camera:
-    """The camera of a ``cameras`` row for a ``width x height`` image (rescale ``f`` with the size)."""
+def camera_from_row(row: np.ndarray, width: int, height: int, scale: float = 1.0) -> Camera:
+    """The camera of a ``cameras`` row for a ``width x height`` image; ``scale`` multiplies the
+    intrinsics (output size / stored size)."""
     row = np.asarray(row, np.float64)
-    return Camera(row[:9].reshape(3, 3), row[9:12], width, height, row[12], row[12], width / 2, height / 2)
+    f, cx, cy = row[12:15] * scale
+    return Camera(row[:9].reshape(3, 3), row[9:12], width, height, f, f, cx, cy)
 
 
 @dataclass

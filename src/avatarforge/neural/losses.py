@@ -18,8 +18,10 @@ def _gaussian(size: int = 11, sigma: float = 1.5, dtype=torch.float32) -> Tensor
 
 def ssim(a: Float[Tensor, "B C H W"], b: Float[Tensor, "B C H W"], size: int = 11, sigma: float = 1.5) -> Float[Tensor, "B"]:
     """Mean SSIM per image (values in [0, 1] images; Gaussian window, C1 = 0.01^2, C2 = 0.03^2,
-    statistics over the valid window positions only)."""
+    statistics over the valid window positions only; the window shrinks to fit small images)."""
     c = a.shape[1]
+    size = min(size, a.shape[-2], a.shape[-1])
+    size -= 1 - size % 2  # odd
     g = _gaussian(size, sigma, a.dtype)
     wx = g.view(1, 1, 1, size).expand(c, 1, 1, size)
     wy = g.view(1, 1, size, 1).expand(c, 1, size, 1)

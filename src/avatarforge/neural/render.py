@@ -47,10 +47,8 @@ class CameraPath:
 
         h, w = size
         if self.azimuth is None and not self.orbit:
-            cam = camera_from_row(avatar.camera_row, w, h)
-            # The training focal length is in pixels of the training size: rescale it.
-            scale = h / avatar.size[0]
-            return Camera(cam.R, cam.t, w, h, cam.fx * scale, cam.fy * scale, w / 2, h / 2)
+            # The training intrinsics are in pixels of the training size: rescale them.
+            return camera_from_row(avatar.camera_row, w, h, scale=h / avatar.size[0])
         az = 360.0 * frame / max(n_frames, 1) if self.orbit else float(self.azimuth)
         fov = 38.0
         cam = ring_cameras([az], self.elevation, self.distance, h, fov)[0]

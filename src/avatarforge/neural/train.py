@@ -19,6 +19,7 @@ step) is written every ``checkpoint_every`` steps and at the end, and read back 
 from __future__ import annotations
 
 import json
+import pickle
 import math
 import time
 from collections.abc import Callable
@@ -73,6 +74,8 @@ class TrainConfig:
     base_channels: int = 16
     thickness: float = THICKNESS
     """Bone line half-width as a fraction of the image height."""
+    init_frames: int = 256
+    """Training frames (evenly spaced) averaged into the initial texture."""
     log_every: int = 25
     checkpoint_every: int = 250
     seed: int = 0
@@ -245,7 +248,8 @@ def train(
                 # Entering the main phase (the optimiser is still the pre-training one, also
                 # when resuming from a checkpoint written at the boundary).
                 model.eval()
-                init_texture(model, data, train_idx, cfg.thickness)
+                pick = np.linspace(0, len(train_idx) - 1, min(cfg.init_frames, len(train_idx))).round().astype(int)
+                init_texture(model, data, train_idx[np.unique(pick)], cfg.thickness)
                 opt = _optimizer(model, cfg, "train")
             model.train()
             rng = np.random.default_rng(cfg.seed * 1_000_003 + step)
@@ -309,7 +313,7 @@ def load_avatar(model_dir: str | Path) -> Avatar:
     try:
         state = torch.load(d / CHECKPOINT, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError, EOFError, OSError) as exc:
+    except (RuntimeError, KeyError, EOFError, OSError, pickle.UnpicklingError) as exc:
         raise UserInputError(f"{d / CHECKPOINT}: unreadable checkpoint ({type(exc).__name__})") from None
     model.eval()
     return Avatar(model, tuple(doc["size"]), torch.tensor(doc["background"], dtype=torch.float32),
