@@ -40,7 +40,7 @@ def _strip(images: list[np.ndarray], scale: int) -> np.ndarray:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--iterations", type=int, default=1200, help="main-phase steps of the texture model")
+    ap.add_argument("--iterations", type=int, default=1000, help="main-phase steps of the texture model")
     ap.add_argument("--pretrain", type=int, default=400, help="generator pre-training steps of the texture model")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--workdir", type=Path, default=ROOT / "out" / "neural" / "bench")
@@ -125,7 +125,7 @@ def main() -> int:
         "torch_threads": 1,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "command": "PYTHONPATH=src .venv/bin/python benchmarks/bench_neural_avatar.py"
-                   + ("" if (args.size, args.iterations, args.pretrain, args.batch) == (128, 1200, 400, 8) else
+                   + ("" if (args.size, args.iterations, args.pretrain, args.batch) == (128, 1000, 400, 8) else
                       f" --size {args.size} --iterations {args.iterations} --pretrain {args.pretrain} --batch {args.batch}"),
         "note": "train split figures are on training poses and views, for reference; CPU shared with other jobs",
     }
