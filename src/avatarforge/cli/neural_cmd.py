@@ -128,7 +128,9 @@ def render_cmd(
     motion: str = typer.Option(..., "--motion", help="MOTION.json, or a preset: walk, wave, squat, turn, dance."),
     out: Path = typer.Option(..., "-o", "--out", help="Output video (.mp4)."),
     camera: str = typer.Option("train", "--camera", help="'train', 'orbit' or 'AZ[,EL[,DIST]]' (degrees, metres)."),
-    size: int = typer.Option(256, "--size", min=16, max=2048, help="Output side in pixels (multiple of 8)."),
+    size: int | None = typer.Option(None, "--size", min=16, max=2048,
+                             help="Output side in pixels (multiple of 8); default: the training size, where "
+                                  "the model is sharpest."),
     frames: int = typer.Option(50, "--frames", min=1, max=10000, help="Frames of a preset motion."),
     threads: int = typer.Option(1, "--threads", min=1, max=64, help="Torch threads."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
@@ -152,8 +154,9 @@ def render_cmd(
         with stages.stage("load motion"):
             mot = load_motion(motion, n_frames=frames)
         with stages.stage("render"):
-            n = render_video(avatar, mot, out, path, (size, size))
-    typer.echo(f"wrote {out} ({n} frames at {size}x{size}, {mot.fps:g} fps)")
+            side = size or avatar.size[0]
+            n = render_video(avatar, mot, out, path, (side, side))
+    typer.echo(f"wrote {out} ({n} frames at {side}x{side}, {mot.fps:g} fps)")
 
 
 @neural_app.command("track")

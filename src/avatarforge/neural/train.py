@@ -229,6 +229,11 @@ def train(
     step = 0
     opt = _optimizer(model, cfg, "pretrain" if p_steps > 0 else "train")
     ck = out / CHECKPOINT
+    if resume and ck.is_file() and (out / CONFIG).is_file():
+        saved = json.loads((out / CONFIG).read_text()).get("model", {})
+        if saved != model.config.to_dict():
+            raise UserInputError(f"{out} holds a different model ({saved.get('kind')}, {saved}); "
+                                 "choose another folder or restart it (--force)")
     if resume and ck.is_file():
         state = torch.load(ck, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
