@@ -57,6 +57,9 @@ class VideoConfig:
     """Extra border around the people's bounding box, as a fraction of its size."""
     background: tuple[float, float, float] = (0.5, 0.5, 0.5)
     """Colour that replaces the video's background."""
+    max_side: int = 640
+    """Frames with a longer side are downscaled to this before anything else (memory: the kept
+    frames and masks are held until the crop is known; the pose model sees 256 px anyway)."""
 
 
 @dataclass
@@ -72,9 +75,9 @@ class VideoTrack:
     points: np.ndarray
     """(T, K, 2) keypoint pixels (as detected)."""
     masks: list[np.ndarray]
-    """Person masks in [0, 1] at the original size."""
+    """Person masks, uint8 0-255, at the working size (see ``VideoConfig.max_side``)."""
     images: list[np.ndarray]
-    """The tracked RGB frames (kept only when asked)."""
+    """The tracked RGB frames at the working size (kept only when asked)."""
     fps: float
     skipped: list[dict] = field(default_factory=list)
     """``{"frame": i, "reason": ...}`` for every frame that was not tracked."""
@@ -121,13 +124,20 @@ def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def track_frames(frames, config: VideoConfig | None = None, keep_images: bool = True, fps: float = 25.0) -> VideoTrack:
-    """Track the person in an iterable of RGB frames (see the module docstring)."""
+    """Track the person in an iterable of RGB frames (see the module docstring). Pixels,
+    masks and the camera refer to the frames downscaled to ``config.max_side``."""
+    import cv2
+
     from avatarforge.perception.pose import body_visible, detect_pose
 
     cfg = config or VideoConfig()
     idx, kp3, kp2, vis, masks, images, skipped = [], [], [], [], [], [], []
     size = None
     for i, frame in enumerate(frames):
+        scale = cfg.max_side / max(frame.shape[:2])
+        if scale < 1:
+            frame = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
+                               interpolation=cv2.INTER_AREA)
         size = (frame.shape[1], frame.shape[0])
         pose = detect_pose(frame, mirror_average=False)
         if pose is None:
@@ -143,7 +153,7 @@ def track_frames(frames, config: VideoConfig | None = None, keep_images: bool = 
         kp3.append(mediapipe_keypoints(pose.world))
         kp2.append(mediapipe_keypoints(pose.points))
         vis.append(mediapipe_keypoints(pose.visibility[:, None])[:, 0])
-        masks.append(pose.mask)
+        masks.append(np.round(pose.mask * 255).astype(np.uint8))
         if keep_images:
             images.append(frame)
     if size is None:
@@ -175,7 +185,7 @@ def _crop_box(track: VideoTrack, margin: float) -> tuple[int, int, int]:
     """Square (x0, y0, side) around every tracked mask, with a margin (may leave the image)."""
     boxes = []
     for m in track.masks:
-        ys, xs = np.nonzero(m > 0.5)
+        ys, xs = np.nonzero(m > 127)
         if len(xs):
             boxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
     if not boxes:
@@ -206,7 +216,7 @@ def dataset_from_video(path_or_track: str | Path | VideoTrack, config: VideoConf
     warp = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]])
     for k in range(n):
         img = track.images[k].astype(np.float32) / 255
-        m = track.masks[k].astype(np.float32)
+        m = track.masks[k].astype(np.float32) / 255
         img = cv2.warpAffine(img, warp, (cfg.size, cfg.size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(c) for c in bg))
         m = cv2.warpAffine(m, warp, (cfg.size, cfg.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
