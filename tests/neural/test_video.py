@@ -96,3 +96,22 @@ def test_video_to_dataset(walking_video):
     # Background replaced by the constant colour.
     bg = (data.masks == 0)
     np.testing.assert_allclose(data.images[bg].mean(0), 127.5, atol=1.0)
+
+
+def test_cli_train_on_video_and_track(walking_video, tmp_path, capsys):
+    from avatarforge.cli.main import main
+    from avatarforge.neural.motion import load_motion
+
+    path, _ = walking_video
+    code = main(["neural", "train", str(path), "-o", str(tmp_path / "m"), "--kind", "direct", "--iterations", "2",
+                 "--batch-size", "2", "--size", "32"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "skipped frame 3: no person found" in err
+    assert (tmp_path / "m" / "checkpoint.pt").is_file()
+    code = main(["neural", "track", str(path), "-o", str(tmp_path / "motion.json")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "5 frames tracked, 1 skipped" in out.out
+    motion = load_motion(tmp_path / "motion.json")
+    assert motion.joints.shape == (5, 19, 3) and motion.fps == 10
