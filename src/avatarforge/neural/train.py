@@ -245,7 +245,7 @@ def train(
     start = time.perf_counter()
     last: dict = {}
     data_meta = dict(data.meta or {})
-    log_f = open(out / LOG, "a", encoding="utf-8")
+    log_f = open(out / LOG, "a" if resume else "w", encoding="utf-8")
     try:
         while step < total:
             phase = "pretrain" if step < p_steps else "train"
