@@ -122,7 +122,7 @@ def main() -> int:
         fps[kind] = measure_fps(avatar, motion, (256, 256))
         preds[kind] = {split: predict(avatar.model, data, data.indices(split)[:: max(1, len(data.indices(split)) // 8)][:8],
                                       avatar.thickness) for split in ("unseen_views", "unseen_poses")}
-        print(f"{kind}: {json.dumps(results[kind])} train {res.seconds:.0f} s, render {fps[kind]:.1f} fps @256", flush=True)
+        print(f"{kind}: {json.dumps(results[kind])} train {seconds[kind]:.0f} s, render {fps[kind]:.1f} fps @256", flush=True)
 
     args.images.mkdir(parents=True, exist_ok=True)
     from PIL import Image
