@@ -161,7 +161,8 @@ def main() -> int:
                       f" --size {args.size} --iterations {args.iterations} --pretrain {args.pretrain} --batch {args.batch}"),
         **({"eval_command": "PYTHONPATH=src .venv/bin/python benchmarks/bench_neural_avatar.py --eval-only "
                             "(metrics and render_fps re-measured on the models trained by `command`)",
-            "render_fps_training_run": previous.get("render_fps_by_model")} if args.eval_only else {}),
+            "render_fps_earlier_runs": previous.get("render_fps_earlier_runs", []) + [previous.get("render_fps_by_model")]}
+           if args.eval_only else {}),
         "note": "train split figures are on training poses and views, for reference; CPU shared with other jobs",
     }
     for m in ("texture", "direct"):
