@@ -38,7 +38,8 @@ def _root(
 
 
 def _register() -> None:
-    from avatarforge.cli import batch_cmd, body_cmd, create_cmd, face_cmd, research_cmd, studio_cmd, texture_cmd
+    from avatarforge.cli import (batch_cmd, body_cmd, create_cmd, face_cmd, neural_cmd, research_cmd, studio_cmd,
+                                 texture_cmd)
 
     create_cmd.register(app)
     batch_cmd.register(app)
@@ -47,6 +48,7 @@ def _register() -> None:
     body_cmd.register(app)
     research_cmd.register(app)
     studio_cmd.register(app)
+    neural_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
