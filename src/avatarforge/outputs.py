@@ -9,10 +9,13 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from avatarforge.avatar import Avatar
 from avatarforge.util.atomic import atomic_dir
 from avatarforge.util.progress import Stages
+
+if TYPE_CHECKING:  # torch is imported by the avatar module: keep `Report` light to import
+    from avatarforge.avatar import Avatar
 
 __all__ = ["write_outputs", "Report", "file_sha256"]
 

@@ -64,7 +64,27 @@ def create(
                                set_)
     from concurrent.futures import ThreadPoolExecutor
 
+    # The body model (and torch with it, ~2.5 s) loads in a background thread from the start,
+    # while this thread imports MediaPipe, reads the photo and detects the face.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-body")
+    body = pool.submit(_load_body)
+    try:
+        _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
+                preview_size, eye_net, lit_texture, force, body)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _load_body():
     from avatarforge.bodies import load_body
+
+    return load_body()
+
+
+def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
+            preview_size, eye_net, lit_texture, force, body) -> None:
+    import mediapipe  # noqa: F401  -- first, while the other thread imports torch (both ~1-2 s)
+
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs
     from avatarforge.util.atomic import check_output_dir
@@ -85,13 +105,9 @@ def create(
     opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
                          face_index=face_index, texture_size=texture_size, preview_size=preview_size,
                          eye_net=eye_net, lit_texture=lit_texture)
-    # The body model loads (~2 s) in the background while the photo is read, MediaPipe imported
-    # and the face detected.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-body") as pool:
-        body = pool.submit(load_body)
-        with Stages.for_terminal(total=CREATE_STAGES) as stages:
-            result = create_avatar(photo, opts, body=body, stages=stages)
-            write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
+    with Stages.for_terminal(total=CREATE_STAGES) as stages:
+        result = create_avatar(photo, opts, body=body, stages=stages)
+        write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
     for w in result.warnings:
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"wrote {out}")

@@ -13,7 +13,6 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-import torch
 
 F = TypeVar("F", bound=Callable)
 
@@ -23,6 +22,8 @@ __all__ = ["torch_threads", "single_threaded"]
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
+    import torch  # here, not at module level: importing this module must not import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
