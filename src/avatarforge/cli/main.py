@@ -38,13 +38,14 @@ def _root(
 
 
 def _register() -> None:
-    from avatarforge.cli import batch_cmd, body_cmd, create_cmd, face_cmd, texture_cmd
+    from avatarforge.cli import batch_cmd, body_cmd, create_cmd, face_cmd, portrait_cmd, texture_cmd
 
     create_cmd.register(app)
     batch_cmd.register(app)
     face_cmd.register(app)
     texture_cmd.register(app)
     body_cmd.register(app)
+    portrait_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
