@@ -154,7 +154,7 @@ def train_stage(
             loss.backward()
             opt.step()
             step += 1
-            window.append(float(loss))
+            window.append(float(loss.detach()))
             if step % 25 == 0 or step == cfg.steps:
                 last = float(np.mean(window))
                 rec = {"step": step, "loss": last, "seconds": round(time.perf_counter() - start, 2)}
