@@ -135,6 +135,9 @@ def train_stage(
         step = int(ck["step"])
         rng = np.random.default_rng()
         rng.bit_generator.state = json.loads(ck["rng"])
+        if log_path.exists():  # drop lines logged after the checkpoint (an interrupted run)
+            kept = [x for x in log_path.read_text().splitlines() if x.strip() and json.loads(x)["step"] <= step]
+            log_path.write_text("".join(k + "\n" for k in kept))
     train = load_split(data_dir, "train")
     val = load_split(data_dir, "val") if cfg.val_every else None
 

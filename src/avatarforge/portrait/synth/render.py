@@ -135,17 +135,23 @@ class PortraitRenderer:
         return fr
 
     # ------------------------------------------------------------------ rendering
-    def render(self, ident: Identity, pose: TalkingPose, expression: bool = True, rotation: bool = True
-               ) -> UInt8[np.ndarray, "S S 4"]:
-        """The character in ``pose`` (``expression``/``rotation`` False keep that part neutral)."""
+    def render(self, ident: Identity, pose: TalkingPose, expression: bool = True, rotation: bool = True,
+               camera: Camera | None = None) -> UInt8[np.ndarray, "S S 4"]:
+        """The character in ``pose`` (``expression``/``rotation`` False keep that part neutral).
+
+        ``camera`` (square, ``supersample`` times the output side) replaces the default
+        orthographic front view, e.g. a perspective "webcam" for driving videos.
+        """
         fr, look = self._frame(ident), ident.look
         out = self.body.forward_params(body_values(ident, pose, expression, rotation))
         v = out.vertices[0]
         normals = vertex_normals(v, self.faces)
         v = (v + normals * torch.from_numpy((look.thickness * fr.hair_w)[:, None]).float()).double().numpy()
-        cam = fr.camera
+        cam = fr.camera if camera is None else camera
+        if cam.width != cam.height or cam.width % self.ss:
+            raise ValueError(f"the camera must be square with a side divisible by {self.ss}")
         screen = cam.project(v)
-        raster = rasterize(screen, self.faces, cam.height, cam.width, perspective=False)
+        raster = rasterize(screen, self.faces, cam.height, cam.width, perspective=cam.is_perspective)
         mask = raster.mask
         with torch.no_grad():
             p = interpolate(torch.from_numpy(fr.rest).float(), self.faces, raster).numpy()
@@ -203,7 +209,8 @@ class PortraitRenderer:
         return self._downsample(img)
 
     def _downsample(self, img: np.ndarray) -> np.ndarray:
-        s, n = self.ss, self.size
+        s = self.ss
+        n = img.shape[0] // s
         a = img[..., 3:4]
         pre = (img[..., :3] * a).reshape(n, s, n, s, 3).mean((1, 3))
         alpha = a.reshape(n, s, n, s, 1).mean((1, 3))
