@@ -114,7 +114,27 @@ def grids(poser: Poser, data_dir: Path, out: Path, n_ids: int = 4) -> list[str]:
         trip.append(np.concatenate([composite(test.rest[test.ident[i]]), composite(test.posed[i]), p], 1))
     path2 = out / "heldout_truth_vs_prediction.png"
     Image.fromarray(np.concatenate(trip, 0)).save(path2)
-    return [str(path), str(path2)]
+    written = [str(path), str(path2)]
+    # Real photos: matted and framed like the training data, posed at 256 px.
+    photos = {"astronaut": ROOT.parent / "examples" / "astronaut.jpg"}
+    try:
+        import matplotlib.cbook
+
+        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+            photos["grace_hopper"] = Path(f.name)
+    except Exception:  # noqa: BLE001 - matplotlib's sample data is optional
+        pass
+    from avatarforge.portrait.input import load_portrait
+
+    for name, photo in photos.items():
+        if not photo.exists():
+            continue
+        rgba = load_portrait(photo, 256).rgba
+        row = [composite(rgba)] + [composite(poser.pose_image(rgba, p)) for p in poses]
+        path3 = out / f"photo_{name}.png"
+        Image.fromarray(np.concatenate(row, 1)).save(path3)
+        written.append(str(path3))
+    return written
 
 
 def main() -> None:
