@@ -110,9 +110,10 @@ def drive_video(poser, portrait_rgba: np.ndarray, video: str | os.PathLike, out:
     from avatarforge.util.video import probe_video, read_frames, write_mp4
 
     info = probe_video(video)
-    frames = list(read_frames(video, max_frames=cfg.max_frames))
-    n = len(frames)
-    raw = track_poses(frames, (lambda i: progress("track", i, n)) if progress else None)
+    n = info.n_frames if cfg.max_frames is None else min(info.n_frames, cfg.max_frames)
+    # Two passes over the file (track, then render) so long videos are never held in memory.
+    raw = track_poses(read_frames(video, max_frames=cfg.max_frames), (lambda i: progress("track", i, n)) if progress else None)
+    n = len(raw)
     tracked = sum(p is not None for p in raw)
     if tracked == 0:
         raise UserInputError(f"no face found in any frame of {video}: give a video of a face looking at the camera")
@@ -120,7 +121,7 @@ def drive_video(poser, portrait_rgba: np.ndarray, video: str | os.PathLike, out:
     size = portrait_rgba.shape[0]
 
     def render():
-        for i, (f, p) in enumerate(zip(frames, poses)):
+        for i, (f, p) in enumerate(zip(read_frames(video, max_frames=cfg.max_frames), poses)):
             img = composite(poser.pose_image(portrait_rgba, TalkingPose.from_vector(p)), cfg.background)
             if cfg.side_by_side:
                 h, w = f.shape[:2]

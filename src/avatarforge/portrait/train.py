@@ -123,6 +123,11 @@ def train_stage(
         n.eval()
     net = nets[k]
     net.train()
+    if stage == "rotator":
+        # The appearance-flow head starts at zero (the identity warp). He-initialised, as in the
+        # reference, it starts from a noisy warp that ~1,000 CPU steps did not clean up
+        # (measured: the flow path stayed noise while the colour path learned).
+        torch.nn.init.zeros_(nets[1].zhou_grid_change.weight)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
     ckpt_path, log_path = work / f"{stage}.ckpt", work / f"{stage}.log.jsonl"
     step, rng = 0, np.random.default_rng([cfg.seed, k])
