@@ -117,3 +117,15 @@ def test_a_few_steps_on_one_batch_reduce_the_loss(data_dir, tmp_path):
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_focus_term_averages_the_error_over_changed_pixels_only():
+    from avatarforge.portrait.train import _focus
+
+    src = torch.zeros(1, 4, 2, 2)
+    tgt = src.clone()
+    tgt[0, :, 0, 0] = 1.0  # one changed pixel
+    err = torch.ones(1, 4, 2, 2)
+    err[0, :, 0, 0] = 3.0
+    assert float(_focus(err, src, tgt)) == 3.0
+    assert float(_focus(err, src, src)) == 0.0  # nothing changed: no term

@@ -59,6 +59,9 @@ class TrainConfig:
     """Seed of batch sampling and initialisation."""
     max_seconds: float | None = None
     """Stop (with a checkpoint) after this much wall time; re-run to continue."""
+    focus: float = 0.0
+    """Extra L1 on the pixels the target changes (any channel differs from the input by more
+    than 0.05), averaged over those pixels, times this weight. 0 = the reference's plain L1."""
 
 
 @dataclass
@@ -82,12 +85,20 @@ def _tensors(data: PairSet, idx: np.ndarray, size: int):
     return rest, morphed, posed, pose
 
 
-def stage_losses(stage: str, nets, batch) -> torch.Tensor:
-    """The training loss of ``stage`` on one batch (rest, morphed, posed, pose)."""
+def _focus(err: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean of ``err`` over the pixels where ``target`` differs from ``source`` (0 if none)."""
+    mask = ((target - source).abs().amax(1, keepdim=True) > 0.05).to(err.dtype)
+    return (err * mask).sum() / (mask.sum() * err.shape[1]).clamp_min(1.0)
+
+
+def stage_losses(stage: str, nets, batch, focus: float = 0.0) -> torch.Tensor:
+    """The training loss of ``stage`` on one batch (rest, morphed, posed, pose); see
+    :attr:`TrainConfig.focus` for ``focus`` (morpher stage only)."""
     morpher, rotator, combiner = nets
     rest, morphed, posed, pose = batch
     if stage == "morpher":
-        return (morpher(rest, pose[:, 3:]).image - morphed).abs().mean()
+        err = (morpher(rest, pose[:, 3:]).image - morphed).abs()
+        return err.mean() + (focus * _focus(err, rest, morphed) if focus else 0.0)
     if stage == "rotator":
         r = rotator(morphed, pose[:, :3])
         return (r.color_changed - posed).abs().mean() + (r.resampled - posed).abs().mean()
@@ -157,7 +168,7 @@ def train_stage(
             if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
                 break
             idx = rng.integers(0, len(train), cfg.batch)
-            loss = stage_losses(stage, nets, _tensors(train, idx, cfg.net.image_size))
+            loss = stage_losses(stage, nets, _tensors(train, idx, cfg.net.image_size), cfg.focus)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
