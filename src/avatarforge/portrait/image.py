@@ -29,7 +29,7 @@ def linear_to_srgb(x: Tensor) -> Tensor:
 
 def to_tensor(rgba: UInt8[np.ndarray, "*B H W 4"]) -> Float[Tensor, "B 4 H W"]:
     """uint8 sRGB RGBA -> network tensor: RGB linearised, every channel mapped to [-1, 1]."""
-    a = torch.from_numpy(np.ascontiguousarray(rgba)).float() / 255.0
+    a = torch.from_numpy(np.array(rgba, dtype=np.uint8, copy=True)).float() / 255.0
     if a.ndim == 3:
         a = a[None]
     a = torch.cat([srgb_to_linear(a[..., :3]), a[..., 3:]], -1)
