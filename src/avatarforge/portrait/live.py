@@ -46,6 +46,7 @@ def serve(poser, rgba: np.ndarray, host: str = "127.0.0.1", port: int = 8080) ->
                for s in POSE_SPECS}
     first = composite(poser.pose_image(rgba, TalkingPose()))
     image = server.gui.add_image(first, label="posed", format="png")
+    server.gui.add_image(composite(rgba), label="input", format="png")
     lock = threading.Lock()
 
     def render() -> np.ndarray:
