@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = ["ModelKind", "run", "MAX_MESH_FACES", "face_mesh_connections"]
 
-ModelKind = Literal["detect_short", "detect_full", "mesh"]
+ModelKind = Literal["detect_short", "detect_full", "mesh", "selfie"]
 
 MAX_MESH_FACES = 4
 """Faces the mesh looks for in one call (a face crop may show parts of its neighbours)."""
@@ -88,6 +88,8 @@ def _create(kind: str):
         return mp.solutions.face_detection.FaceDetection(
             model_selection=1 if kind == "detect_full" else 0, min_detection_confidence=0.5
         )
+    if kind == "selfie":  # person/background segmentation (portrait matting)
+        return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
     raise ValueError(f"unknown mediapipe model kind {kind!r}")
 
 
