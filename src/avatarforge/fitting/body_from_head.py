@@ -62,7 +62,7 @@ class BodyInference:
 
 
 def _head_ids(body, every: int = 3) -> np.ndarray:
-    from avatarforge.fitting.mesh_regions import head_faces
+    from avatarforge.bodies.head_mesh import head_faces
 
     faces = body.faces.numpy()
     return np.unique(faces[head_faces(body, faces)])[::every]

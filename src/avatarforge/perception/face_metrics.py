@@ -24,7 +24,7 @@ import numpy as np
 from jaxtyping import Float
 
 from avatarforge.errors import UserInputError
-from avatarforge.perception import face_regions as fr
+from avatarforge.perception import landmark_groups as lg
 
 __all__ = ["EyeOpenness", "HeadPose", "eye_openness", "mouth_openness", "head_pose_angles"]
 
@@ -32,7 +32,7 @@ Points = Float[np.ndarray, "478 3"]
 
 # The part of the face that does not move with expressions: eye corners, nose, and the face
 # oval from one ear over the forehead to the other (brows, lids, lips and jaw left out).
-_RIGID_IDS = np.array(sorted({33, 133, 263, 362, *fr.NOSE, *fr.FACE_OVAL[:9], *fr.FACE_OVAL[-8:]}))
+_RIGID_IDS = np.array(sorted({33, 133, 263, 362, *lg.NOSE, *lg.FACE_OVAL[:9], *lg.FACE_OVAL[-8:]}))
 
 
 def _rigid_rest() -> np.ndarray:
@@ -106,7 +106,7 @@ def eye_openness(points: Points) -> EyeOpenness:
         return _gap_ratio(p, upper, lower, float(np.linalg.norm(p[upper[0]] - p[upper[-1]])))
 
     return EyeOpenness(
-        left=one(fr.LEFT_EYE_UPPER, fr.LEFT_EYE_LOWER), right=one(fr.RIGHT_EYE_UPPER, fr.RIGHT_EYE_LOWER)
+        left=one(lg.LEFT_EYE_UPPER, lg.LEFT_EYE_LOWER), right=one(lg.RIGHT_EYE_UPPER, lg.RIGHT_EYE_LOWER)
     )
 
 
@@ -114,8 +114,8 @@ def mouth_openness(points: Points) -> float:
     """Mean gap between the inner lips (upper and lower points facing each other) divided by
     the mouth width (outer corners): about 0 closed, 0.3-0.6 wide open."""
     p = _points(points)
-    width = float(np.linalg.norm(p[fr.MOUTH_LEFT] - p[fr.MOUTH_RIGHT]))
-    return _gap_ratio(p, fr.LIPS_INNER_UPPER, fr.LIPS_INNER_LOWER, width)
+    width = float(np.linalg.norm(p[lg.MOUTH_LEFT] - p[lg.MOUTH_RIGHT]))
+    return _gap_ratio(p, lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER, width)
 
 
 def head_pose_angles(points: Points) -> HeadPose:

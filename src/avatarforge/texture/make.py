@@ -141,7 +141,7 @@ def clear_caches() -> None:
 def bake_faces_mask(body, faces: np.ndarray) -> np.ndarray:
     """(F,) bool: triangles that take colour from the photo -- the head, its eyeballs and the
     top of the neck (a face fit says nothing about where the rest of the body is)."""
-    from avatarforge.fitting.mesh_regions import head_faces
+    from avatarforge.bodies.head_mesh import head_faces
 
     mask = np.zeros(len(faces), bool)
     mask[head_faces(body, faces)] = True
