@@ -32,7 +32,7 @@ def main() -> None:
     from avatarforge.errors import UserInputError
     from avatarforge.fitting.embedding import load_embedding
     from avatarforge.fitting.face_fit import fit_face
-    from avatarforge.fitting.synthetic import face_region, random_sample, render_sample, similarity_error
+    from avatarforge.dev.face_synthetic import face_region, random_sample, render_sample, similarity_error
     from avatarforge.perception.face import face_landmarks
 
     body = load_body()

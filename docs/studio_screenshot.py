@@ -26,7 +26,7 @@ def main() -> None:
     from PIL import Image
 
     from avatarforge.studio import StudioConfig, StudioServer
-    from avatarforge.studio.browser import chromium_context, open_folder, slider_thumb
+    from avatarforge.dev.studio_browser import chromium_context, open_folder, slider_thumb
 
     server = StudioServer(StudioConfig(outdir=Path(tempfile.mkdtemp(prefix="studio-shot-")), port=0))
     server.start()

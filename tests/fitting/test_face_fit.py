@@ -6,7 +6,7 @@ import pytest
 
 from avatarforge.fitting.face_fit import FaceFitConfig, fit_face
 
-from avatarforge.fitting import synthetic as BENCH
+from avatarforge.dev import face_synthetic as BENCH
 
 
 @pytest.fixture(scope="module")

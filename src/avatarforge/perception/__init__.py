@@ -54,7 +54,14 @@ __all__ = [
     "original_to_view",
     *_LAZY,
     "landmark_groups",
+    "load_mediapipe",
 ]
+
+
+def load_mediapipe() -> None:
+    """Import mediapipe now (~0.6-2 s; e.g. in parallel with other start-up work); every
+    mediapipe model is reached through this package (its private ``_mediapipe`` module)."""
+    importlib.import_module("avatarforge.perception._mediapipe")  # imports mediapipe (after its log defaults)
 
 
 def __getattr__(name: str):

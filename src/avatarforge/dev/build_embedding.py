@@ -1,6 +1,6 @@
 """Regenerate ``data/anny_landmarks.npz``: the MediaPipe-478 and iBUG-68 embeddings on Anny.
 
-    python -m avatarforge.fitting.build_embedding [--identities 24] [--seed 0] [-o PATH]
+    python -m avatarforge.dev.build_embedding [--identities 24] [--seed 0] [-o PATH]
 
 Method: render the model's own face (plain Lambert shading, varied identities, skin tones,
 lights and small head turns), run the bundled face mesh on each render, back-project every
