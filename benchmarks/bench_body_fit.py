@@ -63,9 +63,9 @@ def main() -> None:
         random_body_sample,
         render_body_sample,
     )
+    from avatarforge.dev.face_synthetic import similarity_error
     from avatarforge.fitting.body_fit import BodyFitConfig, fit_body
     from avatarforge.fitting.body_from_head import stature_m
-    from avatarforge.dev.face_synthetic import similarity_error
     from avatarforge.perception.pose import body_visible, detect_pose
 
     variant = "".join(s for s, on in (("_known_stature", args.known_stature), ("_oracle", args.oracle)) if on)

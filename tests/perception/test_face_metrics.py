@@ -12,7 +12,7 @@ from PIL import Image
 from avatarforge.errors import UserInputError
 from avatarforge.perception import eye_openness, face_landmarks, head_pose_angles, mouth_openness
 from avatarforge.perception import landmark_groups as lg
-from avatarforge.perception.face_metrics import _RIGID_IDS, _RIGID_REST
+from avatarforge.perception.face_metrics import RIGID_IDS, RIGID_REST
 
 
 def test_openness_on_real_photos(photo_landmarks, grace):
@@ -104,7 +104,7 @@ def test_canonical_face_is_the_zero_pose():
     """The rest face, drawn as image points (x right, y down, z away, any scale and offset),
     is yaw = pitch = roll = 0; rotated by known Euler angles, they come back."""
     points = np.zeros((lg.N_LANDMARKS, 3))
-    for i, xyz in zip(_RIGID_IDS, _RIGID_REST):
+    for i, xyz in zip(RIGID_IDS, RIGID_REST):
         points[i] = np.array(xyz) * [1, -1, -1] * 2000 + [300, 250, 0]
     pose = head_pose_angles(points)
     assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((0, 0, 0), abs=1e-9)

@@ -10,14 +10,26 @@ import numpy as np
 import pytest
 import torch
 
-from avatarforge.errors import UserInputError
-from avatarforge.perception.iris import (
-    CORNER_SPAN, CROP_SIZE, EyeNet, crop_eye, iris_centres, load_eye_net, predict_iris,
-)
 from avatarforge.dev.iris_data import (
-    CONTEXT_SIZE, EyeRenderer, EyeSet, augment, clean_crop, render_identity, split_identities,
+    CONTEXT_SIZE,
+    EyeRenderer,
+    EyeSet,
+    augment,
+    clean_crop,
+    render_identity,
+    split_identities,
 )
 from avatarforge.dev.iris_train import TrainConfig, evaluate, main, train
+from avatarforge.errors import UserInputError
+from avatarforge.perception.iris import (
+    CORNER_SPAN,
+    CROP_SIZE,
+    EyeNet,
+    crop_eye,
+    iris_centres,
+    load_eye_net,
+    predict_iris,
+)
 
 # Measured on the 120 held-out test renders by eyes_train (benchmarks/results/eye_net.json):
 # mean distance 0.66 px, RMSE per coordinate 0.60 px, 95th percentile 1.29 px in 40 x 40 crops

@@ -9,7 +9,7 @@ from skimage import data
 
 import avatarforge.texture.make as make_mod
 from avatarforge.texture import TextureConfig, face_fidelity, make_texture, regions_for, render_fitted
-from avatarforge.texture.parts import PART_NAMES
+from avatarforge.texture.uv_parts import PART_NAMES
 
 
 @pytest.fixture(scope="module")

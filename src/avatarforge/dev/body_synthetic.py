@@ -183,9 +183,9 @@ def true_landmarks_2d(body, sample: SyntheticBody) -> np.ndarray:
 
 def fit_errors(body, sample: SyntheticBody, fit) -> FitErrors:
     """Compare a :class:`~avatarforge.fitting.body_fit.BodyFit` with the sample's truth."""
+    from avatarforge.dev.face_synthetic import similarity_error
     from avatarforge.fitting.body_fit_landmarks import LIMB_LANDMARKS
     from avatarforge.fitting.body_from_head import stature_m
-    from avatarforge.dev.face_synthetic import similarity_error
     from avatarforge.perception.pose import POSE_LANDMARK_NAMES
 
     ids = [body.joint_names.index(j) for j in EVAL_JOINTS]

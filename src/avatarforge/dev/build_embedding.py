@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avatarforge.fitting.ibug68 import IBUG68_FROM_MP
 from avatarforge.bodies.head_mesh import HEAD_BONES, closest_surface_point, head_faces
+from avatarforge.fitting.ibug68 import IBUG68_FROM_MP
 
 __all__ = ["build", "face_camera", "HEAD_BONES", "head_faces", "closest_surface_point"]  # the last 3 re-exported
 
@@ -47,8 +47,8 @@ def _random_identity(body, rng: np.random.Generator) -> dict[str, float]:
 
 def build(identities: int = 24, seed: int = 0, size: int = 512, progress=None) -> dict[str, np.ndarray]:
     from avatarforge.bodies import load_body
-    from avatarforge.perception.landmark_groups import OVAL
     from avatarforge.perception.face import face_landmarks
+    from avatarforge.perception.landmark_groups import OVAL
     from avatarforge.render import rasterize, render_mesh
 
     body = load_body()

@@ -38,8 +38,8 @@ import cv2
 import numpy as np
 from jaxtyping import Float, Int, UInt8
 
-from avatarforge.errors import UserInputError
 from avatarforge.bodies.head_mesh import HEAD_BONES
+from avatarforge.errors import UserInputError
 from avatarforge.perception.iris import CORNER_SPAN, CROP_SIZE, LEFT_EYE, RIGHT_EYE, crop_eye, eye_similarity, warp
 from avatarforge.perception.landmark_groups import LEFT_IRIS_CENTER, RIGHT_IRIS_CENTER
 

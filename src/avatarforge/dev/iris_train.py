@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from avatarforge.perception.iris import CROP_SIZE, EyeNet, to_tensor
 from avatarforge.dev.iris_data import SOURCES, SPLITS, EyeDataConfig, EyeSet, augment, clean_crop, load_eye_set
+from avatarforge.perception.iris import CROP_SIZE, EyeNet, to_tensor
 
 __all__ = ["TrainConfig", "ErrorStats", "TrainResult", "train", "evaluate", "main"]
 

@@ -49,11 +49,11 @@ def render_views(
     w = int(np.ceil(2 * radius_xz * 1.12 * scale / 8) * 8)
     import torch
 
-    from avatarforge.render.shading import _colors01, vertex_normals
+    from avatarforge.render.shading import colors01, vertex_normals
 
     with torch.no_grad():  # once for all views
         normals = vertex_normals(torch.as_tensor(v, dtype=torch.float32), np.asarray(faces, dtype=np.int64))
-        texture = None if texture is None else _colors01(texture, "texture")
+        texture = None if texture is None else colors01(texture, "texture")
     images = []
     for azimuth in views.values():
         a = np.radians(azimuth)

@@ -28,8 +28,8 @@ from avatarforge.texture.fill import smoothstep01
 from avatarforge.texture.inpaint import InpaintConfig, inpaint
 from avatarforge.texture.layout import unpack
 from avatarforge.texture.mirror import texel_mirror_coords, vertex_mirror_map
-from avatarforge.texture.regions import regions_for
 from avatarforge.texture.skin import SkinTone, estimate_skin_tone, skin_detail, skin_likeness
+from avatarforge.texture.uv_regions import regions_for
 from avatarforge.util.progress import Stages
 from avatarforge.util.threads import single_threaded
 

@@ -5,7 +5,7 @@ Features are outlined by the MediaPipe landmarks embedded on the mesh
 mesh and carried to the texels by their rest-pose 3D points (only front-facing head texels
 can be inside a feature). This is robust where the UV layout is not: some eye-contour
 landmarks sit on the eyeball, whose UVs are an island of their own. Eyeballs, cavities and
-the tongue come from Anny's part segmentation (:mod:`.parts`). Depends on topology only,
+the tongue come from Anny's part segmentation (:mod:`.uv_parts`). Depends on topology only,
 so it is computed once per (body, size) and cached in memory.
 """
 
@@ -20,7 +20,7 @@ from jaxtyping import Bool, Float, Int
 
 from avatarforge.perception import landmark_groups as lg
 from avatarforge.texture.layout import TexelLayout, texel_layout, texel_surface, unpack
-from avatarforge.texture.parts import face_parts, part_ids
+from avatarforge.texture.uv_parts import face_parts, part_ids
 from avatarforge.util.npcache import array_digest, disk_cached
 
 __all__ = ["UVRegions", "uv_regions", "regions_for", "feature_masks_2d"]
@@ -33,7 +33,7 @@ class UVRegions:
     """Per-texel region maps of an (S, S) texture (False / 0 on uncovered texels)."""
 
     part: Int[np.ndarray, "S S"]
-    """int8 body-part label (:data:`.parts.PART_NAMES`), -1 on uncovered texels."""
+    """int8 body-part label (:data:`.uv_parts.PART_NAMES`), -1 on uncovered texels."""
     head: Bool[np.ndarray, "S S"]
     """Head surface (skin of head and neck top; not eyeballs, cavities or tongue)."""
     face: Bool[np.ndarray, "S S"]
