@@ -29,7 +29,7 @@ def face_region(body) -> tuple[np.ndarray, np.ndarray]:
     from matplotlib.path import Path as Polygon
 
     from avatarforge.bodies.head_mesh import head_faces
-    from avatarforge.fitting.embedding import load_embedding
+    from avatarforge.bodies.landmark_embedding import load_embedding
     from avatarforge.perception.landmark_groups import OVAL
 
     out = body.forward_params({})

@@ -181,7 +181,7 @@ class EyeRenderer:
 
     def __init__(self, body=None):
         from avatarforge.bodies import load_body
-        from avatarforge.fitting.embedding import load_embedding
+        from avatarforge.bodies.landmark_embedding import load_embedding
         from avatarforge.perception import landmark_groups as lg
 
         self.body = load_body() if body is None else body

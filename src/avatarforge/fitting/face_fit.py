@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from avatarforge.fitting.embedding import LandmarkEmbedding, load_embedding
+from avatarforge.bodies.landmark_embedding import LandmarkEmbedding, load_embedding
 from avatarforge.fitting.head_model import HeadModel
 from avatarforge.perception.landmark_groups import EYE_PAIRS, IRIS, LIP_PAIRS, OVAL
 from avatarforge.render.camera import Camera

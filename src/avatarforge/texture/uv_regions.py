@@ -1,7 +1,7 @@
 """Where the face's features are in texture space: skin, eyes, brows, lips, eyeballs, scalp.
 
 Features are outlined by the MediaPipe landmarks embedded on the mesh
-(:mod:`avatarforge.fitting.embedding`), drawn in a frontal orthographic view of the *rest*
+(:mod:`avatarforge.bodies.landmark_embedding`), drawn in a frontal orthographic view of the *rest*
 mesh and carried to the texels by their rest-pose 3D points (only front-facing head texels
 can be inside a feature). This is robust where the UV layout is not: some eye-contour
 landmarks sit on the eyeball, whose UVs are an island of their own. Eyeballs, cavities and
@@ -172,7 +172,7 @@ REGIONS_VERSION = 1
 def regions_for(body, size: int) -> UVRegions:
     """:func:`uv_regions` of a body model's rest mesh and landmark embedding, cached in memory
     and on disk (``cache_dir()/texture``, keyed by the mesh, UVs, landmarks and size)."""
-    from avatarforge.fitting.embedding import load_embedding
+    from avatarforge.bodies.landmark_embedding import load_embedding
 
     key = (id(body), getattr(body, "name", ""), int(size))  # id: a body object stays alive while cached
     if key not in _CACHE or _CACHE[key][0] is not body:
