@@ -23,13 +23,13 @@ import cv2
 import numpy as np
 from jaxtyping import Float
 
+from avatarforge.texture.feature_regions import UVRegions
 from avatarforge.texture.features import FeatureColours, eyeball_colours, feature_colours
 from avatarforge.texture.fill import band_noise, feather, lowpass, nearest_fill, push_pull, smoothstep01
 from avatarforge.texture.inpaint import pyramid_skip_levels
 from avatarforge.texture.layout import TexelLayout
 from avatarforge.texture.mirror import sample_texels
 from avatarforge.texture.skin import SkinTone, synth_skin
-from avatarforge.texture.uv_regions import UVRegions
 
 __all__ = ["CompletionConfig", "Completion", "complete"]
 

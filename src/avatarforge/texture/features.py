@@ -3,7 +3,7 @@
 * hair: the visible scalp is called *hair* when most of it is far from the skin tone in
   luminance or chromaticity; its weighted interquartile mean then covers the unseen scalp;
 * lips: the visible lips' median colour, else the skin tone made redder and darker;
-* eyeballs: a procedural eye from each texel's angle to the gaze (see :mod:`.uv_regions`):
+* eyeballs: a procedural eye from each texel's angle to the gaze (see :mod:`.feature_regions`):
   pupil, iris (colour of the visible iris if any, else brown) with a darker limbal ring, and
   a slightly warm sclera.
 """
