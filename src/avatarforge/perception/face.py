@@ -22,9 +22,9 @@ Pipeline of :func:`find_faces` (and so of :func:`face_landmarks`):
 3. a box whose crops never give a plausible mesh (presence gate passed, mesh centred in
    the box, of the box's size) is a phantom and is dropped; faces whose meshes overlap are
    one face;
-4. faces are ordered by box area, largest first (ties: leftmost, then topmost), so
-   ``face_index`` 0 is the largest face and the order is the same on every run; the
-   ``faces`` command shows this order.
+4. faces are ordered by size, largest first: the area of the landmarks' bounding box (ties:
+   leftmost, then topmost), so ``face_index`` 0 is the largest face and the order is the
+   same on every run; the ``faces`` command shows this order.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class FoundFace:
     """One face of :func:`find_faces`."""
 
     index: int
-    """Position in the documented order: 0 = largest box."""
+    """Position in the documented order: 0 = largest face (see :func:`find_faces`)."""
     box: FaceBox
     """The detection box (original pixels) and the detector's keypoints."""
     points: Float[np.ndarray, "478 3"]
@@ -377,15 +377,18 @@ def _box_iou(a, b) -> float:
     return inter / union if inter > 0 else 0.0
 
 
-def _order_key(box: FaceBox) -> tuple[float, float, float]:
-    """Largest box first; ties (to 1 px^2): leftmost, then topmost."""
-    return (-round(box.area), round(box.x0, 1), round(box.y0, 1))
+def _order_key(points: np.ndarray) -> tuple[float, float, float]:
+    """Largest face first -- the area of its landmarks' bounding box, which (unlike the
+    detector's box, whose size depends on the scale it was found at) follows the face's
+    size closely --; ties (to 1 px^2): leftmost, then topmost."""
+    x0, y0, x1, y1 = _mesh_box(points)
+    return (-round((x1 - x0) * (y1 - y0)), round(x0, 1), round(y0, 1))
 
 
 def _find(rgb: np.ndarray) -> tuple[list[FoundFace], list[_Rejected]]:
     found: list[tuple[FaceBox, np.ndarray]] = []
     rejected: list[_Rejected] = []
-    for box in detect_faces(rgb):  # most confident boxes first: they win the de-duplication
+    for box in sorted(detect_faces(rgb), key=lambda b: -b.score):  # the most confident win the de-duplication
         points = _mesh_for_box(rgb, box)
         if points is None:
             if box.score >= REJECT_MIN_SCORE:
@@ -395,7 +398,7 @@ def _find(rgb: np.ndarray) -> tuple[list[FoundFace], list[_Rejected]]:
         if any(_box_iou(mb, _mesh_box(p)) > MESH_IOU for _, p in found):
             continue
         found.append((box, points))
-    found.sort(key=lambda bp: _order_key(bp[0]))
+    found.sort(key=lambda bp: _order_key(bp[1]))
     faces = [FoundFace(i, box, points, yaw_from_points(points)) for i, (box, points) in enumerate(found)]
     # A rejected box overlapping a found face is the same face seen at another scale.
     rejected = [r for r in rejected
@@ -404,8 +407,8 @@ def _find(rgb: np.ndarray) -> tuple[list[FoundFace], list[_Rejected]]:
 
 
 def find_faces(image: ImageLike) -> list[FoundFace]:
-    """Every face in the image with its 478 landmarks, ordered largest box first (ties:
-    leftmost, then topmost): :attr:`FoundFace.index` is the ``--face-index`` of ``face``,
+    """Every face in the image with its 478 landmarks, largest first (area of the landmarks'
+    bounding box; ties: leftmost, then topmost): :attr:`FoundFace.index` is the ``--face-index`` of ``face``,
     ``create`` and ``batch``. Faces the landmark model rejects are not listed."""
     rgb, _ = as_rgb(image)
     return _find(rgb)[0]

@@ -143,12 +143,12 @@ def _tiles(length: int, side: int) -> list[int]:
 
 def _merge(boxes: list[FaceBox]) -> list[FaceBox]:
     """Non-maximum suppression at :data:`NMS_IOU` (also: a box mostly inside a more confident
-    one is the same face), most confident first."""
+    one is the same face), then largest first."""
     kept: list[FaceBox] = []
     for box in sorted(boxes, key=lambda b: (-b.score, -b.area, b.x0, b.y0)):
         if all(_iou(box, k) <= NMS_IOU and _inside_fraction(box, k) < 0.7 for k in kept):
             kept.append(box)
-    return kept
+    return sorted(kept, key=lambda b: (-b.area, -b.score))
 
 
 def _inside_fraction(a: FaceBox, b: FaceBox) -> float:
@@ -170,7 +170,7 @@ def _tile_boxes(rgb: np.ndarray, side: int, max_side: int) -> list[FaceBox]:
 
 
 def detect_faces(image: ImageLike, max_side: int = 1280) -> list[FaceBox]:
-    """Candidate faces in an image, most confident first, boxes in original pixels.
+    """Candidate faces in an image, largest box first, boxes in original pixels.
 
     Runs both bundled BlazeFace models (full range: faces up to ~5 m away; short range: close
     faces) on a view downscaled to ``max_side`` and on tiles (see the module docstring),
