@@ -11,7 +11,7 @@ import pytest
 
 from avatarforge.errors import UserInputError
 from avatarforge.perception import face as face_mod
-from avatarforge.perception.face import face_landmarks, find_faces, yaw_from_points
+from avatarforge.perception.face import face_landmarks, face_size, find_faces, yaw_from_points
 
 WIDTHS = (150, 130, 115, 100, 90, 70)
 """Face widths (detection-box px) pasted into the group image; 70 px is below the 80 px rule."""
@@ -55,8 +55,8 @@ def test_group_every_face_no_phantom_largest_first(group, reference):
         err = np.linalg.norm(face.points[:, :2] - truth, axis=1) / s  # in the reference's pixels
         assert np.median(err) < 2.0, (face.index, np.median(err))
         assert abs(face.box.width / (reference.box.width * s) - 1) < 0.2  # the detector's box
-    mesh_areas = [np.prod(np.ptp(f.points[:, :2], axis=0)) for f in faces]
-    assert mesh_areas == sorted(mesh_areas, reverse=True)
+    sizes = [face_size(f.points) for f in faces]
+    assert sizes == sorted(sizes, reverse=True)
     # Stable: the same order and points on another run.
     again = find_faces(image)
     assert [(f.box.x0, f.box.y0, f.box.x1, f.box.y1) for f in again] == [
@@ -90,6 +90,17 @@ def test_rolled_face_uses_the_eye_line(astronaut, reference):
     # cv2's matrix is for pixel indices; continuous coordinates shift by half a pixel.
     truth = (reference.xy - 0.5) @ m[:, :2].T + m[:, 2] + 0.5
     assert np.median(np.linalg.norm(lm.xy - truth, axis=1)) < 2.0
+
+
+def test_face_size_ignores_the_turn(reference):
+    """The order's size measure does not change when the 3D points turn, and scales with
+    the image."""
+    p = reference.points - reference.points.mean(0)
+    a = np.radians(40.0)
+    turned = np.column_stack([p[:, 0] * np.cos(a) - p[:, 2] * np.sin(a), p[:, 1],
+                              p[:, 0] * np.sin(a) + p[:, 2] * np.cos(a)])
+    assert face_size(turned) == pytest.approx(face_size(p), rel=1e-9)
+    assert face_size(2 * p) == pytest.approx(2 * face_size(p), rel=1e-9)
 
 
 def test_yaw_of_rotated_points(astronaut, reference):

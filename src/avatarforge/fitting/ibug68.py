@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["IBUG68_FROM_MP", "IBUG68_GROUPS", "ibug68_from_mediapipe", "inter_ocular"]
+__all__ = [
+    "IBUG68_FROM_MP", "IBUG68_GROUPS", "JAW", "ibug68_from_mediapipe", "inter_ocular",
+    "contour_lines", "far_side", "march", "marched_jaw",
+]
 
 #: iBUG index -> MediaPipe face-mesh indices averaged for it.
 IBUG68_FROM_MP: tuple[tuple[int, ...], ...] = (
@@ -48,3 +51,80 @@ def ibug68_from_mediapipe(points: np.ndarray) -> np.ndarray:
 def inter_ocular(ibug: np.ndarray) -> float:
     """Outer-eye-corner distance (points 36 and 45), the usual NME normaliser."""
     return float(np.linalg.norm(np.asarray(ibug)[36, :2] - np.asarray(ibug)[45, :2]))
+
+
+# -- the jaw contour of a turned head: landmark marching -------------------------------------
+
+JAW = tuple(range(17))
+"""iBUG jaw-line points (0 = by the subject's right ear, 8 = chin, 16 = by the left ear)."""
+LINE_BAND_M = 0.005
+"""Half-height (metres) of the horizontal slice a contour point's line is cut from."""
+MARCH_MIN_YAW_DEG = 5.0
+"""Below this turn both sides keep their anatomical points (the face's outline there is the
+anatomical contour to within the line's spacing)."""
+
+
+def contour_lines(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarray) -> list[np.ndarray]:
+    """For each contour point (``anchors``, (K, 3) positions on the REST mesh, avatarforge
+    axes: +Y up, face towards +Z, +X = the subject's left): the candidate vertices on its
+    horizontal line, from the point inwards towards the front of the face (the 3DDFA / HPEN
+    "parallel lines"): the slice ``|y - y_k| < LINE_BAND_M`` on the same side, between 30 %
+    and 100 % (+5 mm) of the point's distance from the mid-plane and no more than 1 cm
+    behind it. When the head turns this side away, the point slides along this line to the
+    occluding silhouette (:func:`march`). Points within 1 cm of the mid-plane get an empty line.
+    """
+    hv = rest[candidate_ids]
+    lines = []
+    for a in np.asarray(anchors, dtype=np.float64):
+        ax = abs(a[0])
+        if ax < 0.01:
+            lines.append(np.zeros(0, dtype=np.int64))
+            continue
+        side = np.sign(a[0])
+        lateral = (hv[:, 0] * side >= 0.3 * ax) & (hv[:, 0] * side <= ax + 0.005) & (hv[:, 2] >= a[2] - 0.01)
+        band = LINE_BAND_M
+        sel = lateral & (np.abs(hv[:, 1] - a[1]) < band)
+        while sel.sum() < 3 and band < 4 * LINE_BAND_M:
+            band *= 1.5
+            sel = lateral & (np.abs(hv[:, 1] - a[1]) < band)
+        lines.append(np.asarray(candidate_ids)[sel].astype(np.int64))
+    return lines
+
+
+def far_side(depth: np.ndarray, x_rest: np.ndarray, min_yaw_deg: float = MARCH_MIN_YAW_DEG) -> int:
+    """Which side of the face is turned away from the camera: +1 the subject's left (+X),
+    -1 the right, 0 neither (turn below ``min_yaw_deg``). ``depth``: camera-space depth of
+    contour points, ``x_rest``: their rest-pose x (the side and how far out)."""
+    left, right = x_rest > 0.01, x_rest < -0.01
+    if not left.any() or not right.any():
+        return 0
+    sep = float(x_rest[left].mean() - x_rest[right].mean())
+    sin_yaw = float(depth[left].mean() - depth[right].mean()) / max(sep, 1e-9)
+    if abs(sin_yaw) < np.sin(np.radians(min_yaw_deg)):
+        return 0
+    return 1 if sin_yaw > 0 else -1
+
+
+def march(line_uv: np.ndarray, outward: np.ndarray) -> int:
+    """Index of the line vertex on the occluding silhouette: the one projected furthest
+    along ``outward`` (the image direction away from the face, for this side)."""
+    return int(np.argmax(np.asarray(line_uv, dtype=np.float64) @ np.asarray(outward, dtype=np.float64)))
+
+
+def marched_jaw(points_uv: np.ndarray, depth: np.ndarray, x_rest: np.ndarray, lines: list[np.ndarray],
+                vertices_uv: np.ndarray) -> tuple[np.ndarray, int]:
+    """The iBUG-68 points (``points_uv``, (68, 2) projected anatomical points) with the jaw on
+    the far side moved to the silhouette, the 300-W convention for turned heads. ``depth`` and
+    ``x_rest``: per jaw point (17), camera depth and rest x; ``lines``: per jaw point, vertex
+    ids (:func:`contour_lines`); ``vertices_uv``: the projected vertices (indexed by those
+    ids). Returns the points and the far side (:func:`far_side`)."""
+    out = np.array(points_uv, dtype=np.float64, copy=True)
+    side = far_side(np.asarray(depth), np.asarray(x_rest))
+    if side == 0:
+        return out, 0
+    left_dir = out[16] - out[0]  # image direction of the subject's left
+    left_dir /= max(float(np.linalg.norm(left_dir)), 1e-9)
+    for k, ids in zip(JAW, lines):
+        if len(ids) and np.sign(x_rest[k]) == side:
+            out[k] = vertices_uv[ids[march(vertices_uv[ids], side * left_dir)]]
+    return out, side

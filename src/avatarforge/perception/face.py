@@ -22,8 +22,8 @@ Pipeline of :func:`find_faces` (and so of :func:`face_landmarks`):
 3. a box whose crops never give a plausible mesh (presence gate passed, mesh centred in
    the box, of the box's size) is a phantom and is dropped; faces whose meshes overlap are
    one face;
-4. faces are ordered by size, largest first: the area of the landmarks' bounding box (ties:
-   leftmost, then topmost), so ``face_index`` 0 is the largest face and the order is the
+4. faces are ordered by size, largest first: :func:`face_size`, the mesh's 3D width x height,
+   which does not shrink as the head turns (ties: leftmost, then topmost), so ``face_index`` 0 is the largest face and the order is the
    same on every run; the ``faces`` command shows this order.
 """
 
@@ -42,7 +42,8 @@ from avatarforge.perception.face_detect import FaceBox, ImageLike, as_rgb, detec
 
 __all__ = [
     "CROP_SIZE", "MIN_FACE_PX", "MIN_LANDMARK_PX", "MAX_YAW_DEG", "ROI_SCALES",
-    "FaceBox", "FaceLandmarks", "FoundFace", "detect_faces", "face_landmarks", "find_faces", "yaw_from_points",
+    "FaceBox", "FaceLandmarks", "FoundFace", "detect_faces", "face_landmarks", "face_size", "find_faces",
+    "yaw_from_points",
 ]
 # FaceBox and detect_faces live in .face_detect and are re-exported here.
 
@@ -377,12 +378,20 @@ def _box_iou(a, b) -> float:
     return inter / union if inter > 0 else 0.0
 
 
+def face_size(points: np.ndarray) -> float:
+    """Size of a face in pixels, independent of its turn: the geometric mean of its 3D width
+    (cheek 234 to cheek 454) and height (forehead 10 to chin 152) in the mesh's (x, y, z),
+    whose z shares the pixel scale."""
+    p = np.asarray(points, dtype=np.float64)
+    return float(np.sqrt(np.linalg.norm(p[454] - p[234]) * np.linalg.norm(p[152] - p[10])))
+
+
 def _order_key(points: np.ndarray) -> tuple[float, float, float]:
-    """Largest face first -- the area of its landmarks' bounding box, which (unlike the
-    detector's box, whose size depends on the scale it was found at) follows the face's
-    size closely --; ties (to 1 px^2): leftmost, then topmost."""
-    x0, y0, x1, y1 = _mesh_box(points)
-    return (-round((x1 - x0) * (y1 - y0)), round(x0, 1), round(y0, 1))
+    """Largest face first by :func:`face_size` (the detector's box size depends on the scale
+    it was found at, and a box or 2D extent shrinks as the head turns); ties (to 0.1 px):
+    leftmost, then topmost."""
+    x0, y0, _, _ = _mesh_box(points)
+    return (-round(face_size(points), 1), round(x0, 1), round(y0, 1))
 
 
 def _find(rgb: np.ndarray) -> tuple[list[FoundFace], list[_Rejected]]:
@@ -407,8 +416,8 @@ def _find(rgb: np.ndarray) -> tuple[list[FoundFace], list[_Rejected]]:
 
 
 def find_faces(image: ImageLike) -> list[FoundFace]:
-    """Every face in the image with its 478 landmarks, largest first (area of the landmarks'
-    bounding box; ties: leftmost, then topmost): :attr:`FoundFace.index` is the ``--face-index`` of ``face``,
+    """Every face in the image with its 478 landmarks, largest first (:func:`face_size`;
+    ties: leftmost, then topmost): :attr:`FoundFace.index` is the ``--face-index`` of ``face``,
     ``create`` and ``batch``. Faces the landmark model rejects are not listed."""
     rgb, _ = as_rgb(image)
     return _find(rgb)[0]

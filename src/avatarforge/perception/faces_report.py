@@ -18,7 +18,7 @@ def faces_json(faces: list[FoundFace], image_size: tuple[int, int]) -> dict:
     boxes in original-image pixels (x right, y down), in the ``--face-index`` order."""
     return {
         "image_size": [int(image_size[0]), int(image_size[1])],
-        "order": "largest face first (area of its landmarks' box; ties: leftmost, then topmost); index = --face-index",
+        "order": "largest face first (3D size of its landmark mesh; ties: leftmost, then topmost); index = --face-index",
         "faces": [
             {
                 "index": f.index,
