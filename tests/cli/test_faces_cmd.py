@@ -87,3 +87,31 @@ def test_face_index_follows_the_faces_order(capsys, body, pair, tmp_path):
     assert np.asarray(lm["detected"])[:, 0].min() > 552  # the astronaut's face, on the right
     code, _, err = run(capsys, "face", pair, "-o", tmp_path / "two", "--face-index", "2")
     assert code == 2 and "out of range" in err and "avatarforge faces" in err
+
+
+def test_batch_passes_face_index(capsys, body, pair, tmp_path):
+    """`batch --face-index` reaches every photo's face stage: an index the photo does not
+    have fails that photo with the face stage's message (recorded, not fatal)."""
+    photos = tmp_path / "in"
+    photos.mkdir()
+    (photos / "pair.png").write_bytes(pair.read_bytes())
+    out = tmp_path / "out"
+    run(capsys, "batch", photos, "-o", out, "--face-index", "5")  # its exit code for failed items is not at issue
+    report = json.loads((out / "batch_report.json").read_text())
+    (item,) = report["items"]
+    assert item["status"] == "failed" and "face index 5 is out of range: 2 faces were found" in item["error"]
+
+
+def test_face_the_landmark_model_rejects_is_one_line_exit_2(capsys, pair, tmp_path, monkeypatch):
+    """A detected face the landmark model cannot place: `face` and `faces` end with one
+    `error:` line saying why, exit code 2, nothing written."""
+    from avatarforge.perception import face as face_mod
+
+    monkeypatch.setattr(face_mod, "_mesh_for_box", lambda rgb, box: None)
+    code, _, err = run(capsys, "face", pair, "-o", tmp_path / "o")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: a face was found in ") and "could not be landmarked" in lines[0]
+    assert not (tmp_path / "o").exists()
+    code, _, err = run(capsys, "faces", pair, "-o", tmp_path / "f")
+    assert code == 2 and err.startswith("error: a face was found in ") and not (tmp_path / "f").exists()

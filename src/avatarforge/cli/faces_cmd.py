@@ -21,7 +21,7 @@ def faces(
     import time
 
     from avatarforge.errors import UserInputError
-    from avatarforge.perception.face import MIN_FACE_PX, find_faces
+    from avatarforge.perception.face import MIN_FACE_PX, face_landmarks, find_faces
     from avatarforge.perception.faces_report import faces_image, faces_json, faces_table
     from avatarforge.perception.image_io import load_image
     from avatarforge.util.atomic import atomic_dir, check_output_dir
@@ -33,6 +33,7 @@ def faces(
     found = find_faces(image)
     seconds = time.perf_counter() - start
     if not found:
+        face_landmarks(image)  # raises the reason: no face at all, or why a detected one has no mesh
         raise UserInputError(f"no face found in {photo}: use a photo where faces are visible, upright and "
                              f"at least ~{MIN_FACE_PX:.0f} px wide")
     size = (int(image.rgb.shape[1]), int(image.rgb.shape[0]))
