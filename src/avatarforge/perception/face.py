@@ -15,16 +15,17 @@ Pipeline of :func:`find_faces` (and so of :func:`face_landmarks`):
    :data:`ROI_SCALES` [0] = 1.5 times its longer side, rotated so that the detector's eye
    keypoints are horizontal, resampled to :data:`CROP_SIZE`; the points are mapped back
    with the inverse affine. Three more passes crop around the previous points (the ROI the
-   graph would track with) and are averaged, which centres the face and steadies the points. If the model's face-presence
-   gate rejects the crop, wider and narrower crops are tried, then the full-range detector
-   on a crop around the box (a better box and eye keypoints), then the face-mesh graph on
-   a crop (the former method);
+   graph would track with) and are averaged, which centres the face and steadies the
+   points. If the model's face-presence gate rejects the crop, wider and narrower crops are
+   tried, then the full-range detector on a crop around the box (a better box and eye
+   keypoints), then the face-mesh graph on a crop (the former method);
 3. a box whose crops never give a plausible mesh (presence gate passed, mesh centred in
    the box, of the box's size) is a phantom and is dropped; faces whose meshes overlap are
    one face;
-4. faces are ordered by size, largest first: :func:`face_size`, the mesh's 3D width x height,
-   which does not shrink as the head turns (ties: leftmost, then topmost), so ``face_index`` 0 is the largest face and the order is the
-   same on every run; the ``faces`` command shows this order.
+4. faces are ordered by size, largest first: :func:`face_size`, the mesh's 3D width x
+   height, which does not shrink as the head turns (ties: leftmost, then topmost), so
+   ``face_index`` 0 is the largest face and the order is the same on every run; the
+   ``faces`` command shows this order.
 """
 
 from __future__ import annotations
