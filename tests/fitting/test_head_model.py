@@ -46,7 +46,7 @@ def test_ibug68_mapping():
     pts = np.arange(478 * 2, dtype=float).reshape(478, 2)
     ib = ibug68_from_mediapipe(pts)
     assert ib.shape == (68, 2)
-    assert np.allclose(ib[3], (pts[132] + pts[58]) / 2)
+    assert np.allclose(ib[3], pts[215]) and np.allclose(ib[4], (pts[138] + pts[172]) / 2)
     assert np.isclose(inter_ocular(ib), np.linalg.norm(pts[33] - pts[263]))
 
 

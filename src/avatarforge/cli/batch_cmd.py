@@ -19,6 +19,7 @@ def batch(
     pose: str = typer.Option("a", "--pose", help="Export rest pose: a, t or relaxed."),
     texture_size: int = typer.Option(1024, "--texture-size", min=256, max=4096, help="Texture resolution."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
+    face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face in every photo (0 = largest; see `avatarforge faces`)."),
 ) -> None:
     """Create an avatar for every photo; failures are recorded in batch_report.json, never fatal."""
     from rich.console import Console
@@ -37,7 +38,7 @@ def batch(
         raise UserInputError(f"output {out} exists and is not a directory: choose another with -o")
     check_writable_dir(out)
     items = plan_batch(photos, out, force)
-    options = {"pose": pose, "texture_size": texture_size, "preview_size": preview_size}
+    options = {"pose": pose, "texture_size": texture_size, "preview_size": preview_size, "face_index": face_index}
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, disable=not console.is_terminal) as bar:

@@ -38,12 +38,13 @@ def _root(
 
 
 def _register() -> None:
-    from avatarforge.cli import (batch_cmd, body_cmd, create_cmd, face_cmd, neural_cmd, portrait_cmd, research_cmd,
-                                 studio_cmd, texture_cmd)
+    from avatarforge.cli import (batch_cmd, body_cmd, create_cmd, face_cmd, faces_cmd, neural_cmd, portrait_cmd,
+                                 research_cmd, studio_cmd, texture_cmd)
 
     create_cmd.register(app)
     batch_cmd.register(app)
     face_cmd.register(app)
+    faces_cmd.register(app)
     texture_cmd.register(app)
     body_cmd.register(app)
     research_cmd.register(app)

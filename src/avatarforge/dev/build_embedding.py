@@ -98,14 +98,10 @@ def build(identities: int = 24, seed: int = 0, size: int = 512, progress=None) -
         return closest_surface_point(ref_v, faces[head], points, head)
 
     mp_tri, mp_bary = snap(medians)
-    ib_points = np.stack([medians[list(ids)].mean(0) for ids in IBUG68_FROM_MP])
-    ib_tri, ib_bary = snap(ib_points)
-    ib_spread = np.array([spread[list(ids)].mean() for ids in IBUG68_FROM_MP])
     return {
         "mediapipe478_triangles": mp_tri.astype(np.int32), "mediapipe478_bary": mp_bary.astype(np.float32),
         "mediapipe478_spread_mm": spread.astype(np.float32),
-        "ibug68_triangles": ib_tri.astype(np.int32), "ibug68_bary": ib_bary.astype(np.float32),
-        "ibug68_spread_mm": ib_spread.astype(np.float32),
+        **ibug68_from_medians(body, medians, spread),
         # The embedded landmarks on the reference body (metres; x = body's left, y up,
         # z out of the face): a canonical 3D face for head-pose estimation.
         "mediapipe478_reference": np.einsum("lk,lkc->lc", mp_bary, ref_v[faces[mp_tri]]).astype(np.float32),
@@ -115,14 +111,41 @@ def build(identities: int = 24, seed: int = 0, size: int = 512, progress=None) -
 
 
 
+def ibug68_from_medians(body, medians: np.ndarray, spread: np.ndarray) -> dict[str, np.ndarray]:
+    """The iBUG-68 embedding from the 478 landmark positions on the reference body: each iBUG
+    point is the mean of its :data:`IBUG68_FROM_MP` points, snapped to the head surface."""
+    ref = body.forward_params({})
+    faces = ref.faces.numpy()
+    ref_v = ref.vertices[0].numpy().astype(np.float64)
+    head = head_faces(body, faces)
+    ib_points = np.stack([medians[list(ids)].mean(0) for ids in IBUG68_FROM_MP])
+    ib_tri, ib_bary = closest_surface_point(ref_v, faces[head], ib_points, head)
+    ib_spread = np.array([spread[list(ids)].mean() for ids in IBUG68_FROM_MP])
+    return {"ibug68_triangles": ib_tri.astype(np.int32), "ibug68_bary": ib_bary.astype(np.float32),
+            "ibug68_spread_mm": ib_spread.astype(np.float32)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--identities", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--out", type=Path,
                     default=Path(__file__).resolve().parent.parent / "data" / "anny_landmarks.npz")
+    ap.add_argument("--ibug68-only", action="store_true",
+                    help="only redo the iBUG-68 entries of the existing file from its 478 reference points "
+                         "(after a change of IBUG68_FROM_MP; no rendering)")
     args = ap.parse_args()
     start = time.perf_counter()
+    if args.ibug68_only:
+        from avatarforge.bodies import load_body
+
+        with np.load(args.out) as f:
+            data = dict(f)
+        data.update(ibug68_from_medians(load_body(), data["mediapipe478_reference"].astype(np.float64),
+                                        data["mediapipe478_spread_mm"].astype(np.float64)))
+        np.savez_compressed(args.out, **data)
+        print(f"updated the iBUG-68 entries of {args.out}")
+        return
     data = build(args.identities, args.seed, progress=lambda i, n: print(f"identity {i}/{n}", flush=True))
     np.savez_compressed(args.out, **data)
     print(f"wrote {args.out}: {int(data['detected'])}/{int(data['renders'])} renders detected, "

@@ -3,7 +3,8 @@
 Adam over identity (phenotypes + head/face local changes), expression (the 52 ARKit
 actions), head and eye rotation and a perspective camera, minimising the robust
 reprojection error of the 478 detected landmarks (with reliability weights from the
-embedding), a sliding-silhouette term for the lower face contour, DECA's eye- and
+embedding), the lower face contour with landmark marching on the far side of a turned
+head (:mod:`.ibug68`: the detected outline there is the silhouette), DECA's eye- and
 mouth-closure relations, the detector's relative depth, and priors that keep the
 parameters plausible. Two stages: rigid (camera + head rotation), then everything.
 Deterministic: no randomness, fixed initialisation.
@@ -20,6 +21,7 @@ from torch import Tensor
 
 from avatarforge.bodies.landmark_embedding import LandmarkEmbedding, load_embedding
 from avatarforge.fitting.head_model import HeadModel
+from avatarforge.fitting.ibug68 import JAW, contour_lines, far_side, march, marched_jaw
 from avatarforge.perception.landmark_groups import EYE_PAIRS, IRIS, LIP_PAIRS, OVAL
 from avatarforge.render.camera import Camera
 
@@ -63,6 +65,8 @@ class FaceFitConfig:
     """L2 prior on eye rotation (degrees)."""
     contour_every: int = 10
     """Re-pick the silhouette correspondences every N steps."""
+    march_fit: bool = True
+    """Slide the far side's lower-contour model points to the silhouette in the fit."""
 
 
 @dataclass
@@ -98,7 +102,6 @@ class _Problem:
         faces = body.faces.numpy()
         lm_vids = emb.vertex_ids(faces)  # (478, 3)
         self.oval = np.array(OVAL)
-        # Candidate silhouette vertices: the lower face and jaw (below the eyes, front half).
         rest = body.forward_params({})
         v = rest.vertices[0].numpy()
         j = dict(zip(body.joint_names, rest.joints[0].numpy()))
@@ -106,23 +109,22 @@ class _Problem:
         from avatarforge.bodies.head_mesh import head_faces
 
         head_v = np.unique(faces[head_faces(body, faces)])
-        hv = v[head_v]
-        lower = head_v[(hv[:, 1] < eye_y) & (hv[:, 2] > j["head"][2] - 0.04) & (np.abs(hv[:, 0]) > 0.02)]
-        self.cand = lower
-        ids = np.unique(np.concatenate([lm_vids.ravel(), lower]))
+        # Which oval points are on the lower (silhouette) contour: embedded below the eyes.
+        lm_rest = (emb.bary[:, :, None] * v[lm_vids]).sum(1)
+        self.lower_oval = self.oval[lm_rest[self.oval, 1] < eye_y]
+        self.upper_oval = self.oval[lm_rest[self.oval, 1] >= eye_y]
+        # Their marching lines: on a turned head the far side's detected outline is the
+        # silhouette, reached by sliding each point inwards along its line (as the export).
+        lines = contour_lines(v, head_v, lm_rest[self.lower_oval])
+        self.oval_x = lm_rest[self.lower_oval, 0]
+        ids = np.unique(np.concatenate([lm_vids.ravel(), *lines]))
         loc = [s.name for s in body.params if s.group == "local" and s.region in cfg.regions]
         local_ids = np.array([body.local_names.index(n) for n in loc])
         self.model = HeadModel(body, ids, local_ids)
         pos = {int(k): i for i, k in enumerate(ids)}
         self.lm_local = torch.as_tensor(np.vectorize(pos.get)(lm_vids), dtype=torch.long)
         self.bary = torch.as_tensor(emb.bary, dtype=torch.float32)
-        self.cand_local = torch.as_tensor([pos[int(k)] for k in lower], dtype=torch.long)
-        normals = _vertex_normals(v, faces)
-        self.cand_normals = torch.as_tensor(normals[lower], dtype=torch.float32)
-        # Which oval points are on the lower (silhouette) contour: embedded below the eyes.
-        lm_rest = (emb.bary[:, :, None] * v[lm_vids]).sum(1)
-        self.lower_oval = self.oval[lm_rest[self.oval, 1] < eye_y]
-        self.upper_oval = self.oval[lm_rest[self.oval, 1] >= eye_y]
+        self.line_local = [torch.as_tensor([pos[int(k)] for k in line], dtype=torch.long) for line in lines]
         # Reliability weights from the embedding's spread across identities.
         w = 1.0 / (1.0 + (emb.spread_mm / 3.0) ** 2)
         w[self.lower_oval] = 0.0  # handled by the silhouette term
@@ -149,14 +151,6 @@ class _Problem:
         f = self.f0 * torch.exp(log_f)
         uv = f * cam[..., :2] / cam[..., 2:3] + self.cxy
         return uv, cam[..., 2]
-
-
-def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    out = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(out, f[:, k], n)
-    return out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-12)
 
 
 def fit_face(points: np.ndarray, image_size: tuple[int, int], body=None,
@@ -222,7 +216,7 @@ def _fit_face(points, image_size, body, config) -> FaceFit:
             rest = rest_cache if rigid else prob.model.rest(phen, _full_local(prob, local_sub), expr)
             verts, _ = prob.model.pose(*rest, head_rot, eye_rot)
             if contour_match is None or step % cfg.contour_every == 0:
-                contour_match = _pick_silhouette(prob, verts.detach(), t.detach(), log_f.detach(), head_rot.detach())
+                contour_match = _pick_contour(prob, verts.detach(), t.detach(), log_f.detach())
             loss = _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_match)
             loss.backward()
             opt.step()
@@ -244,24 +238,48 @@ def _full_local(prob: _Problem, local_sub: Tensor) -> Tensor:
     return full.index_copy(1, prob.local_idx, local_sub)
 
 
-def _pick_silhouette(prob: _Problem, verts, t, log_f, head_rot) -> Tensor:
-    """For each lower-contour landmark, the candidate vertex on the current silhouette nearest
-    to it in the image (index into the candidates), or -1 when none is on the silhouette."""
-    from avatarforge.bodies.rotation import euler_xyz_to_matrix
+def _pick_contour(prob: _Problem, verts, t, log_f) -> tuple[Tensor, Tensor]:
+    """Landmark marching, on the model and on the detection alike. For each lower-contour
+    landmark on the side turned away from the camera: the vertex of its line on the model's
+    silhouette (index into the slice) and, as its target, the detected face's silhouette at
+    that landmark's height (:func:`_detected_silhouette`). Elsewhere (the near side, a head
+    turned < 5 degrees) the pick is -1: the landmark's own point against its detection."""
+    lm = prob.landmarks(verts)
+    uv, z = prob.project(lm, t, log_f)
+    picks = torch.full((len(prob.lower_oval),), -1, dtype=torch.long)
+    targets = prob.det[prob.lower_oval].clone()
+    side = far_side(z[0, prob.lower_oval].numpy(), prob.oval_x) if prob.cfg.march_fit else 0
+    if side == 0:
+        return picks, targets
+    left_dir = (uv[0, 454] - uv[0, 234]).numpy()  # image direction of the subject's left
+    left_dir = left_dir / max(float(np.linalg.norm(left_dir)), 1e-9)
+    sil = _detected_silhouette(prob, side)
+    for k, line in enumerate(prob.line_local):
+        if len(line) and np.sign(prob.oval_x[k]) == side:
+            line_uv, _ = prob.project(verts[:, line], t, log_f)
+            picks[k] = line[march(line_uv[0].numpy(), side * left_dir)]
+            targets[k] = sil[k]
+    return picks, targets
 
-    cand = verts[:, prob.cand_local]
-    uv, _ = prob.project(cand, t, log_f)
-    normals = prob.cand_normals @ euler_xyz_to_matrix(head_rot)[0].T @ prob.rc.T
-    cam = cand[0] @ prob.rc.T + t
-    view = cam / cam.norm(dim=-1, keepdim=True)
-    ndot = (normals * view).sum(-1)
-    sil = (ndot.abs() < 0.25) & (ndot < 0.1)
-    det = prob.det[prob.lower_oval]
-    d = torch.cdist(det, uv[0])
-    d[:, ~sil] = float("inf")
-    best = d.argmin(1)
-    best[torch.isinf(d.min(1).values)] = -1
-    return best
+
+def _detected_silhouette(prob: _Problem, side: int) -> Tensor:
+    """The detected face's outline on ``side`` at the height of each lower-contour landmark:
+    among the detected mesh points (irises excluded) within a band of that landmark's height
+    (along the face's up direction, 4 % of the eye-corner distance), the one furthest out.
+    MediaPipe's own oval points on a turned-away side lie inside this outline (its mesh is
+    3D: they are the hidden anatomical contour), so the model's silhouette is matched to the
+    outline, not to them."""
+    det = prob.det[:468].numpy().astype(np.float64)
+    left = det[454] - det[234]
+    left /= max(float(np.linalg.norm(left)), 1e-9)
+    up = np.array([left[1], -left[0]])
+    heights, out = det @ up, det @ (side * left)
+    band = 0.04 * prob.scale
+    result = prob.det[prob.lower_oval].clone()
+    for k, i in enumerate(prob.lower_oval):
+        near = np.flatnonzero(np.abs(heights - heights[i]) < band)
+        result[k] = torch.as_tensor(det[near[np.argmax(out[near])]], dtype=result.dtype)
+    return result
 
 
 def _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_match) -> Tensor:
@@ -270,11 +288,14 @@ def _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_ma
     s = prob.scale
     r = (uv[0] - prob.det).norm(dim=-1) / s
     loss = (prob.w * _robust(r)).sum() / prob.w.sum()
-    ok = contour_match >= 0
+    picks, targets = contour_match
+    model_contour = uv[0, prob.lower_oval]
+    ok = picks >= 0
     if bool(ok.any()):
-        cand_uv, _ = prob.project(verts[:, prob.cand_local[contour_match[ok]]], t, log_f)
-        rc = (cand_uv[0] - prob.det[prob.lower_oval][ok]).norm(dim=-1) / s
-        loss = loss + cfg.w_contour * _robust(rc).mean()
+        marched, _ = prob.project(verts[:, picks[ok]], t, log_f)
+        model_contour = model_contour.index_put((torch.nonzero(ok)[:, 0],), marched[0])
+    rc = (model_contour - targets).norm(dim=-1) / s
+    loss = loss + cfg.w_contour * _robust(rc).mean()
     closure = 0.0
     for pairs in (EYE_PAIRS, LIP_PAIRS):
         a, b = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -315,8 +336,14 @@ def _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, loss
     camera = Camera(CAMERA_ROTATION, t_world, w_img, h_img, f, f, w_img / 2, h_img / 2)
     uv = uv[0].numpy()
     ibug = load_embedding("ibug68")
-    lm_ib = ibug.points(torch.as_tensor(_full_vertices(body, values)), body.faces.numpy())
-    ib_uv = camera.project(lm_ib.numpy())[:, :2]
+    full = _full_vertices(body, values)
+    lm_ib = ibug.points(torch.as_tensor(full), body.faces.numpy()).numpy()
+    ib_proj = camera.project(lm_ib)
+    lines, x_rest = _jaw_lines(body)
+    used = np.unique(np.concatenate(lines))
+    v_uv = np.zeros((len(full), 2))
+    v_uv[used] = camera.project(full[used])[:, :2]
+    ib_uv, _ = marched_jaw(ib_proj[:, :2], ib_proj[list(JAW), 2], x_rest, lines, v_uv)
     keep = np.setdiff1d(np.arange(478), prob.oval)
     rmse = float(np.sqrt(((uv[keep] - prob.det[keep].numpy()) ** 2).sum(-1).mean()))
     return FaceFit(values, camera, uv, ib_uv, np.column_stack([prob.det.numpy(), prob.det_z.numpy()]),
@@ -325,3 +352,21 @@ def _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, loss
 
 def _full_vertices(body, values) -> np.ndarray:
     return body.forward_params(values).vertices[0].numpy()
+
+
+_LINES_CACHE: dict[int, tuple] = {}
+
+
+def _jaw_lines(body) -> tuple[list[np.ndarray], np.ndarray]:
+    """The iBUG jaw points' marching lines on ``body``'s rest mesh (vertex ids, full mesh) and
+    their rest x; the lines depend on the topology and the rest shape only, so once per body."""
+    key = id(body)
+    if key not in _LINES_CACHE:
+        from avatarforge.bodies.head_mesh import head_faces
+
+        rest = body.forward_params({}).vertices[0].numpy()
+        faces = body.faces.numpy()
+        anchors = load_embedding("ibug68").points(torch.as_tensor(rest), faces).numpy()[list(JAW)]
+        head_v = np.unique(faces[head_faces(body, faces)])
+        _LINES_CACHE[key] = (contour_lines(rest, head_v, anchors), anchors[:, 0])
+    return _LINES_CACHE[key]

@@ -2,8 +2,9 @@
 
 * :mod:`.image_io` -- :func:`load_image` (any JPEG/PNG/WebP/BMP/TIFF -> upright 8-bit RGB,
   with clear errors for bad files) and :func:`detection_view` for detectors;
-* :mod:`.face` -- :func:`detect_faces` and the 478-point :func:`face_landmarks` (mediapipe's
-  bundled models, no download);
+* :mod:`.face` -- :func:`detect_faces`, :func:`find_faces` (every face with its landmarks,
+  largest first) and the 478-point :func:`face_landmarks` (mediapipe's bundled models, no
+  download); :mod:`.faces_report` -- ``faces.json`` / ``faces.png``;
 * :mod:`.landmark_groups` -- index lists of the mesh's eyes, irises, brows, lips, oval, nose;
 * :mod:`.iris` -- the eye alignment network (iris centres in eye crops);
 * :mod:`.segmentation` -- :func:`person_mask` (person/background matting);
@@ -37,6 +38,8 @@ _LAZY = {
     "FaceLandmarks": "face",
     "detect_faces": "face",
     "face_landmarks": "face",
+    "find_faces": "face",
+    "FoundFace": "face",
     "EyeOpenness": "face_metrics",
     "HeadPose": "face_metrics",
     "eye_openness": "face_metrics",

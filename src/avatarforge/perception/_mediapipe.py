@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = ["ModelKind", "run", "MAX_MESH_FACES", "face_mesh_connections"]
 
-ModelKind = Literal["detect_short", "detect_full", "mesh", "selfie", "pose"]
+ModelKind = Literal["detect_short", "detect_full", "mesh", "landmarks", "selfie", "pose"]
 
 MAX_MESH_FACES = 4
 """Faces the mesh looks for in one call (a face crop may show parts of its neighbours)."""
@@ -68,6 +68,58 @@ def _native_stderr_captured():
             os.close(saved)
 
 
+_LANDMARK_GRAPH = """
+input_stream: "IMAGE:image"
+input_stream: "ROI:roi"
+input_side_packet: "WITH_ATTENTION:with_attention"
+output_stream: "LANDMARKS:landmarks"
+node {
+  calculator: "FaceLandmarkCpu"
+  input_stream: "IMAGE:image"
+  input_stream: "ROI:roi"
+  input_side_packet: "WITH_ATTENTION:with_attention"
+  output_stream: "LANDMARKS:landmarks"
+}
+"""
+
+
+class _LandmarkModel:
+    """The face landmark model alone (mediapipe's ``FaceLandmarkCpu`` subgraph, with attention:
+    478 points) on a whole input image, which must already be the face's crop: square, the face
+    upright and filling about 1/1.5 of it (as the face mesh's own ROI). No detector runs, so
+    nothing depends on a face being re-detected inside the crop. ``process`` returns the
+    normalised landmark list, or None when the model's face-presence score is below 0.5
+    (the subgraph's own gate: the crop does not show a face)."""
+
+    def __init__(self):
+        import mediapipe as mp
+        from google.protobuf import text_format
+        from mediapipe.framework import calculator_pb2
+        from mediapipe.framework.formats import rect_pb2
+        from mediapipe.python import packet_creator, packet_getter
+        from mediapipe.python._framework_bindings import calculator_graph, resource_util
+
+        # Model files are resolved relative to the package root, as mediapipe's solutions do.
+        resource_util.set_resource_dir(os.path.dirname(os.path.dirname(os.path.abspath(mp.__file__))))
+        config = text_format.Parse(_LANDMARK_GRAPH, calculator_pb2.CalculatorGraphConfig())
+        self._graph = calculator_graph.CalculatorGraph(graph_config=config)
+        self._out: list = []
+        self._graph.observe_output_stream("landmarks", lambda _s, p: self._out.append(packet_getter.get_proto(p)))
+        self._graph.start_run({"with_attention": packet_creator.create_bool(True)})
+        self._creator, self._format = packet_creator, mp.ImageFormat.SRGB
+        self._roi = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
+        self._t = 0
+
+    def process(self, rgb: np.ndarray):
+        self._out.clear()
+        self._t += 1
+        self._graph.add_packet_to_input_stream(
+            "image", self._creator.create_image_frame(image_format=self._format, data=rgb).at(self._t))
+        self._graph.add_packet_to_input_stream("roi", self._creator.create_proto(self._roi).at(self._t))
+        self._graph.wait_until_idle()
+        return self._out[0] if self._out else None
+
+
 def _create(kind: str):
     import mediapipe as mp
 
@@ -89,6 +141,8 @@ def _create(kind: str):
         return mp.solutions.face_detection.FaceDetection(
             model_selection=1 if kind == "detect_full" else 0, min_detection_confidence=0.5
         )
+    if kind == "landmarks":
+        return _LandmarkModel()
     if kind == "selfie":  # person/background segmentation (portrait matting)
         return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
     if kind == "pose":  # 33 body landmarks + a person mask

@@ -4,9 +4,11 @@ Boxes are in ORIGINAL-image pixels (continuous coordinates, x right, y down; see
 :mod:`.image_io`), clipped to the image. The detectors see a :func:`.detection_view` of the
 image (long side <= ``max_side``) and resize it again to their own input (192 px full range,
 128 px short range), so a face narrower than about a tenth of the image's long side is
-invisible to them. When the whole image yields no face, :func:`detect_faces` therefore
-searches overlapping tiles, halving the tile size each round (down to
-:data:`MIN_TILE_SIDE`) until something is found.
+invisible to them. :func:`detect_faces` therefore also searches overlapping tiles, halving
+the tile side from half the image's long side until a face of :data:`SEARCH_FACE_PX` is at
+least an eighth of a tile (or the tile reaches :data:`MIN_TILE_SIDE`); a photo whose whole
+view found nothing is searched down to :data:`MIN_TILE_SIDE`. These boxes are candidates:
+:func:`.face.find_faces` keeps those the landmark model confirms.
 """
 
 from __future__ import annotations
@@ -22,15 +24,21 @@ from avatarforge.perception import _mediapipe
 from avatarforge.perception.image_io import LoadedImage, detection_view
 
 __all__ = [
-    "KEYPOINT_NAMES", "NMS_IOU", "MIN_TILE_SIDE", "TILE_MIN_SCORE",
+    "KEYPOINT_NAMES", "NMS_IOU", "MIN_TILE_SIDE", "TILE_MIN_SCORE", "SEARCH_FACE_PX",
     "FaceBox", "ImageLike", "detect_faces", "as_rgb",
 ]
 
 NMS_IOU = 0.3
 """Boxes overlapping more than this (from the two models, or overlapping tiles) are one face."""
-TILE_MIN_SCORE = 0.8
-"""Confidence a tile detection needs: tiles of textured non-faces (coffee, star fields) give
-0.5-0.71, real faces seen at a workable scale 0.84-0.96."""
+TILE_MIN_SCORE = 0.6
+"""Confidence a tile detection needs. Tiles of textured non-faces (coffee, star fields) give
+0.5-0.71, real faces seen at a workable scale 0.6-0.96; the phantoms that pass are removed
+by :func:`.face.find_faces` (no plausible mesh)."""
+SEARCH_FACE_PX = 80
+"""Faces at least this wide are searched for in tiles (smaller ones only when the whole
+image shows no face)."""
+TILE_FACE_FRACTION = 8
+"""A tile level is fine enough when a face of :data:`SEARCH_FACE_PX` is 1/8 of the tile."""
 MIN_TILE_SIDE = 384
 """Smallest tile searched: a 64 px face is then a third of the tile."""
 TILE_OVERLAP = 0.25
@@ -134,36 +142,51 @@ def _tiles(length: int, side: int) -> list[int]:
 
 
 def _merge(boxes: list[FaceBox]) -> list[FaceBox]:
-    """Non-maximum suppression at :data:`NMS_IOU`, then largest first."""
+    """Non-maximum suppression at :data:`NMS_IOU` (also: a box mostly inside a more confident
+    one is the same face), then largest first."""
     kept: list[FaceBox] = []
-    for box in sorted(boxes, key=lambda b: -b.score):
-        if all(_iou(box, k) <= NMS_IOU for k in kept):
+    for box in sorted(boxes, key=lambda b: (-b.score, -b.area, b.x0, b.y0)):
+        if all(_iou(box, k) <= NMS_IOU and _inside_fraction(box, k) < 0.7 for k in kept):
             kept.append(box)
     return sorted(kept, key=lambda b: (-b.area, -b.score))
 
 
+def _inside_fraction(a: FaceBox, b: FaceBox) -> float:
+    """Fraction of the smaller of ``a`` and ``b`` covered by the other."""
+    w = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    h = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    return w * h / max(min(a.area, b.area), 1e-9)
+
+
+def _tile_boxes(rgb: np.ndarray, side: int, max_side: int) -> list[FaceBox]:
+    height, width = rgb.shape[:2]
+    return [
+        box
+        for ty in _tiles(height, side)
+        for tx in _tiles(width, side)
+        for box, cut in _detect_region(rgb, tx, ty, min(side, width), min(side, height), max_side)
+        if not cut and box.score >= TILE_MIN_SCORE
+    ]
+
+
 def detect_faces(image: ImageLike, max_side: int = 1280) -> list[FaceBox]:
-    """Faces in an image, largest first, boxes in original pixels.
+    """Candidate faces in an image, largest box first, boxes in original pixels.
 
     Runs both bundled BlazeFace models (full range: faces up to ~5 m away; short range: close
-    faces) on a view downscaled to ``max_side`` and keeps, among boxes overlapping by more
-    than :data:`NMS_IOU`, the most confident one. If that finds nothing, tiles (see the module
-    docstring) are searched; boxes cut by a tile's inner edge are dropped there (the
-    overlapping tile holds the whole face), and so are boxes scoring below
-    :data:`TILE_MIN_SCORE`.
+    faces) on a view downscaled to ``max_side`` and on tiles (see the module docstring),
+    and keeps, among boxes overlapping by more than :data:`NMS_IOU` (or one mostly inside
+    the other), the most confident one. Boxes cut by a tile's inner edge are dropped there
+    (the overlapping tile holds the whole face), and so are tile boxes scoring below
+    :data:`TILE_MIN_SCORE`. :func:`.face.find_faces` confirms them with the landmark model
+    and orders them largest first.
     """
     rgb, _ = as_rgb(image)
     height, width = rgb.shape[:2]
-    found = _merge([b for b, _ in _detect_region(rgb, 0, 0, width, height, max_side)])
+    boxes = [b for b, _ in _detect_region(rgb, 0, 0, width, height, max_side)]
     side = max(width, height) // 2
-    while not found and side >= MIN_TILE_SIDE:
-        boxes = [
-            box
-            for ty in _tiles(height, side)
-            for tx in _tiles(width, side)
-            for box, cut in _detect_region(rgb, tx, ty, min(side, width), min(side, height), max_side)
-            if not cut and box.score >= TILE_MIN_SCORE
-        ]
-        found = _merge(boxes)
+    while side >= MIN_TILE_SIDE:
+        if boxes and side < TILE_FACE_FRACTION * SEARCH_FACE_PX:
+            break  # fine enough for faces of SEARCH_FACE_PX; smaller ones only if nothing else
+        boxes += _tile_boxes(rgb, side, max_side)
         side //= 2
-    return found
+    return _merge(boxes)

@@ -36,7 +36,7 @@ def draw_fit_overlay(photo: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
     h, w = img.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
-        img = np.asarray(Image.fromarray(img).resize((round(w * scale), round(h * scale)), Image.LANCZOS))
+        img = np.array(Image.fromarray(img).resize((round(w * scale), round(h * scale)), Image.LANCZOS))  # writable
     img = np.ascontiguousarray(img)
     r = max(1, round(max(img.shape[:2]) / 500))
     _dots(img, np.asarray(detected_2d)[:, :2] * scale - 0.5, (40, 220, 60), r)
