@@ -11,7 +11,7 @@ import torch
 from avatarforge.bodies import BodyModel, BodyOutput, ParamsFile, load_body, pose_preset
 from avatarforge.export.mesh import RiggedMesh
 
-__all__ = ["Avatar", "build_avatar", "load_avatar_params"]
+__all__ = ["Avatar", "build_avatar", "load_avatar_params", "material_groups"]
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Avatar:
     output: BodyOutput
     """Forward pass with ``values``; expression included (what the morph weights show)."""
     texture: np.ndarray | None = None
+    texture_lit: bool = False
+    """The texture holds the photo's lighting (exported unlit), not a de-lit albedo."""
 
     @property
     def expression(self) -> dict[str, float]:
@@ -67,7 +69,22 @@ class Avatar:
             morph_deltas=posed_deltas.numpy().astype(np.float32),
             morph_weights=np.array([self.values[n] for n in names], dtype=np.float32),
             texture=self.texture,
+            face_groups=material_groups(out.uvs.numpy(), out.uv_faces.numpy()) if self.body.name == "anny" else None,
+            texture_lit=self.texture_lit and self.texture is not None,
         )
+
+
+def material_groups(uvs: np.ndarray, uv_faces: np.ndarray) -> np.ndarray:
+    """(F,) material group of each Anny triangle (index into `export.materials.GROUP_NAMES`):
+    eyeballs -> eyes, mouth cavity and tongue -> mouth, the rest -> skin."""
+    from avatarforge.export.materials import GROUP_NAMES
+    from avatarforge.texture.parts import face_parts, part_ids
+
+    labels = face_parts(uvs, uv_faces)
+    groups = np.zeros(len(labels), dtype=np.int64)
+    groups[np.isin(labels, part_ids("eye_front*", "eye_back*"))] = GROUP_NAMES.index("eyes")
+    groups[np.isin(labels, part_ids("mouth_cavity", "tongue"))] = GROUP_NAMES.index("mouth")
+    return groups
 
 
 def build_avatar(

@@ -112,7 +112,8 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         values.update({k: v for k, v in opts.given.items() if k.startswith("pose.")})
         full = body.params.complete(values)
         image = None if texture is None else (texture.lit if opts.lit_texture else texture.albedo)
-        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image)
+        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image,
+                        texture_lit=opts.lit_texture and image is not None)
     warnings = list(rec.warnings) + list(inf.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
