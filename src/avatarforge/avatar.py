@@ -42,6 +42,15 @@ class Avatar:
         config = {"local_changes": "default", "facial_actions": "all"} if self.body.name == "anny" else {}
         return ParamsFile(self.body.name, dict(self.values), self.pose_preset, config, version, extra or {})
 
+    def reposed(self, pose: str) -> "Avatar":
+        """The same person in rest pose preset ``pose`` (every ``pose.*`` value replaced)."""
+        shape = {k: v for k, v in self.values.items() if not k.startswith("pose.")}
+        values = self.body.params.complete({**shape, **pose_preset(self.body, pose, shape)})
+        if values == self.values:
+            return self
+        return Avatar(self.body, values, pose.lower(), self.body.forward_params(values), self.texture,
+                      self.texture_lit)
+
     def rigged_mesh(self) -> RiggedMesh:
         """The export mesh: neutral face in the export pose, the expression as morph weights.
 

@@ -73,7 +73,7 @@ def _anny_to_vrm() -> dict[str, str]:
     return out
 
 
-#: Anny joint name -> VRM 1.0 humanoid bone (54 bones: all but jaw and toes).
+#: Anny joint name -> VRM 1.0 humanoid bone (52 of VRM's 55: all but jaw and the two toes).
 ANNY_TO_VRM = _anny_to_vrm()
 
 
