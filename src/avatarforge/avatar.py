@@ -11,7 +11,7 @@ import torch
 from avatarforge.bodies import BodyModel, BodyOutput, ParamsFile, load_body, pose_preset
 from avatarforge.export.mesh import RiggedMesh
 
-__all__ = ["Avatar", "build_avatar", "load_avatar_params", "material_groups"]
+__all__ = ["Avatar", "build_avatar", "load_avatar_params", "material_groups", "lod_meshes"]
 
 
 @dataclass
@@ -81,6 +81,27 @@ class Avatar:
             face_groups=material_groups(out.uvs.numpy(), out.uv_faces.numpy()) if self.body.name == "anny" else None,
             texture_lit=self.texture_lit and self.texture is not None,
         )
+
+
+def lod_meshes(avatar: Avatar, mesh: RiggedMesh) -> dict[int, RiggedMesh]:
+    """Levels of detail 1..3 of ``avatar``'s export ``mesh`` on Anny's reduced topologies
+    (same rig, UVs, morph targets; the eyes kept at full resolution). Empty for other bodies."""
+    from avatarforge.bodies.anny_topology import LOD_TOPOLOGIES, reduced_topology
+    from avatarforge.export.lod import map_surface, transfer_to_surface
+    from avatarforge.texture.parts import face_parts, part_ids
+
+    if avatar.body.name != "anny":
+        return {}
+    body = avatar.body
+    template = body.model.template_vertices.double().numpy()
+    labels = face_parts(mesh.uvs, mesh.uv_faces)
+    surface = ~np.isin(labels, part_ids("eye*", "mouth_cavity", "tongue"))  # the outer skin
+    out = {}
+    for level in LOD_TOPOLOGIES:
+        light_v, light_f = reduced_topology(level)
+        smap = map_surface(template, mesh.faces, mesh.uv_faces, len(mesh.uvs), surface, light_v, light_f)
+        out[level] = transfer_to_surface(mesh, smap)
+    return out
 
 
 def material_groups(uvs: np.ndarray, uv_faces: np.ndarray) -> np.ndarray:

@@ -110,6 +110,12 @@ def write_outputs(
             report.info["vrm"] = {"vertices": vrm.n_vertices, "joints": vrm.n_joints,
                                   "morph_targets": vrm.n_morph_targets, "materials": list(vrm.materials),
                                   "bytes": vrm.n_bytes}
+        if export.lod:
+            with stages.stage("export lod"):
+                report.info["lod"] = write_lods(avatar, mesh, tmp, export)
+        if export.compress:
+            with stages.stage("compress"):
+                report.info["compressed"] = write_compressed(avatar, mesh, tmp, export)
         with stages.stage("export obj"):
             write_obj(mesh, tmp, stem="avatar")
         with stages.stage("params"):
@@ -147,3 +153,31 @@ def write_avatar_vrm(avatar: Avatar, path: Path, export: ExportSettings, mesh=No
         mesh = replace(mesh, morph_weights=np.zeros_like(mesh.morph_weights))
     meta = VrmMeta(name=mesh.name, authors=(export.author,), body_model=avatar.body.name)
     return write_vrm(mesh, path, meta, export.glb_options())
+
+
+def write_lods(avatar: Avatar, mesh, folder: Path, export: ExportSettings) -> dict:
+    """avatar_lod1..3.glb (lighter meshes, same rig/UVs/morphs); returns their sizes."""
+    from avatarforge.avatar import lod_meshes
+    from avatarforge.export import write_glb
+
+    out = {}
+    for level, light in lod_meshes(avatar, mesh).items():
+        info = write_glb(light, folder / f"avatar_lod{level}.glb", export.glb_options())
+        out[f"avatar_lod{level}.glb"] = {"vertices": info.n_vertices, "faces": info.n_faces, "bytes": info.n_bytes}
+    return out
+
+
+def write_compressed(avatar: Avatar, mesh, folder: Path, export: ExportSettings) -> dict:
+    """avatar_meshopt.glb: the GLB (written first when only the VRM was asked for) through
+    gltfpack; returns its size."""
+    from avatarforge.export import write_glb
+    from avatarforge.export.compress import meshopt_compress
+
+    src = folder / "avatar.glb"
+    made = not src.is_file()
+    if made:
+        write_glb(mesh, src, export.glb_options())
+    dst = meshopt_compress(src, folder / "avatar_meshopt.glb")
+    if made:
+        src.unlink()
+    return {"avatar_meshopt.glb": {"bytes": dst.stat().st_size}}

@@ -22,5 +22,9 @@ def export_settings(format_: str, skeleton_names: str, texture_atlas: bool, vise
     """The flags as `ExportSettings` (bad values: `UserInputError`)."""
     from avatarforge.export.settings import ExportSettings, parse_formats
 
+    if compress:  # fail before any work when gltfpack is missing
+        from avatarforge.export.compress import find_gltfpack
+
+        find_gltfpack()
     return ExportSettings(formats=parse_formats(format_), skeleton_names=skeleton_names.strip().lower(),
                           texture_atlas=texture_atlas, visemes=visemes, lod=lod, compress=compress)
