@@ -99,7 +99,7 @@ def lod_meshes(avatar: Avatar, mesh: RiggedMesh) -> dict[int, RiggedMesh]:
     out = {}
     for level in LOD_TOPOLOGIES:
         light_v, light_f = reduced_topology(level)
-        smap = map_surface(template, mesh.faces, mesh.uv_faces, len(mesh.uvs), surface, light_v, light_f)
+        smap = map_surface(template, mesh.faces, mesh.uv_faces, mesh.uvs, surface, light_v, light_f)
         out[level] = transfer_to_surface(mesh, smap)
     return out
 

@@ -4,8 +4,10 @@ Each vertex of the light mesh is tied to the closest point of the full mesh's sk
 triangle and barycentric weights, found once on the template, where both meshes share one
 shape); positions, skin weights and morph deltas are interpolated with those weights, so
 the light mesh follows every shape, pose and expression of the full one. UVs are taken per
-triangle corner, from the UV island under the triangle's centre, so a light triangle never
-spans two islands of the atlas (which would smear the texture across it). Groups named in
+triangle corner, from the UV island under the triangle's centre, and within it the triangle
+whose UV is nearest the centre's wins unless it is much farther in 3D (`UV_WEIGHT`, for
+slits inside one island), so a light triangle that crosses a UV seam takes all its corners
+from one side instead of stretching across the atlas. Groups named in
 ``keep_groups`` (e.g. the eyes, small and important) are appended at full resolution.
 """
 
@@ -15,41 +17,45 @@ from dataclasses import dataclass
 
 import numpy as np
 from jaxtyping import Float, Int
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from avatarforge.export.materials import GROUP_NAMES
 from avatarforge.export.mesh import RiggedMesh
 
-__all__ = ["SurfaceMap", "map_surface", "transfer_to_surface"]
+__all__ = ["SurfaceMap", "map_surface", "transfer_to_surface", "UV_WEIGHT"]
+
+#: Corner UV choice: score = 3D distance (m) + UV_WEIGHT * distance (UV units) to the UV under
+#: the light triangle's centre. One UV unit spans ~3 m of body, so a corner taken across a
+#: seam (UV jump ~0.3+) costs ~10 cm, far more than the few millimetres to the near side;
+#: inside an island, moving 1 cm towards the centre gains only ~1 mm: the closest point wins.
+UV_WEIGHT = 0.3
 
 
-def _closest(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, k: int = 32
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(triangle row in ``faces``, (N, 3) barycentrics) of the closest surface point to each point."""
+def _candidates(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, k: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each point, its ``k`` nearest triangles (by centroid): (N, k) rows in ``faces``,
+    (N, k) distances to their closest points and (N, k, 3) barycentrics of those points."""
     import trimesh
 
     tris = vertices[faces]
     k = min(k, len(faces))
     _, cand = cKDTree(tris.mean(1)).query(points, k=k)
     cand = cand.reshape(len(points), k)
-    closest = trimesh.triangles.closest_point(tris[cand.ravel()], np.repeat(points, k, axis=0)).reshape(-1, k, 3)
-    best = np.linalg.norm(closest - points[:, None], axis=-1).argmin(1)
+    flat_tris = tris[cand.ravel()]
+    closest = trimesh.triangles.closest_point(flat_tris, np.repeat(points, k, axis=0))
+    dist = np.linalg.norm(closest.reshape(-1, k, 3) - points[:, None], axis=-1)
+    bary = np.clip(trimesh.triangles.points_to_barycentric(flat_tris, closest), 0.0, None)
+    bary = (bary / bary.sum(1, keepdims=True)).reshape(len(points), k, 3)
+    return cand, dist, bary
+
+
+def _closest(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, k: int = 32
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(triangle row in ``faces``, (N, 3) barycentrics) of the closest surface point to each point."""
+    cand, dist, bary = _candidates(vertices, faces, points, k)
+    best = dist.argmin(1)
     rows = np.arange(len(points))
-    tri = cand[rows, best]
-    bary = trimesh.triangles.points_to_barycentric(tris[tri], closest[rows, best])
-    bary = np.clip(bary, 0.0, None)
-    return tri, bary / bary.sum(1, keepdims=True)
-
-
-def _uv_islands(uv_faces: np.ndarray, n_uvs: int) -> np.ndarray:
-    """(F,) island id of each triangle: triangles sharing a UV index are in one island."""
-    f = np.asarray(uv_faces)
-    rows = np.repeat(np.arange(len(f)), 3)
-    graph = coo_matrix((np.ones(rows.size), (rows, f.ravel() + len(f))), shape=(len(f) + n_uvs,) * 2)
-    _, label = connected_components(graph, directed=False)
-    return label[: len(f)]
+    return cand[rows, best], bary[rows, best]
 
 
 @dataclass
@@ -70,7 +76,7 @@ def map_surface(
     template: Float[np.ndarray, "V 3"],
     full_faces: Int[np.ndarray, "Ff 3"],
     full_uv_faces: Int[np.ndarray, "Ff 3"],
-    n_uvs: int,
+    full_uvs: Float[np.ndarray, "T 2"],
     allowed: np.ndarray,
     light_vertices: Float[np.ndarray, "N 3"],
     light_faces: Int[np.ndarray, "F 3"],
@@ -80,19 +86,39 @@ def map_surface(
     full_faces = np.asarray(full_faces)
     ids = np.flatnonzero(allowed) if np.asarray(allowed).dtype == bool else np.asarray(allowed)
     tri, bary = _closest(template, full_faces[ids], light_vertices)
-    vertex_tri = ids[tri]
-    island = _uv_islands(full_uv_faces, n_uvs)
-    centre_tri, _ = _closest(template, full_faces[ids], light_vertices[light_faces].mean(1))
+    uvs = np.asarray(full_uvs, np.float64)
+    uv_faces = np.asarray(full_uv_faces)
+    centre_tri, centre_bary = _closest(template, full_faces[ids], light_vertices[light_faces].mean(1))
+    centre_uv = np.einsum("fk,fkd->fd", centre_bary, uvs[uv_faces[ids[centre_tri]]])  # (F, 2)
+    island = _uv_islands(uv_faces, len(uvs))
     face_island = island[ids[centre_tri]]
     corner_tri = np.zeros(light_faces.shape, np.int64)
     corner_bary = np.zeros((*light_faces.shape, 3))
-    for isl in np.unique(face_island):
-        rows = np.flatnonzero(face_island == isl)
+    for isl in np.unique(face_island):  # each corner from the island under its triangle's centre
+        faces_here = np.flatnonzero(face_island == isl)
         sub = ids[island[ids] == isl]
-        t, b = _closest(template, full_faces[sub], light_vertices[light_faces[rows]].reshape(-1, 3))
-        corner_tri[rows] = sub[t].reshape(-1, 3)
-        corner_bary[rows] = b.reshape(-1, 3, 3)
-    return SurfaceMap(np.asarray(light_faces, np.int64), vertex_tri, bary, corner_tri, corner_bary)
+        corners = light_vertices[light_faces[faces_here]].reshape(-1, 3)
+        cand, dist, cbary = _candidates(template, full_faces[sub], corners, 64)
+        # n: corner, c: candidate, k: triangle corner, d: u/v
+        cand_uv = np.einsum("nck,nckd->ncd", cbary, uvs[uv_faces[sub[cand]]])
+        uv_gap = np.linalg.norm(cand_uv - np.repeat(centre_uv[faces_here], 3, axis=0)[:, None], axis=-1)
+        best = (dist + UV_WEIGHT * uv_gap).argmin(1)
+        rows = np.arange(len(corners))
+        corner_tri[faces_here] = sub[cand[rows, best]].reshape(-1, 3)
+        corner_bary[faces_here] = cbary[rows, best].reshape(-1, 3, 3)
+    return SurfaceMap(np.asarray(light_faces, np.int64), ids[tri], bary, corner_tri, corner_bary)
+
+
+def _uv_islands(uv_faces: np.ndarray, n_uvs: int) -> np.ndarray:
+    """(F,) island id of each triangle: triangles sharing a UV index are in one island."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    f = np.asarray(uv_faces)
+    rows = np.repeat(np.arange(len(f)), 3)
+    graph = coo_matrix((np.ones(rows.size), (rows, f.ravel() + len(f))), shape=(len(f) + n_uvs,) * 2)
+    _, label = connected_components(graph, directed=False)
+    return label[: len(f)]
 
 
 def transfer_to_surface(mesh: RiggedMesh, surface: SurfaceMap, keep_groups: tuple[str, ...] = ("eyes",)
