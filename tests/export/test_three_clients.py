@@ -9,7 +9,6 @@ Chromium, Playwright or the npm packages the tests skip locally and fail on CI (
 from __future__ import annotations
 
 import base64
-import functools
 import http.server
 import io
 import os
@@ -60,8 +59,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def avatar_files(tmp_path_factory, body):
     """avatar.glb and avatar.vrm of one T-pose body with a synthetic texture."""
-    from avatarforge.avatar import build_avatar
+    from avatarforge.avatar import build_avatar, lod_meshes
+    from avatarforge.errors import MissingDependencyError
     from avatarforge.export import write_glb
+    from avatarforge.export.compress import meshopt_compress
     from avatarforge.export.vrm import write_vrm
 
     folder = tmp_path_factory.mktemp("three-clients")
@@ -71,6 +72,11 @@ def avatar_files(tmp_path_factory, body):
     mesh = avatar.rigged_mesh()
     glb = write_glb(mesh, folder / "avatar.glb")
     vrm = write_vrm(mesh, folder / "avatar.vrm")
+    write_glb(lod_meshes(avatar, mesh)[3], folder / "avatar_lod3.glb")
+    try:
+        meshopt_compress(folder / "avatar.glb", folder / "avatar_meshopt.glb")
+    except MissingDependencyError:
+        pass  # its test skips (or fails on CI)
     return folder, glb, vrm, mesh
 
 
@@ -103,7 +109,6 @@ def page(avatar_files):
         server.server_close()
 
 
-@functools.lru_cache(maxsize=None)
 def _load(page, name: str) -> dict:
     return page.evaluate(f"window.loadAvatar('/files/{name}')")
 
@@ -145,6 +150,18 @@ def test_gltfloader_loads_every_material_and_morph(page, avatar_files) -> None:
     assert [m["skinned"] for m in got["meshes"]] == [True] * 3  # one SkinnedMesh per material primitive
     assert all(m["bones"] == 104 and m["morphs"] == 67 and m["material"] == ["MeshStandardMaterial"]
                for m in got["meshes"])
+
+
+@pytest.mark.parametrize("name", ["avatar_lod3.glb", "avatar_meshopt.glb"])
+def test_gltfloader_loads_lod_and_meshopt(page, avatar_files, name) -> None:
+    if not (avatar_files[0] / name).is_file():
+        _need("gltfpack (npm ci in tools/)", False)
+    got = _load(page, name)
+    assert not page.errors, page.errors
+    want = ["avatar_eyes", "avatar_skin"] if "lod" in name else ["avatar_eyes", "avatar_mouth", "avatar_skin"]
+    assert sorted(got["materials"]) == want
+    assert set(got["morphs"]) == set(avatar_files[1].morph_names)
+    assert all(m["skinned"] and m["bones"] == 104 and m["morphs"] == 67 for m in got["meshes"])
 
 
 def test_three_vrm_resolves_the_humanoid(page, avatar_files) -> None:
