@@ -223,3 +223,36 @@ def test_vrm_refuses_a_non_t_pose_and_a_non_humanoid(body, bar_factory, tmp_path
 
 def test_group_names_cover_the_reserved_groups() -> None:
     assert GROUP_NAMES[:3] == ("skin", "eyes", "mouth") and {"hair", "garment"} <= set(GROUP_NAMES)
+
+
+def test_morph_normal_deltas_follow_the_moved_surface(files, t_mesh) -> None:
+    """base normal + NORMAL delta of jawOpen matches the moved mesh's normals (trimesh's face
+    normals, area-weighted over each vertex's faces) far better than the base normal does."""
+    import trimesh
+    from pygltflib import GLTF2
+
+    from avatarforge.export.gltf_read import _accessor
+
+    folder, info, _ = files
+    gltf = GLTF2.load_binary(str(folder / "avatar.glb"))
+    blob = gltf.binary_blob()
+    glb = read_glb(folder / "avatar.glb")
+    k = glb.morph_names.index("jawOpen")
+    target = gltf.meshes[0].primitives[0].targets[k]
+    nd = _accessor(gltf, blob, target["NORMAL"] if isinstance(target, dict) else target.NORMAL)
+    src = info.split_to_source
+    moved = t_mesh.vertices.astype(np.float64) + t_mesh.morph_deltas[t_mesh.morph_names.index("jawOpen")]
+    tm = trimesh.Trimesh(moved, t_mesh.faces, process=False)
+    face_n = tm.face_normals
+    ref = np.zeros_like(moved)
+    np.add.at(ref, t_mesh.faces.ravel(), np.repeat(face_n * tm.area_faces[:, None], 3, axis=0))
+    ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    ref = ref[src]
+    new = glb.normals + nd
+    new /= np.linalg.norm(new, axis=1, keepdims=True)
+    changed = np.einsum("vc,vc->v", glb.normals, ref) < np.cos(np.radians(5))  # the jaw turns them > 5 degrees
+    assert changed.sum() > 200
+    err_with = np.degrees(np.arccos(np.clip(np.einsum("vc,vc->v", new[changed], ref[changed]), -1, 1)))
+    err_without = np.degrees(np.arccos(np.clip(np.einsum("vc,vc->v", glb.normals[changed], ref[changed]), -1, 1)))
+    assert np.median(err_with) < 0.25 * np.median(err_without), (np.median(err_with), np.median(err_without))
+    assert np.count_nonzero(np.any(nd, 1)) < 0.5 * len(nd)  # sparse: only around the jaw

@@ -24,6 +24,7 @@ def body(
     skeleton_names: str = eo.SKELETON_NAMES,
     texture_atlas: bool = eo.TEXTURE_ATLAS,
     visemes: bool = eo.VISEMES,
+    morph_normals: bool = eo.MORPH_NORMALS,
     lod: bool = eo.LOD,
     compress: bool = eo.COMPRESS,
 ) -> None:
@@ -35,7 +36,7 @@ def body(
     from avatarforge.util.atomic import check_output_dir
     from avatarforge.util.progress import Stages
 
-    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, lod, compress)
+    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     check_output_dir(out, force)
     from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built
 

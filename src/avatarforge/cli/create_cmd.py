@@ -59,11 +59,12 @@ def create(
     skeleton_names: str = eo.SKELETON_NAMES,
     texture_atlas: bool = eo.TEXTURE_ATLAS,
     visemes: bool = eo.VISEMES,
+    morph_normals: bool = eo.MORPH_NORMALS,
     lod: bool = eo.LOD,
     compress: bool = eo.COMPRESS,
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB and/or VRM, OBJ, params, previews, report)."""
-    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, lod, compress)
+    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     if backend != "anny":  # research backends live in their own module
         from avatarforge.cli.research_cmd import create_research
 
@@ -72,7 +73,8 @@ def create(
         if export != type(export)():
             from avatarforge.errors import UserInputError
 
-            raise UserInputError("--format/--skeleton-names/--texture-atlas/--no-visemes/--lod/--compress need --backend anny")
+            raise UserInputError("the export flags (--format, --skeleton-names, --texture-atlas, --no-visemes, --no-morph-normals, --lod, "
+                                 "--compress) need --backend anny")
         return create_research(photo, out, backend, assets, pose, face_index, texture_size, preview_size, force, ignored,
                                set_)
     from concurrent.futures import ThreadPoolExecutor

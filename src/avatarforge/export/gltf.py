@@ -48,6 +48,9 @@ class GlbOptions:
     visemes: bool = True
     """Add the 15 Oculus visemes (``viseme_sil`` ... ``viseme_ou``) as morph targets composed
     from the ARKit shapes (only when the mesh has every ARKit shape they use)."""
+    morph_normals: bool = True
+    """Give each morph target NORMAL deltas too (the shading follows an opened mouth or a
+    closed eyelid); only the vertices whose normal changes are stored (sparse)."""
     identity_rest: bool = False
     """Bake the rest rotations: every joint node gets only a translation (world-aligned
     joint frames, as VRM 1.0 wants); the inverse bind matrices follow, the mesh is unchanged."""
@@ -99,6 +102,22 @@ def _morph_accessor(builder: GlbBuilder, delta: np.ndarray, sparse: bool) -> tup
         if len(rows) * (12 + index_bytes) < len(delta) * 12:
             return builder.add_sparse_vec3(delta, rows), True
     return builder.add_accessor(delta, ARRAY_BUFFER, bounds=True), False
+
+
+#: Normal deltas smaller than this (per component) are stored as 0 (sparse): ~0.6 degrees.
+NORMAL_DELTA_EPS = 1e-2
+
+
+def _normal_delta_accessor(b: GlbBuilder, mesh: RiggedMesh, delta: np.ndarray, base: np.ndarray,
+                           src: np.ndarray, sparse: bool) -> int:
+    """NORMAL deltas of one morph target: normals of the moved mesh minus the base normals."""
+    if not np.any(delta):
+        nd = np.zeros_like(base)
+    else:
+        nd = vertex_normals(np.asarray(mesh.vertices, np.float64) + delta, mesh.faces) - base
+        nd[np.abs(nd).max(1) < NORMAL_DELTA_EPS] = 0.0
+    index, _ = _morph_accessor(b, nd.astype(np.float32)[src], sparse)
+    return index
 
 
 def _skin_nodes(
@@ -194,10 +213,13 @@ def build_document(mesh: RiggedMesh, opts: GlbOptions) -> tuple[GlbBuilder, dict
     morph_names, deltas, default = _morphs(mesh, opts.visemes)
     targets, n_sparse = [], 0
     if deltas is not None:
-        for delta in deltas[:, src]:
-            index, was_sparse = _morph_accessor(b, delta, opts.sparse_morphs)
+        base_normals = vertex_normals(mesh.vertices, mesh.faces)
+        for delta in deltas:
+            index, was_sparse = _morph_accessor(b, delta[src], opts.sparse_morphs)
             targets.append({"POSITION": index})
             n_sparse += was_sparse
+            if opts.morph_normals:
+                targets[-1]["NORMAL"] = _normal_delta_accessor(b, mesh, delta, base_normals, src, opts.sparse_morphs)
 
     groups = _face_groups(mesh, opts.single_material)
     primitives = []

@@ -39,6 +39,8 @@ class ExportSettings:
     skin / eyes / mouth materials."""
     visemes: bool = True
     """Add the 15 Oculus visemes as morph targets (``viseme_sil`` ... ``viseme_ou``)."""
+    morph_normals: bool = True
+    """Morph targets carry NORMAL deltas as well as POSITION deltas."""
     lod: bool = False
     """Also write lighter meshes (avatar_lod1..3.glb) from Anny's reduced topologies."""
     compress: bool = False
@@ -54,4 +56,4 @@ class ExportSettings:
 
     def glb_options(self) -> GlbOptions:
         return GlbOptions(skeleton_names=self.skeleton_names, single_material=self.texture_atlas,
-                          visemes=self.visemes)
+                          visemes=self.visemes, morph_normals=self.morph_normals)
