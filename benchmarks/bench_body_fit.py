@@ -37,7 +37,7 @@ import numpy as np
 
 def _oracle(body, sample, pose):
     """``pose`` with the truth's landmarks (2D and camera-axes 3D) in place of the detector's."""
-    from avatarforge.fitting._body_fit_landmarks import landmark_positions
+    from avatarforge.fitting.body_fit_landmarks import landmark_positions
 
     pts = landmark_positions(body.forward_params(sample.values))[0].numpy().astype(np.float64)
     cam = pts @ sample.camera.R.T + sample.camera.t
@@ -57,15 +57,15 @@ def main() -> None:
     args = ap.parse_args()
 
     from avatarforge.bodies import load_body
-    from avatarforge.fitting._body_fit_synthetic import (
+    from avatarforge.dev.body_synthetic import (
         EVAL_JOINTS,
         fit_errors,
         random_body_sample,
         render_body_sample,
     )
+    from avatarforge.dev.face_synthetic import similarity_error
     from avatarforge.fitting.body_fit import BodyFitConfig, fit_body
     from avatarforge.fitting.body_from_head import stature_m
-    from avatarforge.fitting.synthetic import similarity_error
     from avatarforge.perception.pose import body_visible, detect_pose
 
     variant = "".join(s for s, on in (("_known_stature", args.known_stature), ("_oracle", args.oracle)) if on)

@@ -55,7 +55,7 @@ def browser_figures(folder: Path, shots: Path, tag: str) -> dict:
 
     from PIL import Image
 
-    from avatarforge.studio.browser import chromium_context
+    from avatarforge.dev.studio_browser import chromium_context
 
     server = _serve(folder)
     try:

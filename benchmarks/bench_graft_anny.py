@@ -32,7 +32,7 @@ def main() -> None:
     from scipy.spatial.transform import Rotation
 
     from avatarforge.bodies import load_body
-    from avatarforge.fitting.mesh_regions import HEAD_BONES
+    from avatarforge.bodies.head_mesh import HEAD_BONES
     from avatarforge.research.graft import HeadOffsets, Similarity, graft_offsets, ring_distance
 
     torch.set_num_threads(1)

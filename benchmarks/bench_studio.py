@@ -63,7 +63,7 @@ def _latency(frames: list, key_t: float) -> float | None:
 
 
 def measure(server, size: tuple[int, int], moves: int, modes: list[str]) -> dict:
-    from avatarforge.studio.browser import chromium_context, install_frame_probe, slider_thumb
+    from avatarforge.dev.studio_browser import chromium_context, install_frame_probe, slider_thumb
 
     out: dict = {}
     with chromium_context(*size) as ctx:

@@ -31,9 +31,9 @@ import time
 import numpy as np
 
 from avatarforge.render import TexturedMesh, rasterize_uv, uv_sphere
-from avatarforge.texture._uvgeom import chart_labels
 from avatarforge.texture.seams import correct_seams, seam_layout
 from avatarforge.texture.transfer import apply_mapping, closest_point_mapping, correspondence_mapping
+from avatarforge.texture.uv_geometry import chart_labels
 
 
 def default_body() -> TexturedMesh:

@@ -25,8 +25,8 @@ def main() -> None:
     args = ap.parse_args()
     from PIL import Image
 
+    from avatarforge.dev.studio_browser import chromium_context, open_folder, slider_thumb
     from avatarforge.studio import StudioConfig, StudioServer
-    from avatarforge.studio.browser import chromium_context, open_folder, slider_thumb
 
     server = StudioServer(StudioConfig(outdir=Path(tempfile.mkdtemp(prefix="studio-shot-")), port=0))
     server.start()

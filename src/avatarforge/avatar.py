@@ -88,7 +88,7 @@ def lod_meshes(avatar: Avatar, mesh: RiggedMesh) -> dict[int, RiggedMesh]:
     (same rig, UVs, morph targets; the eyes kept at full resolution). Empty for other bodies."""
     from avatarforge.bodies.anny_topology import LOD_TOPOLOGIES, reduced_topology
     from avatarforge.export.lod import map_surface, transfer_to_surface
-    from avatarforge.texture.parts import face_parts, part_ids
+    from avatarforge.texture.uv_parts import face_parts, part_ids
 
     if avatar.body.name != "anny":
         return {}
@@ -108,7 +108,7 @@ def material_groups(uvs: np.ndarray, uv_faces: np.ndarray) -> np.ndarray:
     """(F,) material group of each Anny triangle (index into `export.materials.GROUP_NAMES`):
     eyeballs -> eyes, mouth cavity and tongue -> mouth, the rest -> skin."""
     from avatarforge.export.materials import GROUP_NAMES
-    from avatarforge.texture.parts import face_parts, part_ids
+    from avatarforge.texture.uv_parts import face_parts, part_ids
 
     labels = face_parts(uvs, uv_faces)
     groups = np.zeros(len(labels), dtype=np.int64)

@@ -1,4 +1,6 @@
-"""Write an avatar's output set into a directory, atomically, with a report."""
+"""Write an avatar's output set into a directory, atomically, with a report; and the product
+pictures (preview.png, preview_head.png, fit_overlay.png) from an avatar or a face fit: the
+glue between product objects and :mod:`avatarforge.render`, whose functions take arrays."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ if TYPE_CHECKING:  # torch is imported by the avatar module: keep `Report` light
     from avatarforge.avatar import Avatar
     from avatarforge.export.settings import ExportSettings
 
-__all__ = ["write_outputs", "write_avatar_vrm", "Report", "file_sha256"]
+__all__ = ["write_outputs", "write_avatar_vrm", "Report", "file_sha256", "write_preview", "write_head_preview",
+           "write_fit_overlay"]
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -39,6 +42,54 @@ def versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             pass
     return out
+
+
+def _save_png(image, path: str | os.PathLike) -> None:
+    from PIL import Image
+
+    Image.fromarray(image).save(path, format="PNG")
+
+
+def write_preview(avatar: Avatar, path: str | os.PathLike, size: int = 512):
+    """preview.png: the avatar's views side by side; returns the image."""
+    from avatarforge.render.preview import preview_strip
+
+    out = avatar.output
+    strip = preview_strip(out.vertices[0].detach().numpy(), out.faces.numpy(), size=size,
+                          texture=avatar.texture, uvs=out.uvs.numpy(), uv_faces=out.uv_faces.numpy())
+    _save_png(strip, path)
+    return strip
+
+
+def write_head_preview(avatar: Avatar, path: str | os.PathLike, size: int = 384):
+    """preview_head.png: the textured head close up (``render.preview.HEAD_VIEWS``); returns the image."""
+    import numpy as np
+
+    from avatarforge.bodies.head_mesh import head_faces
+    from avatarforge.render.preview import HEAD_VIEWS, preview_strip
+
+    out = avatar.output
+    faces = out.faces.numpy()
+    v = out.vertices[0].detach().numpy()
+    head = v[np.unique(faces[head_faces(avatar.body, faces)])]
+    strip = preview_strip(v, faces, size=size, views=HEAD_VIEWS, texture=avatar.texture, uvs=out.uvs.numpy(),
+                          uv_faces=out.uv_faces.numpy(), frame=head)
+    _save_png(strip, path)
+    return strip
+
+
+def write_fit_overlay(rec, path: str | os.PathLike, max_side: int = 1600):
+    """fit_overlay.png of a face fit (``pipeline.face.FaceReconstruction``): the photo, the fitted
+    head mesh, detected (green) and fitted iBUG-68 (red) landmarks; returns the image."""
+    from avatarforge.bodies.head_mesh import head_faces
+    from avatarforge.render.overlay import draw_fit_overlay
+
+    out = rec.body.forward_params(rec.fit.values)
+    faces = out.faces.numpy()
+    img = draw_fit_overlay(rec.rgb, out.vertices[0].numpy(), faces[head_faces(rec.body, faces)], rec.fit.camera,
+                           rec.landmarks.points, rec.fit.ibug68_2d, max_side=max_side)
+    _save_png(img, path)
+    return img
 
 
 @dataclass
@@ -92,7 +143,6 @@ def write_outputs(
     """
     from avatarforge.export import write_glb, write_obj
     from avatarforge.export.settings import ExportSettings
-    from avatarforge.render.preview import render_preview
 
     stages = stages or Stages()
     outdir = Path(outdir)
@@ -121,7 +171,7 @@ def write_outputs(
         with stages.stage("params"):
             avatar.params_file(params_extra).write(tmp / "params.json")
         with stages.stage("preview"):
-            render_preview(avatar, tmp / "preview.png", size=preview_size)
+            write_preview(avatar, tmp / "preview.png", size=preview_size)
         if extra_files is not None:
             extra_files(tmp)
         report.timings.update(stages.timings)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from avatarforge.bodies.regions import region_of
+from avatarforge.bodies.param_regions import region_of
 from avatarforge.bodies.spec import ParamSet, ParamSpec
 from avatarforge.errors import UserInputError
 

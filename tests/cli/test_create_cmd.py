@@ -144,7 +144,7 @@ def test_batch_on_local_ray(capsys, body, photos, tmp_path):
 
 
 def test_create_on_a_full_body_photo_measures_the_body(capsys, body, tmp_path):
-    from avatarforge.fitting._body_fit_synthetic import random_body_sample, render_body_sample
+    from avatarforge.dev.body_synthetic import random_body_sample, render_body_sample
 
     rng = np.random.default_rng(5)
     values = random_body_sample(body, rng, yaw_deg=10)

@@ -84,7 +84,7 @@ def avatar_files(tmp_path_factory, body):
 def page(avatar_files):
     import importlib.util
 
-    from avatarforge.studio.browser import chromium_context, find_chromium
+    from avatarforge.dev.studio_browser import chromium_context, find_chromium
 
     _need("the playwright package", importlib.util.find_spec("playwright") is not None)
     _need("chromium", find_chromium() is not None)

@@ -31,9 +31,9 @@ def test_given_phenotype_is_kept_and_the_head_stays(body, head_values):
     assert "gender" in r.given and "gender" not in r.inferred
     # The head's shape is re-matched: much closer than simply changing the gender.
     naive = dict(head_values, gender=1.0, muscle=0.9)
-    from avatarforge.fitting.body_from_head import _head_ids
+    from avatarforge.fitting.body_from_head import head_vertex_ids
 
-    ids = _head_ids(body)
+    ids = head_vertex_ids(body)
 
     def centred(vals):
         v = body.forward_params({k: x for k, x in vals.items() if not k.startswith("pose.")

@@ -4,9 +4,8 @@ bundled face mesh detects landmarks on the render, then the fit)."""
 import numpy as np
 import pytest
 
+from avatarforge.dev import face_synthetic as BENCH
 from avatarforge.fitting.face_fit import FaceFitConfig, fit_face
-
-from avatarforge.fitting import synthetic as BENCH
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def test_fit_recovers_shape_pose_and_expression(body, scene):
     assert fit.values["jawOpen"] > 0.2
     assert fit.rmse_px < 0.05 * np.linalg.norm(lm.points[33, :2] - lm.points[263, :2])
     # The returned camera sees the fitted full-body mesh where the fit put its landmarks.
-    from avatarforge.fitting.embedding import load_embedding
+    from avatarforge.bodies.landmark_embedding import load_embedding
 
     pts = load_embedding().points(body.forward_params(fit.values).vertices, body.faces.numpy())[0].numpy()
     assert np.allclose(fit.camera.project(pts)[:, :2], fit.landmarks_2d, atol=1e-2)

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from avatarforge.fitting.mesh_regions import closest_surface_point, head_faces
-from avatarforge.fitting.embedding import load_embedding
+from avatarforge.bodies.head_mesh import closest_surface_point, head_faces
+from avatarforge.bodies.landmark_embedding import load_embedding
 from avatarforge.fitting.head_model import HeadModel
 from avatarforge.fitting.ibug68 import IBUG68_FROM_MP, ibug68_from_mediapipe, inter_ocular
 

@@ -56,7 +56,7 @@ def walking_video(tmp_path_factory, body):
     blank frame in the middle that must be reported and skipped."""
     from avatarforge.neural.data_synthetic import procedural_albedo
     from avatarforge.neural.motion import motion_preset
-    from avatarforge.neural.parts import body_rig, render_ground_truth
+    from avatarforge.neural.part_maps import body_rig, render_ground_truth
     from avatarforge.util.video import write_mp4
 
     rest = body.forward_params({})

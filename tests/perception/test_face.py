@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from avatarforge.errors import UserInputError
-from avatarforge.perception import LoadedImage, detect_faces, face_landmarks, face_regions as fr
+from avatarforge.perception import LoadedImage, detect_faces, face_landmarks, landmark_groups as fr
 
 
 def _inside(contour: np.ndarray, point: np.ndarray) -> bool:

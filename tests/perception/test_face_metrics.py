@@ -11,8 +11,8 @@ from PIL import Image
 
 from avatarforge.errors import UserInputError
 from avatarforge.perception import eye_openness, face_landmarks, head_pose_angles, mouth_openness
-from avatarforge.perception import face_regions as fr
-from avatarforge.perception.face_metrics import _RIGID_IDS, _RIGID_REST
+from avatarforge.perception import landmark_groups as lg
+from avatarforge.perception.face_metrics import RIGID_IDS, RIGID_REST
 
 
 def test_openness_on_real_photos(photo_landmarks, grace):
@@ -31,16 +31,16 @@ def test_astronaut_smile_is_more_open_than_grace(astronaut, grace):
 def test_openness_responds_to_lid_and_lip_moves(photo_landmarks):
     p = photo_landmarks.points.copy()
     before_eyes, before_mouth = eye_openness(p), mouth_openness(p)
-    width = np.linalg.norm(p[fr.LEFT_EYE_OUTER] - p[fr.LEFT_EYE_INNER])
-    p[fr.LEFT_EYE_LOWER[1:-1], 1] += 0.1 * width  # open the left eye downward by 10% of its width
+    width = np.linalg.norm(p[lg.LEFT_EYE_OUTER] - p[lg.LEFT_EYE_INNER])
+    p[lg.LEFT_EYE_LOWER[1:-1], 1] += 0.1 * width  # open the left eye downward by 10% of its width
     after = eye_openness(p)
     assert after.left == pytest.approx(before_eyes.left + 0.1, abs=0.02)
     assert after.right == before_eyes.right
     # Close the eye: put the lower lid on the upper one.
-    p[fr.LEFT_EYE_LOWER[1:-1]] = p[fr.LEFT_EYE_UPPER[1:-1]]
+    p[lg.LEFT_EYE_LOWER[1:-1]] = p[lg.LEFT_EYE_UPPER[1:-1]]
     assert eye_openness(p).left == 0.0
-    mouth_w = np.linalg.norm(p[fr.MOUTH_LEFT] - p[fr.MOUTH_RIGHT])
-    p[fr.LIPS_INNER_LOWER[1:-1], 1] += 0.3 * mouth_w
+    mouth_w = np.linalg.norm(p[lg.MOUTH_LEFT] - p[lg.MOUTH_RIGHT])
+    p[lg.LIPS_INNER_LOWER[1:-1], 1] += 0.3 * mouth_w
     assert mouth_openness(p) > before_mouth + 0.2
 
 
@@ -83,19 +83,19 @@ def _rotate_points(points: np.ndarray, axis: str, degrees: float) -> np.ndarray:
 def test_sign_conventions_on_rotated_landmarks(photo_landmarks):
     p = photo_landmarks.points
     base = head_pose_angles(p)
-    nose = p[fr.NOSE_TIP]
+    nose = p[lg.NOSE_TIP]
     # Turn about the vertical axis so that the nose moves to the image's right = the
     # subject turns to their left: yaw grows.
     turned = _rotate_points(p, "y", 20)
-    assert turned[fr.NOSE_TIP, 0] > nose[0]
+    assert turned[lg.NOSE_TIP, 0] > nose[0]
     assert head_pose_angles(turned).yaw - base.yaw == pytest.approx(20, abs=1.5)
     # Tip the nose toward the image's top (smaller y) = looking up: pitch grows.
     up = _rotate_points(p, "x", -15)
-    assert up[fr.NOSE_TIP, 1] < nose[1]
+    assert up[lg.NOSE_TIP, 1] < nose[1]
     assert head_pose_angles(up).pitch - base.pitch == pytest.approx(15, abs=1.5)
     # Lean clockwise on screen: the image-right (subject's left) eye goes down = positive roll.
     lean = _rotate_points(p, "z", -10)
-    drop = lambda q: q[fr.LEFT_IRIS_CENTER, 1] - q[fr.RIGHT_IRIS_CENTER, 1]  # noqa: E731
+    drop = lambda q: q[lg.LEFT_IRIS_CENTER, 1] - q[lg.RIGHT_IRIS_CENTER, 1]  # noqa: E731
     assert drop(lean) > drop(p)
     assert head_pose_angles(lean).roll - base.roll == pytest.approx(10, abs=1.5)
 
@@ -103,8 +103,8 @@ def test_sign_conventions_on_rotated_landmarks(photo_landmarks):
 def test_canonical_face_is_the_zero_pose():
     """The rest face, drawn as image points (x right, y down, z away, any scale and offset),
     is yaw = pitch = roll = 0; rotated by known Euler angles, they come back."""
-    points = np.zeros((fr.N_LANDMARKS, 3))
-    for i, xyz in zip(_RIGID_IDS, _RIGID_REST):
+    points = np.zeros((lg.N_LANDMARKS, 3))
+    for i, xyz in zip(RIGID_IDS, RIGID_REST):
         points[i] = np.array(xyz) * [1, -1, -1] * 2000 + [300, 250, 0]
     pose = head_pose_angles(points)
     assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((0, 0, 0), abs=1e-9)

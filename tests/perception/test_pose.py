@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from avatarforge.dev.body_synthetic import random_body_sample, render_body_sample, true_landmarks_2d
 from avatarforge.errors import UserInputError
-from avatarforge.fitting._body_fit_synthetic import random_body_sample, render_body_sample, true_landmarks_2d
 from avatarforge.perception.pose import (
     POSE_LANDMARK_NAMES,
     BodyPose,

@@ -102,12 +102,12 @@ def test_training_logs_checkpoints_resumes_and_exports(data_dir, tmp_path):
 
 def test_a_few_steps_on_one_batch_reduce_the_loss(data_dir, tmp_path):
     """Adam with the reference settings fits one batch: the loss goes down."""
-    from avatarforge.portrait.train import _tensors, stage_losses
+    from avatarforge.portrait.train import batch_tensors, stage_losses
     from avatarforge.portrait.weights import build_nets
 
     torch.manual_seed(0)
     nets = build_nets(TINY)
-    batch = _tensors(load_split(data_dir, "train"), np.arange(4), 16)
+    batch = batch_tensors(load_split(data_dir, "train"), np.arange(4), 16)
     opt = torch.optim.Adam(nets[0].parameters(), lr=1e-3, betas=(0.5, 0.999))
     losses = []
     for _ in range(30):
@@ -120,12 +120,12 @@ def test_a_few_steps_on_one_batch_reduce_the_loss(data_dir, tmp_path):
 
 
 def test_focus_term_averages_the_error_over_changed_pixels_only():
-    from avatarforge.portrait.train import _focus
+    from avatarforge.portrait.train import changed_pixel_mean
 
     src = torch.zeros(1, 4, 2, 2)
     tgt = src.clone()
     tgt[0, :, 0, 0] = 1.0  # one changed pixel
     err = torch.ones(1, 4, 2, 2)
     err[0, :, 0, 0] = 3.0
-    assert float(_focus(err, src, tgt)) == 3.0
-    assert float(_focus(err, src, src)) == 0.0  # nothing changed: no term
+    assert float(changed_pixel_mean(err, src, tgt)) == 3.0
+    assert float(changed_pixel_mean(err, src, src)) == 0.0  # nothing changed: no term

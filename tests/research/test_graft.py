@@ -110,7 +110,7 @@ def test_graft_on_anny_smooths_the_neck_seam(body):
     """Anny plays both models (see benchmarks/bench_graft_anny.py): head-only local changes in
     another frame are grafted onto the neutral body; the blended seam is far smaller than the
     raw one and the head interior is exact."""
-    from avatarforge.fitting.mesh_regions import HEAD_BONES
+    from avatarforge.bodies.head_mesh import HEAD_BONES
     from avatarforge.research.graft import ring_distance
 
     changes = {"head-scale-horiz-incr": 1.0, "chin-prominent-incr": 1.0, "head-trans-forward": 0.6}

@@ -8,7 +8,7 @@ import torch
 
 from avatarforge.research.deca.crop import DecaCrop
 from avatarforge.research.deca.model import DecaCode
-from avatarforge.pipeline.create_research import _head_texture
+from avatarforge.pipeline.create_research import head_texture
 
 
 def test_head_texture_samples_the_projection():
@@ -27,7 +27,7 @@ def test_head_texture_samples_the_projection():
     img = np.stack([cols / 223, rows / 223, np.full(cols.shape, 0.5)], -1).astype(np.float32)
     crop = DecaCrop(img, np.eye(3), np.zeros(2), 224.0)
     size = 32
-    tex, wgt = _head_texture(flame, code, torch.tensor(verts, dtype=torch.float32)[None], crop, None, size)
+    tex, wgt = head_texture(flame, code, torch.tensor(verts, dtype=torch.float32)[None], crop, None, size)
     i, j = 10, 20  # a texel inside the layout
     u, v = (j + 0.5) / size, 1 - (i + 0.5) / size
     x, y = 0.2 * u - 0.1, 0.2 * v - 0.1

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatarforge.studio.browser import chromium_context, find_chromium, open_folder, skin_pixels, slider_thumb
+from avatarforge.dev.studio_browser import chromium_context, find_chromium, open_folder, skin_pixels, slider_thumb
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 ON_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")

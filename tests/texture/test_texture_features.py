@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from avatarforge.texture.features import _SCLERA, IRIS_DEG, feature_colours
+from avatarforge.texture.features import IRIS_DEG, SCLERA, feature_colours
 
 SKIN = np.array([0.45, 0.30, 0.22], np.float32)
 
@@ -39,10 +39,10 @@ def test_sclera_from_the_photo_is_bounded():
     r = _regions()
     albedo = np.tile(SKIN, (64, 64, 1))
     w = np.ones((64, 64), np.float32)
-    albedo[40:50, 40:50] = _SCLERA * 0.8  # a shaded sclera is taken as seen
-    np.testing.assert_allclose(feature_colours(albedo, w, r, SKIN).sclera, _SCLERA * 0.8, rtol=1e-5)
+    albedo[40:50, 40:50] = SCLERA * 0.8  # a shaded sclera is taken as seen
+    np.testing.assert_allclose(feature_colours(albedo, w, r, SKIN).sclera, SCLERA * 0.8, rtol=1e-5)
     albedo[40:50, 40:50] = SKIN * 0.2  # lid shadow baked on the eyeball: not below half the white
-    np.testing.assert_allclose(feature_colours(albedo, w, r, SKIN).sclera, np.maximum(SKIN * 0.2, _SCLERA * 0.5), rtol=1e-5)
+    np.testing.assert_allclose(feature_colours(albedo, w, r, SKIN).sclera, np.maximum(SKIN * 0.2, SCLERA * 0.5), rtol=1e-5)
     w[40:50, 40:50] = 0.0  # not seen: the default
-    np.testing.assert_array_equal(feature_colours(albedo, w, r, SKIN).sclera, _SCLERA)
+    np.testing.assert_array_equal(feature_colours(albedo, w, r, SKIN).sclera, SCLERA)
     assert IRIS_DEG + 4 < 60 < 90

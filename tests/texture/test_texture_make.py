@@ -9,7 +9,7 @@ from skimage import data
 
 import avatarforge.texture.make as make_mod
 from avatarforge.texture import TextureConfig, face_fidelity, make_texture, regions_for, render_fitted
-from avatarforge.texture.parts import PART_NAMES
+from avatarforge.texture.uv_parts import PART_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,12 @@ def test_uv_regions_are_consistent(body):
     assert np.isfinite(angle).all() and angle.min() < 10 and angle.max() > 150
     assert not np.isfinite(r.iris_angle[~r.eyeball]).any()
     assert r.scalp.max() == 1 and r.scalp[r.face].max() == 0
+
+
+
+def test_clear_caches_reaches_every_cache_module():
+    """clear_caches imports each caching module by name (a renamed module once broke it)."""
+    from avatarforge.texture.make import clear_caches
+
+    clear_caches()
+    clear_caches()  # idempotent on empty caches

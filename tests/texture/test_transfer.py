@@ -8,7 +8,6 @@ import pytest
 
 from avatarforge.errors import UserInputError
 from avatarforge.render import TexturedMesh, rasterize_uv, uv_sphere
-from avatarforge.texture._uvgeom import bilinear_taps, closest_among, pad, sample, uv_to_texel
 from avatarforge.texture.transfer import (
     SurfaceEmbedding,
     apply_mapping,
@@ -17,6 +16,7 @@ from avatarforge.texture.transfer import (
     correspondence_mapping,
     transfer_texture,
 )
+from avatarforge.texture.uv_geometry import bilinear_taps, closest_among, pad, sample, uv_to_texel
 
 # Cube faces: (outward normal, u axis, v axis) with u x v = normal (counter-clockwise outside).
 FRAMES = [((1, 0, 0), (0, 0, -1), (0, 1, 0)), ((-1, 0, 0), (0, 0, 1), (0, 1, 0)),

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from avatarforge.bodies.anny_loader import load_anny
 from avatarforge.bodies.base import BodyOutput
-from avatarforge.bodies.regions import region_of
+from avatarforge.bodies.param_regions import region_of
 from avatarforge.bodies.rotation import euler_xyz_to_matrix, rigid
 from avatarforge.bodies.spec import ParamSet, ParamSpec
 

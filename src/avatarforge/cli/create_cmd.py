@@ -98,7 +98,9 @@ def _load_body():
 
 def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
             preview_size, eye_net, lit_texture, force, body, export=None) -> None:
-    import mediapipe  # noqa: F401  -- first, while the other thread imports torch (both ~1-2 s)
+    from avatarforge.perception import load_mediapipe
+
+    load_mediapipe()  # first, while the other thread imports torch (both ~1-2 s)
 
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs

@@ -5,7 +5,7 @@ metric 3D landmarks and the person mask). Adam adjusts
 
 * the pose: root orientation, torso bend (one rotation shared by spine05/03/01), neck, head,
   clavicles, upper arms, wrists, upper legs and feet (rotation vectors), elbows and knees
-  (one-axis hinges about :func:`._body_fit_model.hinge_axes`, with anatomical limits, so
+  (one-axis hinges about :func:`.body_fit_model.hinge_axes`, with anatomical limits, so
   they never bend backwards);
 * the shape: the six phenotypes, plus optional local changes;
 * a perspective camera with the fixed rotation of the face fit (looking at the body's
@@ -13,9 +13,9 @@ metric 3D landmarks and the person mask). Adam adjusts
   rotation carries the orientation,
 
 to minimise (a) the robust reprojection error of the landmarks (each a calibrated point on
-the model, :mod:`._body_fit_landmarks`), (b) the angle between the model's and mediapipe's
+the model, :mod:`.body_fit_landmarks`), (b) the angle between the model's and mediapipe's
 3D bone directions (scale-free, which resolves the forward/backward ambiguity of 2D
-limbs), (c) a silhouette chamfer against the mask (:mod:`._body_fit_silhouette`), plus
+limbs), (c) a silhouette chamfer against the mask (:mod:`.body_fit_silhouette`), plus
 priors on joint angles and shape. Two stages: pose (landmarks only, shape frozen, joints
 only: cheap), then everything with the silhouette. Deterministic: no randomness, the
 initial root orientation comes from a Procrustes fit of the 3D torso landmarks and the
@@ -46,7 +46,7 @@ from torch import Tensor
 
 from avatarforge.bodies.rotation import matrix_to_euler_xyz
 from avatarforge.errors import UserInputError
-from avatarforge.fitting._body_fit_problem import (
+from avatarforge.fitting.body_fit_problem import (
     CAMERA_ROTATION,
     FitParams,
     FitProblem,

@@ -18,7 +18,7 @@ import torch
 
 from avatarforge.fitting.head_model import HeadModel
 
-__all__ = ["BodyInference", "infer_body", "stature_m", "mass_kg", "AGE_YEARS", "age_param_from_years"]
+__all__ = ["BodyInference", "infer_body", "stature_m", "mass_kg", "AGE_YEARS", "age_param_from_years", "head_vertex_ids"]
 
 #: Anny's age anchors (parameter value -> years of the MakeHuman target it blends to).
 AGE_YEARS = ((0.0, 1.0), (1 / 3, 11.0), (2 / 3, 25.0), (1.0, 90.0))
@@ -61,8 +61,9 @@ class BodyInference:
     warnings: list[str] = field(default_factory=list)
 
 
-def _head_ids(body, every: int = 3) -> np.ndarray:
-    from avatarforge.fitting.mesh_regions import head_faces
+def head_vertex_ids(body, every: int = 3) -> np.ndarray:
+    """Every ``every``-th vertex id of the head region (``bodies.head_mesh.head_faces``), sorted."""
+    from avatarforge.bodies.head_mesh import head_faces
 
     faces = body.faces.numpy()
     return np.unique(faces[head_faces(body, faces)])[::every]
@@ -118,7 +119,7 @@ def _infer_body(body, head_values, given, height_m, weight_kg, steps) -> BodyInf
             warnings.append(f"both a {name} parameter and a {name} target were given; the target wins")
         fixed.add(name)
 
-    ids = _head_ids(body)
+    ids = head_vertex_ids(body)
     model = HeadModel(body, ids)
     t0 = body.tensors_from_params({k: v for k, v in head_values.items() if not k.startswith("pose.")})
     zeros_e, rot0, eye0 = torch.zeros_like(t0["expression"]), torch.zeros(1, 3), torch.zeros(1, 2, 3)

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from avatarforge.fitting.embedding import LandmarkEmbedding, load_embedding
+from avatarforge.bodies.landmark_embedding import LandmarkEmbedding, load_embedding
 from avatarforge.fitting.head_model import HeadModel
-from avatarforge.fitting.landmark_sets import EYE_PAIRS, IRIS, LIP_PAIRS, oval
+from avatarforge.perception.landmark_groups import EYE_PAIRS, IRIS, LIP_PAIRS, OVAL
 from avatarforge.render.camera import Camera
 
 __all__ = ["FaceFitConfig", "FaceFit", "fit_face", "CAMERA_ROTATION"]
@@ -97,13 +97,13 @@ class _Problem:
         self.body, self.cfg = body, cfg
         faces = body.faces.numpy()
         lm_vids = emb.vertex_ids(faces)  # (478, 3)
-        self.oval = np.array(oval())
+        self.oval = np.array(OVAL)
         # Candidate silhouette vertices: the lower face and jaw (below the eyes, front half).
         rest = body.forward_params({})
         v = rest.vertices[0].numpy()
         j = dict(zip(body.joint_names, rest.joints[0].numpy()))
         eye_y = (j["eye.L"][1] + j["eye.R"][1]) / 2
-        from avatarforge.fitting.mesh_regions import head_faces
+        from avatarforge.bodies.head_mesh import head_faces
 
         head_v = np.unique(faces[head_faces(body, faces)])
         hv = v[head_v]

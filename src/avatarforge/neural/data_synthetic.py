@@ -22,7 +22,7 @@ import torch
 
 from avatarforge.neural.dataset import SPLITS, AvatarDataset, camera_to_row
 from avatarforge.neural.motion import random_poses
-from avatarforge.neural.parts import PART_NAMES, body_rig, render_ground_truth
+from avatarforge.neural.part_maps import PART_NAMES, body_rig, render_ground_truth
 from avatarforge.neural.skeleton import anny_keypoints
 from avatarforge.render import Camera, interpolate, rasterize_uv, vertex_normals
 

@@ -4,7 +4,9 @@
   with clear errors for bad files) and :func:`detection_view` for detectors;
 * :mod:`.face` -- :func:`detect_faces` and the 478-point :func:`face_landmarks` (mediapipe's
   bundled models, no download);
-* :mod:`.face_regions` -- index lists of the mesh's eyes, irises, brows, lips, oval, nose;
+* :mod:`.landmark_groups` -- index lists of the mesh's eyes, irises, brows, lips, oval, nose;
+* :mod:`.iris` -- the eye alignment network (iris centres in eye crops);
+* :mod:`.segmentation` -- :func:`person_mask` (person/background matting);
 * :mod:`.face_metrics` -- :func:`eye_openness`, :func:`mouth_openness`,
   :func:`head_pose_angles`.
 
@@ -51,13 +53,20 @@ __all__ = [
     "view_to_original",
     "original_to_view",
     *_LAZY,
-    "face_regions",
+    "landmark_groups",
+    "load_mediapipe",
 ]
 
 
+def load_mediapipe() -> None:
+    """Import mediapipe now (~0.6-2 s; e.g. in parallel with other start-up work); every
+    mediapipe model is reached through this package (its private ``_mediapipe`` module)."""
+    importlib.import_module("avatarforge.perception._mediapipe")  # imports mediapipe (after its log defaults)
+
+
 def __getattr__(name: str):
-    if name == "face_regions":
-        return importlib.import_module("avatarforge.perception.face_regions")
+    if name == "landmark_groups":
+        return importlib.import_module("avatarforge.perception.landmark_groups")
     if name in _LAZY:
         return getattr(importlib.import_module(f"avatarforge.perception.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'avatarforge.perception' has no attribute {name!r}")

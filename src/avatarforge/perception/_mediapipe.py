@@ -1,4 +1,5 @@
-"""Shared, lazily created mediapipe solution instances (the models bundled in the wheel).
+"""Shared, lazily created mediapipe solution instances (the models bundled in the wheel): the
+one place that imports mediapipe; the rest of the package reaches it through :mod:`avatarforge.perception`.
 
 Creating a solution builds a mediapipe graph and loads its TFLite model (tens of ms and a
 burst of native log lines), so each kind is created once per process, in
@@ -29,7 +30,7 @@ import numpy as np
 
 __all__ = ["ModelKind", "run", "MAX_MESH_FACES", "face_mesh_connections"]
 
-ModelKind = Literal["detect_short", "detect_full", "mesh", "selfie"]
+ModelKind = Literal["detect_short", "detect_full", "mesh", "selfie", "pose"]
 
 MAX_MESH_FACES = 4
 """Faces the mesh looks for in one call (a face crop may show parts of its neighbours)."""
@@ -90,6 +91,13 @@ def _create(kind: str):
         )
     if kind == "selfie":  # person/background segmentation (portrait matting)
         return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+    if kind == "pose":  # 33 body landmarks + a person mask
+        return mp.solutions.pose.Pose(
+            static_image_mode=True,
+            model_complexity=1,  # the only landmark model bundled in the wheel
+            enable_segmentation=True,
+            min_detection_confidence=0.5,
+        )
     raise ValueError(f"unknown mediapipe model kind {kind!r}")
 
 

@@ -24,15 +24,15 @@ import numpy as np
 from jaxtyping import Float
 
 from avatarforge.errors import UserInputError
-from avatarforge.perception import face_regions as fr
+from avatarforge.perception import landmark_groups as lg
 
-__all__ = ["EyeOpenness", "HeadPose", "eye_openness", "mouth_openness", "head_pose_angles"]
+__all__ = ["EyeOpenness", "HeadPose", "eye_openness", "mouth_openness", "head_pose_angles", "RIGID_IDS", "RIGID_REST"]
 
 Points = Float[np.ndarray, "478 3"]
 
 # The part of the face that does not move with expressions: eye corners, nose, and the face
 # oval from one ear over the forehead to the other (brows, lids, lips and jaw left out).
-_RIGID_IDS = np.array(sorted({33, 133, 263, 362, *fr.NOSE, *fr.FACE_OVAL[:9], *fr.FACE_OVAL[-8:]}))
+RIGID_IDS = np.array(sorted({33, 133, 263, 362, *lg.NOSE, *lg.FACE_OVAL[:9], *lg.FACE_OVAL[-8:]}))
 
 
 def _rigid_rest() -> np.ndarray:
@@ -47,10 +47,11 @@ def _rigid_rest() -> np.ndarray:
     mirrored = ref * [-1.0, 1.0, 1.0]
     partner = np.linalg.norm(ref[:, None] - mirrored[None], axis=-1).argmin(1)
     ref = (ref + mirrored[partner]) / 2
-    return ref[_RIGID_IDS]
+    return ref[RIGID_IDS]
 
 
-_RIGID_REST = _rigid_rest()
+RIGID_REST = _rigid_rest()
+"""Rest positions of :data:`RIGID_IDS` (model frame, metres), left/right symmetric."""
 _TO_VIEWER = np.array([1.0, -1.0, -1.0])
 """Image frame (x right, y down, z away) -> viewer frame (x right, y up, z toward camera)."""
 
@@ -106,7 +107,7 @@ def eye_openness(points: Points) -> EyeOpenness:
         return _gap_ratio(p, upper, lower, float(np.linalg.norm(p[upper[0]] - p[upper[-1]])))
 
     return EyeOpenness(
-        left=one(fr.LEFT_EYE_UPPER, fr.LEFT_EYE_LOWER), right=one(fr.RIGHT_EYE_UPPER, fr.RIGHT_EYE_LOWER)
+        left=one(lg.LEFT_EYE_UPPER, lg.LEFT_EYE_LOWER), right=one(lg.RIGHT_EYE_UPPER, lg.RIGHT_EYE_LOWER)
     )
 
 
@@ -114,8 +115,8 @@ def mouth_openness(points: Points) -> float:
     """Mean gap between the inner lips (upper and lower points facing each other) divided by
     the mouth width (outer corners): about 0 closed, 0.3-0.6 wide open."""
     p = _points(points)
-    width = float(np.linalg.norm(p[fr.MOUTH_LEFT] - p[fr.MOUTH_RIGHT]))
-    return _gap_ratio(p, fr.LIPS_INNER_UPPER, fr.LIPS_INNER_LOWER, width)
+    width = float(np.linalg.norm(p[lg.MOUTH_LEFT] - p[lg.MOUTH_RIGHT]))
+    return _gap_ratio(p, lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER, width)
 
 
 def head_pose_angles(points: Points) -> HeadPose:
@@ -125,8 +126,8 @@ def head_pose_angles(points: Points) -> HeadPose:
     body's reference face by orthogonal Procrustes (Kabsch, with free scale); the rotation found is
     split into Euler angles. Accuracy is that of mediapipe's relative depth: a few degrees.
     """
-    p = _points(points)[_RIGID_IDS] * _TO_VIEWER
-    posed, rest = p - p.mean(axis=0), _RIGID_REST - _RIGID_REST.mean(axis=0)
+    p = _points(points)[RIGID_IDS] * _TO_VIEWER
+    posed, rest = p - p.mean(axis=0), RIGID_REST - RIGID_REST.mean(axis=0)
     # Cross-covariance sum_i posed_i rest_i^T; R = U diag(1, 1, det) W^T maximises trace(R^T M).
     u, _, wt = np.linalg.svd(posed.T @ rest)
     d = np.sign(np.linalg.det(u @ wt)) or 1.0

@@ -4,7 +4,7 @@ The legacy ``mp.solutions.pose`` graph runs with ``model_complexity=1`` ("full",
 model bundled in the wheel; complexity 0 and 2 download their models, so they are never
 used), ``static_image_mode=True`` (every photo on its own, no tracking) and segmentation on.
 It finds ONE person: the most prominent. Like :mod:`.face`, the instance is created lazily
-once per process and driven under :mod:`._mediapipe`'s lock, with its native log lines
+once per process by :mod:`._mediapipe` and driven under its lock, with its native log lines
 captured.
 
 Frames and units of :class:`BodyPose`:
@@ -26,7 +26,6 @@ right in an unmirrored photo of a person facing the camera).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -39,7 +38,7 @@ from avatarforge.perception.image_io import detection_view
 
 __all__ = [
     "POSE_LANDMARK_NAMES", "DETECT_MAX_SIDE", "MIN_VISIBILITY", "BodyPose", "detect_pose", "body_visible",
-    "landmark_index",
+    "landmark_index", "PARTNER",
 ]
 
 POSE_LANDMARK_NAMES = (
@@ -93,31 +92,8 @@ class BodyPose:
         return self.points[landmark_index(name)]
 
 
-_MODEL = None
-_MODEL_LOCK = threading.Lock()
-
-
-def _pose_model():
-    """The shared Pose graph, created on first use (with its native logs captured)."""
-    global _MODEL
-    with _MODEL_LOCK:
-        if _MODEL is None:
-            import mediapipe as mp
-
-            with _mediapipe._LOCK, _mediapipe._native_stderr_captured():
-                _MODEL = mp.solutions.pose.Pose(
-                    static_image_mode=True,
-                    model_complexity=1,  # the only landmark model bundled in the wheel
-                    enable_segmentation=True,
-                    min_detection_confidence=0.5,
-                )
-        return _MODEL
-
-
 def _run(rgb: np.ndarray):
-    model = _pose_model()
-    with _mediapipe._LOCK, _mediapipe._native_stderr_captured():
-        return model.process(np.ascontiguousarray(rgb, dtype=np.uint8))
+    return _mediapipe.run("pose", rgb)  # the shared Pose graph, created on first use
 
 
 def _mirror_partner() -> np.ndarray:
@@ -126,7 +102,8 @@ def _mirror_partner() -> np.ndarray:
     return np.array([POSE_LANDMARK_NAMES.index(n) for n in swapped])
 
 
-_PARTNER = _mirror_partner()
+PARTNER = _mirror_partner()
+"""Index of each landmark's left/right counterpart (itself for the nose)."""
 
 
 def _decode(result, width: int, height: int) -> BodyPose | None:
@@ -157,11 +134,11 @@ def _decode(result, width: int, height: int) -> BodyPose | None:
 def _unmirror(p: BodyPose) -> BodyPose:
     """A pose detected on the left-right mirror of an image -> the same pose in the image."""
     width = p.image_size[0]
-    points = p.points[_PARTNER].copy()
+    points = p.points[PARTNER].copy()
     points[:, 0] = width - points[:, 0]
-    world = p.world[_PARTNER] * np.array([-1.0, 1.0, 1.0])
+    world = p.world[PARTNER] * np.array([-1.0, 1.0, 1.0])
     mask = None if p.mask is None else np.ascontiguousarray(p.mask[:, ::-1])
-    return BodyPose(points, p.depth[_PARTNER].copy(), p.visibility[_PARTNER].copy(), p.presence[_PARTNER].copy(),
+    return BodyPose(points, p.depth[PARTNER].copy(), p.visibility[PARTNER].copy(), p.presence[PARTNER].copy(),
                     world, mask, p.image_size)
 
 

@@ -148,10 +148,8 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
     from PIL import Image
 
     from avatarforge.export.png import encode_png
-    from avatarforge.outputs import file_sha256, write_outputs
+    from avatarforge.outputs import file_sha256, write_fit_overlay, write_head_preview, write_outputs
     from avatarforge.pipeline.face import eyes_info, landmarks_json
-    from avatarforge.render.overlay import fit_overlay
-    from avatarforge.render.preview import render_head_preview
 
     stages = stages or Stages()
     rec, inf = result.face, result.inference
@@ -159,13 +157,13 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
     def extra_files(tmp: Path) -> None:
         with stages.stage("fit images"):
             (tmp / "landmarks.json").write_text(json.dumps(landmarks_json(rec)))
-            fit_overlay(rec, tmp / "fit_overlay.png")
+            write_fit_overlay(rec, tmp / "fit_overlay.png")
             if result.render_fitted is not None:
                 Image.fromarray(result.render_fitted).save(tmp / "render_fitted.png")
             if result.texture is not None:  # the photo-lit texture beside the albedo in the GLB/OBJ
                 (tmp / "texture_lit.png").write_bytes(encode_png(result.texture.lit))
         with stages.stage("head preview"):
-            render_head_preview(result.avatar, tmp / "preview_head.png", size=min(preview_size, 256))
+            write_head_preview(result.avatar, tmp / "preview_head.png", size=min(preview_size, 256))
 
     report.warnings.extend(result.warnings)
     report.info.update({

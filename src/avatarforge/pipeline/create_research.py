@@ -20,7 +20,7 @@ import torch
 from avatarforge.util.progress import Stages
 
 __all__ = ["ResearchOptions", "ResearchResult", "create_research_avatar", "write_research_outputs",
-           "RESEARCH_STAGES", "EXPORT_POSES"]
+           "RESEARCH_STAGES", "EXPORT_POSES", "head_texture"]
 
 RESEARCH_STAGES = 16
 
@@ -79,7 +79,7 @@ class ResearchResult:
     """The photo, for the overlay."""
 
 
-def _head_texture(flame, code, vertices: torch.Tensor, crop, albedo: torch.Tensor | None, size: int):
+def head_texture(flame, code, vertices: torch.Tensor, crop, albedo: torch.Tensor | None, size: int):
     """FLAME-UV texture: the crop sampled where the posed head faces the camera, ``albedo``
     (DECA's shaded albedo; else the mean seen colour) elsewhere, blended over the normal's z in
     [0.15, 0.45]. Not de-lit: self-occlusion is not tested (the nose may smear onto a cheek on a
@@ -226,7 +226,7 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
                 posed = flame.lbs(code.shape, code.exp, rot).vertices
             # like DECA's uv_texture_gt: the photo where seen, the SH-shaded albedo elsewhere
             albedo = None if deca_out is None else (deca_out.shaded if deca_out.shaded is not None else deca_out.albedo)
-            head_tex, seen_w = _head_texture(flame, code, posed, crop, albedo, opts.head_texture_size)
+            head_tex, seen_w = head_texture(flame, code, posed, crop, albedo, opts.head_texture_size)
             texture = _body_texture(flame, body, ids, head_tex, seen_w, opts.texture_size)
     with stages.stage("rig"):
         values = {f"shape.{i}": float(b) for i, b in enumerate(betas)}

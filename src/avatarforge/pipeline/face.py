@@ -29,7 +29,7 @@ class FaceReconstruction:
     body: object
     warnings: list[str] = field(default_factory=list)
     iris: object = None
-    """texture.eyes.IrisRefinement: the eye network's iris centres the fit used (None: off)."""
+    """perception.iris.IrisRefinement: the eye network's iris centres the fit used (None: off)."""
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -55,7 +55,7 @@ def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, bo
     """Detect the face in ``photo`` and fit the body model's head, shape and expression to it.
 
     With ``eye_net`` the iris centres the fit aims the eyes at come from the eye alignment
-    network (:func:`avatarforge.texture.eyes.refine_iris_points`), else from the detector.
+    network (:func:`avatarforge.perception.iris.refine_iris_points`), else from the detector.
     """
     from avatarforge.fitting.face_fit import fit_face
     from avatarforge.perception.face import face_landmarks
@@ -69,7 +69,7 @@ def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, bo
     warnings = list(lm.warnings)
     targets, iris = lm.points, None
     if eye_net:
-        from avatarforge.texture.eyes import refine_iris_points
+        from avatarforge.perception.iris import refine_iris_points
 
         with stages.stage("eyes (iris network)"):
             iris = refine_iris_points(image.rgb, lm.points)
@@ -83,7 +83,7 @@ def reconstruct_face(photo: str | os.PathLike, face_index: int | None = None, bo
 
 
 def _head_mesh(rec: FaceReconstruction) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from avatarforge.fitting.mesh_regions import head_faces
+    from avatarforge.bodies.head_mesh import head_faces
 
     body = rec.body
     out = body.forward_params(rec.fit.values)
@@ -133,8 +133,7 @@ def write_face_outputs(rec: FaceReconstruction, outdir: str | os.PathLike, repor
     """params.json, landmarks.json, fit_overlay.png, head.obj, report.json — atomically."""
     from avatarforge.avatar import Avatar
     from avatarforge.export.obj import obj_text
-    from avatarforge.outputs import file_sha256
-    from avatarforge.render.overlay import fit_overlay
+    from avatarforge.outputs import file_sha256, write_fit_overlay
     from avatarforge.util.atomic import atomic_dir
 
     stages = stages or Stages()
@@ -149,7 +148,7 @@ def write_face_outputs(rec: FaceReconstruction, outdir: str | os.PathLike, repor
             v, f, uv, uvf = _head_mesh(rec)
             (tmp / "head.obj").write_text(obj_text(v, f, uv, uvf, name="head"))
         with stages.stage("overlay"):
-            fit_overlay(rec, tmp / "fit_overlay.png")
+            write_fit_overlay(rec, tmp / "fit_overlay.png")
         report.timings.update(stages.timings)
         report.warnings.extend(rec.warnings)
         report.info.update({

@@ -44,13 +44,11 @@ class PortraitImage:
 
 def matte_person(rgb: UInt8[np.ndarray, "H W 3"]) -> UInt8[np.ndarray, "H W"]:
     """Person alpha from MediaPipe selfie segmentation (soft edges, 0-255)."""
-    from avatarforge.perception import _mediapipe
+    from avatarforge.perception.segmentation import person_mask
 
-    res = _mediapipe.run("selfie", rgb)
-    m = getattr(res, "segmentation_mask", None)
+    m = person_mask(rgb)
     if m is None:
         raise UserInputError("the person could not be separated from the background: give an RGBA image with a transparent background")
-    m = np.asarray(m, np.float32)
     # Sharpen the soft mask a little (its 0.5 level is the boundary).
     a = np.clip((m - 0.5) * 4 + 0.5, 0, 1)
     return np.round(a * 255).astype(np.uint8)
@@ -75,10 +73,10 @@ def _face_box(rgb: np.ndarray):
         lm = face_landmarks(rgb)
     except UserInputError:
         return None
-    from avatarforge.perception import face_regions as fr
+    from avatarforge.perception import landmark_groups as lg
 
     p = lm.points
-    oval = p[fr.FACE_OVAL]
+    oval = p[lg.FACE_OVAL]
     eyes = p[[33, 133, 263, 362]]
     return float(oval[:, 0].max() - oval[:, 0].min()), float(eyes[:, 0].mean()), float(eyes[:, 1].mean())
 

@@ -32,7 +32,8 @@ from avatarforge.portrait.synth.dataset import PairSet, load_split
 from avatarforge.portrait.weights import build_nets, save_checkpoint
 from avatarforge.util.atomic import atomic_path
 
-__all__ = ["STAGES", "TrainConfig", "StageResult", "train_stage", "export_checkpoint", "stage_losses"]
+__all__ = ["STAGES", "TrainConfig", "StageResult", "train_stage", "export_checkpoint", "stage_losses", "batch_tensors",
+           "changed_pixel_mean"]
 
 STAGES = ("morpher", "rotator", "combiner")
 
@@ -77,7 +78,8 @@ class StageResult:
     """Whether ``steps`` was reached."""
 
 
-def _tensors(data: PairSet, idx: np.ndarray, size: int):
+def batch_tensors(data: PairSet, idx: np.ndarray, size: int):
+    """One training batch (rest, morphed, posed images at ``size``, pose vectors) of the pairs ``idx``."""
     rest = resize(to_tensor(data.rest[data.ident[idx]]), size)
     morphed = resize(to_tensor(data.morphed[idx]), size)
     posed = resize(to_tensor(data.posed[idx]), size)
@@ -85,7 +87,7 @@ def _tensors(data: PairSet, idx: np.ndarray, size: int):
     return rest, morphed, posed, pose
 
 
-def _focus(err: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def changed_pixel_mean(err: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean of ``err`` over the pixels where ``target`` differs from ``source`` (0 if none)."""
     mask = ((target - source).abs().amax(1, keepdim=True) > 0.05).to(err.dtype)
     return (err * mask).sum() / (mask.sum() * err.shape[1]).clamp_min(1.0)
@@ -98,7 +100,7 @@ def stage_losses(stage: str, nets, batch, focus: float = 0.0) -> torch.Tensor:
     rest, morphed, posed, pose = batch
     if stage == "morpher":
         err = (morpher(rest, pose[:, 3:]).image - morphed).abs()
-        return err.mean() + (focus * _focus(err, rest, morphed) if focus else 0.0)
+        return err.mean() + (focus * changed_pixel_mean(err, rest, morphed) if focus else 0.0)
     if stage == "rotator":
         r = rotator(morphed, pose[:, :3])
         return (r.color_changed - posed).abs().mean() + (r.resampled - posed).abs().mean()
@@ -168,7 +170,7 @@ def train_stage(
             if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
                 break
             idx = rng.integers(0, len(train), cfg.batch)
-            loss = stage_losses(stage, nets, _tensors(train, idx, cfg.net.image_size), cfg.focus)
+            loss = stage_losses(stage, nets, batch_tensors(train, idx, cfg.net.image_size), cfg.focus)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -195,7 +197,7 @@ def _val_loss(stage: str, nets, val: PairSet, size: int, n: int = 32) -> float:
     net.eval()
     idx = np.arange(min(n, len(val)))
     with torch.no_grad():
-        out = float(stage_losses(stage, nets, _tensors(val, idx, size)))
+        out = float(stage_losses(stage, nets, batch_tensors(val, idx, size)))
     net.train()
     return out
 

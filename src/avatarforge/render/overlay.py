@@ -1,15 +1,13 @@
-"""fit_overlay.png: the fitted model drawn over the photo, with landmarks."""
+"""The fitted model drawn over the photo, with landmarks (the picture of fit_overlay.png)."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 from PIL import Image
 
 from avatarforge.render.shading import render_mesh
 
-__all__ = ["overlay_mesh", "fit_overlay"]
+__all__ = ["overlay_mesh", "draw_fit_overlay"]
 
 
 def overlay_mesh(photo: np.ndarray, vertices: np.ndarray, faces: np.ndarray, camera, alpha: float = 0.5,
@@ -28,21 +26,19 @@ def _dots(img: np.ndarray, pts: np.ndarray, color, radius: int) -> None:
             cv2.circle(img, (int(round(x * 4)), int(round(y * 4))), radius * 4, color, -1, cv2.LINE_AA, shift=2)
 
 
-def fit_overlay(rec, path: str | os.PathLike, max_side: int = 1600) -> np.ndarray:
-    """Photo + fitted head mesh (blue, half transparent) + detected landmarks (green) + the fitted
-    model's iBUG-68 landmarks (red). Large photos are drawn downscaled to ``max_side``."""
-    from avatarforge.fitting.mesh_regions import head_faces
-
-    out = rec.body.forward_params(rec.fit.values)
-    faces = out.faces.numpy()
-    img = overlay_mesh(rec.rgb, out.vertices[0].numpy(), faces[head_faces(rec.body, faces)], rec.fit.camera)
+def draw_fit_overlay(photo: np.ndarray, vertices: np.ndarray, faces: np.ndarray, camera, detected_2d: np.ndarray,
+                     fitted_2d: np.ndarray, max_side: int = 1600) -> np.ndarray:
+    """Photo + a fitted mesh (blue, half transparent; e.g. only the head's ``faces``) + the
+    detector's landmarks (green) + the fitted model's landmarks (red), as an (H, W, 3) uint8
+    image. Points are in photo pixels (continuous, centres at +0.5). Large photos are drawn
+    downscaled to ``max_side``."""
+    img = overlay_mesh(photo, vertices, faces, camera)
     h, w = img.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
         img = np.asarray(Image.fromarray(img).resize((round(w * scale), round(h * scale)), Image.LANCZOS))
     img = np.ascontiguousarray(img)
     r = max(1, round(max(img.shape[:2]) / 500))
-    _dots(img, rec.landmarks.points[:, :2] * scale - 0.5, (40, 220, 60), r)
-    _dots(img, rec.fit.ibug68_2d * scale - 0.5, (235, 40, 40), r + 1)
-    Image.fromarray(img).save(path, format="PNG")
+    _dots(img, np.asarray(detected_2d)[:, :2] * scale - 0.5, (40, 220, 60), r)
+    _dots(img, np.asarray(fitted_2d)[:, :2] * scale - 0.5, (235, 40, 40), r + 1)
     return img

@@ -1,8 +1,6 @@
-"""preview.png: the avatar from several sides (front, three-quarter, side, back), one row."""
+"""Preview pictures: a mesh from several sides (front, three-quarter, side, back), one row."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 from PIL import Image
@@ -10,7 +8,7 @@ from PIL import Image
 from avatarforge.render.camera import Camera
 from avatarforge.render.shading import render_mesh
 
-__all__ = ["render_views", "render_preview", "render_head_preview", "VIEWS", "HEAD_VIEWS"]
+__all__ = ["render_views", "preview_strip", "VIEWS", "HEAD_VIEWS"]
 
 #: View name -> azimuth in degrees (0 = in front of the body, looking at its face).
 VIEWS = {"front": 0.0, "three-quarter": 35.0, "side": 90.0, "back": 180.0}
@@ -51,11 +49,11 @@ def render_views(
     w = int(np.ceil(2 * radius_xz * 1.12 * scale / 8) * 8)
     import torch
 
-    from avatarforge.render.shading import _colors01, vertex_normals
+    from avatarforge.render.shading import colors01, vertex_normals
 
     with torch.no_grad():  # once for all views
         normals = vertex_normals(torch.as_tensor(v, dtype=torch.float32), np.asarray(faces, dtype=np.int64))
-        texture = None if texture is None else _colors01(texture, "texture")
+        texture = None if texture is None else colors01(texture, "texture")
     images = []
     for azimuth in views.values():
         a = np.radians(azimuth)
@@ -74,28 +72,17 @@ def render_views(
     return images
 
 
-def render_preview(avatar, path: str | os.PathLike, size: int = 512) -> np.ndarray:
-    """Write the avatar's views side by side as one PNG; returns the image."""
-    out = avatar.output
-    views = render_views(
-        out.vertices[0].detach().numpy(), out.faces.numpy(), size=size,
-        texture=avatar.texture, uvs=out.uvs.numpy(), uv_faces=out.uv_faces.numpy(),
-    )
-    strip = np.concatenate(views, axis=1)
-    Image.fromarray(strip).save(path, format="PNG")
-    return strip
-
-
-def render_head_preview(avatar, path: str | os.PathLike, size: int = 384) -> np.ndarray:
-    """The textured head close up (:data:`HEAD_VIEWS`) side by side as one PNG; returns the image."""
-    from avatarforge.fitting.mesh_regions import head_faces
-
-    out = avatar.output
-    faces = out.faces.numpy()
-    v = out.vertices[0].detach().numpy()
-    head = v[np.unique(faces[head_faces(avatar.body, faces)])]
-    views = render_views(v, faces, size=size, views=HEAD_VIEWS, texture=avatar.texture, uvs=out.uvs.numpy(),
-                         uv_faces=out.uv_faces.numpy(), frame=head)
-    strip = np.concatenate(views, axis=1)
-    Image.fromarray(strip).save(path, format="PNG")
-    return strip
+def preview_strip(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    size: int = 512,
+    views: dict[str, float] = VIEWS,
+    texture: np.ndarray | None = None,
+    uvs: np.ndarray | None = None,
+    uv_faces: np.ndarray | None = None,
+    frame: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`render_views` side by side as one (size, W, 4) uint8 image (preview.png's layout)."""
+    views = render_views(vertices, faces, size=size, views=views, texture=texture, uvs=uvs, uv_faces=uv_faces,
+                         frame=frame)
+    return np.concatenate(views, axis=1)

@@ -32,7 +32,7 @@ import torch
 from jaxtyping import Float, Int
 
 from avatarforge.errors import UserInputError
-from avatarforge.render._jit import njit_cached
+from avatarforge.util.jit import njit_cached
 
 __all__ = ["Raster", "rasterize", "NEAR"]
 

@@ -19,7 +19,7 @@ from avatarforge.render.camera import Camera
 from avatarforge.render.interpolate import index_tensor, interpolate, texture as sample_texture
 from avatarforge.render.raster import Raster, rasterize
 
-__all__ = ["vertex_normals", "lambert", "headlight", "render_mesh", "RenderResult"]
+__all__ = ["vertex_normals", "lambert", "headlight", "render_mesh", "RenderResult", "colors01"]
 
 #: Default headlight direction in camera coordinates (x right, y down, z forward): from the
 #: surface towards a light slightly above-left of the camera.
@@ -75,7 +75,9 @@ class RenderResult:
     """(V, 3) float64 projected vertices ``(px, py, depth)``."""
 
 
-def _colors01(a, what: str) -> Tensor:
+def colors01(a, what: str) -> Tensor:
+    """Colours as a float tensor in [0, 1]: uint8 is divided by 255, floats are kept; ``what`` names
+    the argument in the error for other dtypes."""
     a = a.detach().cpu() if isinstance(a, Tensor) else torch.from_numpy(np.array(a))
     if a.dtype == torch.uint8:
         return a.float() / 255.0
@@ -128,9 +130,9 @@ def render_mesh(
             if uv_idx.shape != faces.shape:
                 raise UserInputError(f"uv_faces must have the shape of faces {faces.shape}, got {uv_idx.shape}")
             uv = interpolate(torch.as_tensor(np.asarray(uvs), dtype=torch.float32), uv_idx, raster)
-            albedo = sample_texture(_colors01(texture, "texture")[..., :3], uv)
+            albedo = sample_texture(colors01(texture, "texture")[..., :3], uv)
         elif vertex_colors is not None:
-            albedo = interpolate(_colors01(vertex_colors, "vertex_colors")[:, :3], faces, raster)
+            albedo = interpolate(colors01(vertex_colors, "vertex_colors")[:, :3], faces, raster)
         else:
             albedo = torch.tensor(base_color, dtype=torch.float32).expand(n.shape[0], 3)
         light = headlight(camera) if light_dir is None else np.asarray(light_dir, dtype=np.float64)

@@ -23,12 +23,12 @@ import cv2
 import numpy as np
 from jaxtyping import Float
 
+from avatarforge.texture.feature_regions import UVRegions
 from avatarforge.texture.features import FeatureColours, eyeball_colours, feature_colours
 from avatarforge.texture.fill import band_noise, feather, lowpass, nearest_fill, push_pull, smoothstep01
-from avatarforge.texture.inpaint import _levels
+from avatarforge.texture.inpaint import pyramid_skip_levels
 from avatarforge.texture.layout import TexelLayout
 from avatarforge.texture.mirror import sample_texels
-from avatarforge.texture.regions import UVRegions
 from avatarforge.texture.skin import SkinTone, synth_skin
 
 __all__ = ["CompletionConfig", "Completion", "complete"]
@@ -115,7 +115,7 @@ def complete(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray, "S S"
     fb = fb * (1 - lips) + lips * feats.lips
     # ... which near the photographed part follows its low-frequency colour (no visible edge).
     head = (regions.head | regions.face)[box]
-    local = push_pull(sn / np.maximum(sh, 1e-6)[..., None], sh * head, skip=_levels(scale))
+    local = push_pull(sn / np.maximum(sh, 1e-6)[..., None], sh * head, skip=pyramid_skip_levels(scale))
     dist = cv2.distanceTransform((sh < 0.5).astype(np.uint8), cv2.DIST_L2, 3)
     # Hair follows its visible part further than skin (3x the transition length).
     t = (np.exp(-dist / (cfg.transition * scale * (1 + 2 * scalp))) * head)[..., None]

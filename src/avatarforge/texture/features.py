@@ -3,7 +3,7 @@
 * hair: the visible scalp is called *hair* when most of it is far from the skin tone in
   luminance or chromaticity; its weighted interquartile mean then covers the unseen scalp;
 * lips: the visible lips' median colour, else the skin tone made redder and darker;
-* eyeballs: a procedural eye from each texel's angle to the gaze (see :mod:`.regions`):
+* eyeballs: a procedural eye from each texel's angle to the gaze (see :mod:`.feature_regions`):
   pupil, iris (colour of the visible iris if any, else brown) with a darker limbal ring, and
   a slightly warm sclera.
 """
@@ -17,11 +17,12 @@ from jaxtyping import Float
 
 from avatarforge.texture.colour import LUMA
 
-__all__ = ["FeatureColours", "feature_colours", "eyeball_colours", "IRIS_DEG", "PUPIL_DEG"]
+__all__ = ["FeatureColours", "feature_colours", "eyeball_colours", "IRIS_DEG", "PUPIL_DEG", "SCLERA"]
 
 #: Angular radius (degrees from the gaze) of the iris and the pupil on Anny's eyeball.
 IRIS_DEG, PUPIL_DEG = 24.0, 9.0
-_SCLERA = np.array([0.72, 0.64, 0.60], np.float32)
+SCLERA = np.array([0.72, 0.64, 0.60], np.float32)
+"""Default sclera albedo (linear RGB): the prior when the photo shows too little of the eye."""
 _IRIS = np.array([0.09, 0.045, 0.02], np.float32)
 _PUPIL = np.array([0.01, 0.01, 0.01], np.float32)
 _LIP_GAIN = np.array([0.85, 0.55, 0.58], np.float32)
@@ -72,13 +73,13 @@ def feature_colours(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray
     iris = _median(albedo[(angle < IRIS_DEG - 4) & (angle > PUPIL_DEG) & (weight > 0.3)], _IRIS, minimum=4)
     # The sclera as photographed (often shaded by lids, lashes or glasses), kept between half and
     # 1.2 x the default white so that lid colour baked onto the eyeball edge cannot make it skin.
-    sclera = _median(albedo[(angle > IRIS_DEG + 4) & (angle < 90) & (weight > 0.3)], _SCLERA, minimum=4)
-    sclera = np.clip(sclera, 0.5 * _SCLERA, 1.2 * _SCLERA).astype(np.float32)
+    sclera = _median(albedo[(angle > IRIS_DEG + 4) & (angle < 90) & (weight > 0.3)], SCLERA, minimum=4)
+    sclera = np.clip(sclera, 0.5 * SCLERA, 1.2 * SCLERA).astype(np.float32)
     return FeatureColours(hair, frac, lips, iris, sclera)
 
 
 def eyeball_colours(iris_angle: Float[np.ndarray, "N"], iris: Float[np.ndarray, "3"],
-                    sclera: Float[np.ndarray, "3"] = _SCLERA) -> Float[np.ndarray, "N 3"]:
+                    sclera: Float[np.ndarray, "3"] = SCLERA) -> Float[np.ndarray, "N 3"]:
     """Procedural eyeball colours (linear RGB) at angles (degrees) from the gaze."""
     a = np.asarray(iris_angle, np.float32)[:, None]
     t_iris = np.clip((IRIS_DEG + 1.5 - a) / 3.0, 0, 1)  # soft iris edge

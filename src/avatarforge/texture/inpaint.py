@@ -24,7 +24,7 @@ from avatarforge.texture.fill import band_noise, blur, feather, push_pull
 from avatarforge.texture.layout import TexelLayout
 from avatarforge.texture.mirror import sample_texels
 
-__all__ = ["InpaintConfig", "InpaintResult", "dark_mask", "inpaint"]
+__all__ = ["InpaintConfig", "InpaintResult", "dark_mask", "inpaint", "pyramid_skip_levels"]
 
 
 @dataclass
@@ -50,7 +50,7 @@ class InpaintConfig:
     """Strength of the skin grain added to filled texels (log-luminance std)."""
 
 
-def _levels(scale: float) -> int:
+def pyramid_skip_levels(scale: float) -> int:
     """Pyramid levels to skip for a smooth fill: 1 at 1024, 2 at 2048, 3 at 4096."""
     return max(0, 1 + int(round(np.log2(max(scale, 1e-3)))))
 
@@ -124,7 +124,7 @@ def inpaint(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray, "S S"]
     if not grown.any():
         return InpaintResult(out, holes, blend, 0.0)
 
-    smooth = push_pull(albedo, (good * np.minimum(weight * 2.0, 1.0)).astype(np.float32), skip=_levels(scale))
+    smooth = push_pull(albedo, (good * np.minimum(weight * 2.0, 1.0)).astype(np.float32), skip=pyramid_skip_levels(scale))
     grain = np.exp(cfg.grain * band_noise(albedo.shape[:2], scales=(0.7, 2.5), amplitudes=(0.6, 0.4), seed=seed))
     fill = smooth * grain[..., None]
     mirror_share = 0.0

@@ -23,12 +23,12 @@ from avatarforge.texture.bake import BakeConfig, BakeResult, bake
 from avatarforge.texture.colour import to_uint8
 from avatarforge.texture.complete import CompletionConfig, complete
 from avatarforge.texture.delight import SHLighting, delight, fit_sh
+from avatarforge.texture.feature_regions import regions_for
 from avatarforge.texture.features import FeatureColours
 from avatarforge.texture.fill import smoothstep01
 from avatarforge.texture.inpaint import InpaintConfig, inpaint
 from avatarforge.texture.layout import unpack
 from avatarforge.texture.mirror import texel_mirror_coords, vertex_mirror_map
-from avatarforge.texture.regions import regions_for
 from avatarforge.texture.skin import SkinTone, estimate_skin_tone, skin_detail, skin_likeness
 from avatarforge.util.progress import Stages
 from avatarforge.util.threads import single_threaded
@@ -128,20 +128,20 @@ def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
 def clear_caches() -> None:
     """Forget every in-memory cache of the texture stage (UV rasters, mirror lookups, regions,
     seam layouts, noise); the next :func:`make_texture` runs cold (benchmarks, memory)."""
-    from avatarforge.texture import fill, layout, mirror, parts, regions
+    from avatarforge.texture import feature_regions, fill, layout, mirror, uv_parts
 
     layout._CACHE.clear()
     mirror._LOOKUPS.clear()
-    regions._CACHE.clear()
+    feature_regions._CACHE.clear()
     _SEAM_LAYOUTS.clear()
     fill._band_noise.cache_clear()
-    parts._legend.cache_clear()
+    uv_parts._legend.cache_clear()
 
 
 def bake_faces_mask(body, faces: np.ndarray) -> np.ndarray:
     """(F,) bool: triangles that take colour from the photo -- the head, its eyeballs and the
     top of the neck (a face fit says nothing about where the rest of the body is)."""
-    from avatarforge.fitting.mesh_regions import head_faces
+    from avatarforge.bodies.head_mesh import head_faces
 
     mask = np.zeros(len(faces), bool)
     mask[head_faces(body, faces)] = True

@@ -26,7 +26,7 @@ from scipy.sparse.linalg import factorized
 
 from avatarforge.errors import UserInputError
 from avatarforge.render.uv import rasterize_uv
-from avatarforge.texture._uvgeom import (as_array, bilinear_taps, chart_labels, interp, pad, propagate, uv_laplacian,
+from avatarforge.texture.uv_geometry import (as_array, bilinear_taps, chart_labels, interp, pad, propagate, uv_laplacian,
                                         uv_to_texel)
 
 __all__ = ["SEAMS_VERSION", "SeamEdges", "SeamLayout", "SeamResult", "find_seam_edges", "seam_layout", "seam_error", "correct_seams"]

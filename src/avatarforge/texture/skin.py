@@ -1,7 +1,7 @@
 """Skin tone from reliable face skin, and a skin-coloured fill with texture.
 
 The tone is a robust estimate over texels of the reliable-skin region (cheeks, forehead,
-nose, chin; see :mod:`.regions`) seen with high weight: a per-channel median, then a second
+nose, chin; see :mod:`.feature_regions`) seen with high weight: a per-channel median, then a second
 median over texels whose luminance and chromaticity lie within 2.5 MADs of the first (drops
 stray hair, glasses, make-up edges, specular spots). The fill modulates that tone with
 band-limited noise whose strength is the measured fine-detail contrast of the face skin

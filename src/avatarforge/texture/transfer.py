@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 from avatarforge.errors import UserInputError
 from avatarforge.render.primitives import TexturedMesh
 from avatarforge.render.uv import rasterize_uv
-from avatarforge.texture._uvgeom import as_array, closest_among, face_normals, interp, pad, sample, uv_to_texel
+from avatarforge.texture.uv_geometry import as_array, closest_among, face_normals, interp, pad, sample, uv_to_texel
 
 __all__ = [
     "SurfaceEmbedding", "UVMapping", "TransferResult", "correspondence_from_ids",

@@ -1,4 +1,5 @@
-"""Index lists of the 478-point mediapipe face mesh's key regions, as data.
+"""Named groups of the 478-point mediapipe face mesh's landmarks, as data: the one home of
+every landmark index list (regions, contours, the fitting losses' lid/lip pairs and irises).
 
 Sides are the SUBJECT's: ``LEFT_*`` is the person's left eye/brow/iris, which appears on the
 IMAGE's RIGHT in an ordinary (unmirrored) photo. This is mediapipe's own naming
@@ -38,6 +39,7 @@ __all__ = [
     "LIPS_OUTER", "LIPS_OUTER_UPPER", "LIPS_OUTER_LOWER",
     "LIPS_INNER", "LIPS_INNER_UPPER", "LIPS_INNER_LOWER",
     "FACE_OVAL", "NOSE",
+    "OVAL", "EYE_PAIRS", "LIP_PAIRS", "IRIS_RIGHT", "IRIS_LEFT", "IRIS",
 ]
 
 N_LANDMARKS = 478
@@ -185,6 +187,20 @@ LEFT_IRIS = _cycle_from_min(_fmc.FACEMESH_LEFT_IRIS)
 # The refined model adds 10 points: two 4-point iris rings and, just before each, its centre.
 RIGHT_IRIS_CENTER = min(RIGHT_IRIS) - 1
 LEFT_IRIS_CENTER = min(LEFT_IRIS) - 1
+
+
+# Groups used by the face-fitting losses (subject's right eye first, then left).
+OVAL = tuple(sorted(FACE_OVAL))
+"""The face-oval (outline) landmarks, sorted by index."""
+EYE_PAIRS = ((160, 144), (159, 145), (158, 153), (385, 380), (386, 374), (387, 373))
+"""Upper-lid / lower-lid landmark pairs (subject's right eye, then left eye)."""
+LIP_PAIRS = ((82, 87), (13, 14), (312, 317))
+"""Upper / lower inner-lip pairs (mouth opening)."""
+IRIS_RIGHT = (RIGHT_IRIS_CENTER, *sorted(RIGHT_IRIS))
+"""Iris centre + 4 ring points of the subject's right eye (image left): 468-472."""
+IRIS_LEFT = (LEFT_IRIS_CENTER, *sorted(LEFT_IRIS))
+"""Iris centre + 4 ring points of the subject's left eye: 473-477."""
+IRIS = IRIS_RIGHT + IRIS_LEFT
 
 
 def _check() -> None:

@@ -38,9 +38,10 @@ import cv2
 import numpy as np
 from jaxtyping import Float, Int, UInt8
 
+from avatarforge.bodies.head_mesh import HEAD_BONES
 from avatarforge.errors import UserInputError
-from avatarforge.fitting.mesh_regions import HEAD_BONES
-from avatarforge.texture.eyes import CORNER_SPAN, CROP_SIZE, IRIS_LEFT, IRIS_RIGHT, LEFT_EYE, RIGHT_EYE, crop_eye, eye_similarity, warp
+from avatarforge.perception.iris import CORNER_SPAN, CROP_SIZE, LEFT_EYE, RIGHT_EYE, crop_eye, eye_similarity, warp
+from avatarforge.perception.landmark_groups import LEFT_IRIS_CENTER, RIGHT_IRIS_CENTER
 
 __all__ = [
     "CONTEXT_SIZE", "SPLITS", "EyeDataConfig", "EyeSample", "EyeSet", "EyeRenderer",
@@ -180,8 +181,8 @@ class EyeRenderer:
 
     def __init__(self, body=None):
         from avatarforge.bodies import load_body
-        from avatarforge.fitting.embedding import load_embedding
-        from avatarforge.perception import face_regions as fr
+        from avatarforge.bodies.landmark_embedding import load_embedding
+        from avatarforge.perception import landmark_groups as lg
 
         self.body = load_body() if body is None else body
         ref = self.body.forward_params({})
@@ -198,8 +199,8 @@ class EyeRenderer:
         self.embedding = load_embedding("mediapipe478")
         self.all_faces = faces
         self.lines = {
-            "right": dict(upper=fr.RIGHT_EYE_UPPER, lower=fr.RIGHT_EYE_LOWER, brow=(fr.RIGHT_EYEBROW_UPPER, fr.RIGHT_EYEBROW_LOWER)),
-            "left": dict(upper=fr.LEFT_EYE_UPPER, lower=fr.LEFT_EYE_LOWER, brow=(fr.LEFT_EYEBROW_UPPER, fr.LEFT_EYEBROW_LOWER)),
+            "right": dict(upper=lg.RIGHT_EYE_UPPER, lower=lg.RIGHT_EYE_LOWER, brow=(lg.RIGHT_EYEBROW_UPPER, lg.RIGHT_EYEBROW_LOWER)),
+            "left": dict(upper=lg.LEFT_EYE_UPPER, lower=lg.LEFT_EYE_LOWER, brow=(lg.LEFT_EYEBROW_UPPER, lg.LEFT_EYEBROW_LOWER)),
         }
         self.corner_ids = {"right": RIGHT_EYE, "left": LEFT_EYE}
         self.local_face = [s.name for s in self.body.params if s.group == "local" and s.region in ("face", "head")]
@@ -397,7 +398,7 @@ def photo_samples(size: int = CONTEXT_SIZE) -> list[tuple[str, list[EyeSample]]]
     for name, rgb in _photos():
         pts = face_landmarks(rgb).points[:, :2]
         eyes = []
-        for eye, ids, iris_id in (("right", RIGHT_EYE, IRIS_RIGHT), ("left", LEFT_EYE, IRIS_LEFT)):
+        for eye, ids, iris_id in (("right", RIGHT_EYE, RIGHT_IRIS_CENTER), ("left", LEFT_EYE, LEFT_IRIS_CENTER)):
             corners = pts[list(ids)]
             span = float(np.clip(np.linalg.norm(corners[1] - corners[0]), *CONTEXT_SPAN))
             crop = crop_eye(rgb, corners, size=size, span=span / size)

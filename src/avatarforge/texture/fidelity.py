@@ -57,7 +57,7 @@ def render_fitted(rec, texture, relight: bool = False) -> UInt8[np.ndarray, "H W
 
 def face_region_mask(rec, shape: tuple[int, int] | None = None) -> np.ndarray:
     """(H, W) bool: inside the face oval of the detected landmarks."""
-    from avatarforge.perception.face_regions import FACE_OVAL
+    from avatarforge.perception.landmark_groups import FACE_OVAL
 
     h, w = shape or rec.rgb.shape[:2]
     pts = np.asarray(rec.landmarks.points)[list(FACE_OVAL), :2]

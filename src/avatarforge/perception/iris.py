@@ -16,8 +16,8 @@ upright face seen from the front, pass them in image left-to-right order: subjec
 then never mirrored, and is rotated so that the corner line is horizontal.
 
 The bundled weights (``avatarforge/data/eye_net.pt``, a plain state dict) are trained by
-``python -m avatarforge.texture.eyes_train`` on renders of the embedded body model's eyes
-with known iris positions plus detector-labelled crops of public photos (:mod:`.eyes_data`).
+``python -m avatarforge.dev.iris_train`` on renders of the embedded body model's eyes
+with known iris positions plus detector-labelled crops of public photos (:mod:`avatarforge.dev.iris_data`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from jaxtyping import Float, UInt8
 from torch import Tensor, nn
 
 from avatarforge.errors import UserInputError
+from avatarforge.perception import landmark_groups as lg
 
 __all__ = [
     "CROP_SIZE", "CORNER_SPAN", "CHECKPOINT", "RIGHT_EYE", "LEFT_EYE",
@@ -47,12 +48,10 @@ CORNER_SPAN = 0.6
 """Distance between the two eye corners in a crop, as a fraction of the crop's side."""
 CHECKPOINT = "eye_net.pt"
 """File name of the bundled state dict in ``avatarforge.data``."""
-RIGHT_EYE = (33, 133)
+RIGHT_EYE = (lg.RIGHT_EYE_OUTER, lg.RIGHT_EYE_INNER)
 """Mediapipe corners of the subject's right eye (outer, inner): image left-to-right."""
-LEFT_EYE = (362, 263)
+LEFT_EYE = (lg.LEFT_EYE_INNER, lg.LEFT_EYE_OUTER)
 """Mediapipe corners of the subject's left eye (inner, outer): image left-to-right."""
-IRIS_RIGHT, IRIS_LEFT = 468, 473
-"""Mediapipe's own iris centres (right, left eye), for comparison."""
 
 
 class EyeNet(nn.Module):
@@ -207,9 +206,9 @@ def load_eye_net(path: str | Path | None = None) -> EyeNet:
         where = path or f"avatarforge/data/{CHECKPOINT}"
         raise UserInputError(
             f"eye network weights not found at {where}: train them with "
-            "`python -m avatarforge.texture.eyes_train --out PATH`") from exc
+            "`python -m avatarforge.dev.iris_train --out PATH`") from exc
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]  # a training checkpoint (eyes_train's resumable file)
+        state = state["model"]  # a training checkpoint (iris_train's resumable file)
     net = EyeNet()
     net.load_state_dict(state)
     return net.eval()
@@ -272,14 +271,12 @@ def refine_iris_points(rgb: UInt8[np.ndarray, "H W 3"], face_points: Float[np.nd
     there and the texture paints the eyeballs around that gaze. An eye whose predicted centre is
     more than ``max_shift`` eye widths from the detector's keeps the detector's and warns.
     """
-    from avatarforge.fitting.landmark_sets import IRIS_LEFT, IRIS_RIGHT
-
     pts = np.array(face_points, dtype=np.float64, copy=True)
     found = iris_centres(rgb, pts, net)
     network = np.stack([found.right, found.left])
-    detector = pts[[IRIS_RIGHT[0], IRIS_LEFT[0]], :2].copy()
+    detector = pts[[lg.RIGHT_IRIS_CENTER, lg.LEFT_IRIS_CENTER], :2].copy()
     used, warnings = [], []
-    for k, (ring, corners, name) in enumerate(((IRIS_RIGHT, RIGHT_EYE, "right"), (IRIS_LEFT, LEFT_EYE, "left"))):
+    for k, (ring, corners, name) in enumerate(((lg.IRIS_RIGHT, RIGHT_EYE, "right"), (lg.IRIS_LEFT, LEFT_EYE, "left"))):
         width = float(np.linalg.norm(pts[corners[0], :2] - pts[corners[1], :2]))
         shift = network[k] - detector[k]
         ok = bool(np.all(np.isfinite(shift)) and np.linalg.norm(shift) <= max_shift * width)

@@ -1,11 +1,11 @@
 """Where the face's features are in texture space: skin, eyes, brows, lips, eyeballs, scalp.
 
 Features are outlined by the MediaPipe landmarks embedded on the mesh
-(:mod:`avatarforge.fitting.embedding`), drawn in a frontal orthographic view of the *rest*
+(:mod:`avatarforge.bodies.landmark_embedding`), drawn in a frontal orthographic view of the *rest*
 mesh and carried to the texels by their rest-pose 3D points (only front-facing head texels
 can be inside a feature). This is robust where the UV layout is not: some eye-contour
 landmarks sit on the eyeball, whose UVs are an island of their own. Eyeballs, cavities and
-the tongue come from Anny's part segmentation (:mod:`.parts`). Depends on topology only,
+the tongue come from Anny's part segmentation (:mod:`.uv_parts`). Depends on topology only,
 so it is computed once per (body, size) and cached in memory.
 """
 
@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 from jaxtyping import Bool, Float, Int
 
-from avatarforge.perception import face_regions as fr
+from avatarforge.perception import landmark_groups as lg
 from avatarforge.texture.layout import TexelLayout, texel_layout, texel_surface, unpack
-from avatarforge.texture.parts import face_parts, part_ids
+from avatarforge.texture.uv_parts import face_parts, part_ids
 from avatarforge.util.npcache import array_digest, disk_cached
 
 __all__ = ["UVRegions", "uv_regions", "regions_for", "feature_masks_2d"]
@@ -33,7 +33,7 @@ class UVRegions:
     """Per-texel region maps of an (S, S) texture (False / 0 on uncovered texels)."""
 
     part: Int[np.ndarray, "S S"]
-    """int8 body-part label (:data:`.parts.PART_NAMES`), -1 on uncovered texels."""
+    """int8 body-part label (:data:`.uv_parts.PART_NAMES`), -1 on uncovered texels."""
     head: Bool[np.ndarray, "S S"]
     """Head surface (skin of head and neck top; not eyeballs, cavities or tongue)."""
     face: Bool[np.ndarray, "S S"]
@@ -83,17 +83,17 @@ def feature_masks_2d(landmarks: Float[np.ndarray, "478 3"]) -> tuple[dict[str, n
         return m.astype(bool)
 
     lm = landmarks
-    brows = [_polygon(lm, up + low[::-1]) for up, low in ((fr.LEFT_EYEBROW_UPPER, fr.LEFT_EYEBROW_LOWER),
-                                                          (fr.RIGHT_EYEBROW_UPPER, fr.RIGHT_EYEBROW_LOWER))]
-    eyes = [_polygon(lm, fr.LEFT_EYE), _polygon(lm, fr.RIGHT_EYE)]
-    lips = _polygon(lm, fr.LIPS_OUTER)
+    brows = [_polygon(lm, up + low[::-1]) for up, low in ((lg.LEFT_EYEBROW_UPPER, lg.LEFT_EYEBROW_LOWER),
+                                                          (lg.RIGHT_EYEBROW_UPPER, lg.RIGHT_EYEBROW_LOWER))]
+    eyes = [_polygon(lm, lg.LEFT_EYE), _polygon(lm, lg.RIGHT_EYE)]
+    lips = _polygon(lm, lg.LIPS_OUTER)
     masks = {
-        "face": draw(_polygon(lm, fr.FACE_OVAL)),
+        "face": draw(_polygon(lm, lg.FACE_OVAL)),
         "eyes": draw(*eyes, dilate_mm=1.0),
         "brows": draw(*brows, dilate_mm=1.5),
         "lips": draw(lips, dilate_mm=0.5),
     }
-    masks["skin"] = (draw(_polygon(lm, fr.FACE_OVAL), dilate_mm=-6.0) & ~draw(*eyes, dilate_mm=7.0)
+    masks["skin"] = (draw(_polygon(lm, lg.FACE_OVAL), dilate_mm=-6.0) & ~draw(*eyes, dilate_mm=7.0)
                      & ~draw(*brows, dilate_mm=4.0) & ~draw(lips, dilate_mm=5.0))
     return masks, origin
 
@@ -118,7 +118,7 @@ def uv_regions(rest_vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "
     row = np.round((origin[1] - p[:, 1]) * _RES).astype(int)
     inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
     # Front of the face: ahead of the face oval's rim and facing forwards (or an eyeball).
-    rim_z = landmarks[list(fr.FACE_OVAL), 2].min()
+    rim_z = landmarks[list(lg.FACE_OVAL), 2].min()
     front = inside & (p[:, 2] > rim_z - 0.01) & ((n[:, 2] > 0.05) | eyeball[sel])
     rc = (np.clip(row, 0, h - 1), np.clip(col, 0, w - 1))
     out = {}
@@ -147,7 +147,7 @@ def uv_regions(rest_vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "
             angle[sel[on]] = np.degrees(np.arccos(np.clip(d[:, 2], -1, 1)))
     # Scalp: above a hairline at the eye line in front that drops 6 cm towards the nape
     # behind the ears (fading in over 4 cm), outside the face oval.
-    eye_y = landmarks[[fr.LEFT_IRIS_CENTER, fr.RIGHT_IRIS_CENTER], 1].mean()
+    eye_y = landmarks[[lg.LEFT_IRIS_CENTER, lg.RIGHT_IRIS_CENTER], 1].mean()
     back = np.clip((rim_z - 0.04 - p[:, 2]) / 0.06, 0.0, 1.0)
     s = np.clip((p[:, 1] - (eye_y - 0.01 - 0.06 * back)) / 0.04, 0.0, 1.0)
     s[out["face"].ravel()[layout.index[sel]]] = 0.0
@@ -172,7 +172,7 @@ REGIONS_VERSION = 1
 def regions_for(body, size: int) -> UVRegions:
     """:func:`uv_regions` of a body model's rest mesh and landmark embedding, cached in memory
     and on disk (``cache_dir()/texture``, keyed by the mesh, UVs, landmarks and size)."""
-    from avatarforge.fitting.embedding import load_embedding
+    from avatarforge.bodies.landmark_embedding import load_embedding
 
     key = (id(body), getattr(body, "name", ""), int(size))  # id: a body object stays alive while cached
     if key not in _CACHE or _CACHE[key][0] is not body:

@@ -1,7 +1,7 @@
 """The body fit's problem: fixed targets, optimised parameters, loss and initialisation.
 
 Split from :mod:`.body_fit` (which holds the public config, result and the optimisation
-loop) to keep each module small. Frames: the parts model's (:mod:`._body_fit_model`,
+loop) to keep each module small. Frames: the parts model's (:mod:`.body_fit_model`,
 avatarforge axes, root's rest head at 0); the camera is ``x_cam = diag(1, -1, -1) x + t``.
 """
 
@@ -15,9 +15,9 @@ from jaxtyping import Float
 from torch import Tensor
 
 from avatarforge.errors import UserInputError
-from avatarforge.fitting._body_fit_landmarks import BONES, LIMB_LANDMARKS, anchor_arrays
-from avatarforge.fitting._body_fit_model import HINGES, BodyPartsModel, axis_angle_to_matrix, hinge_axes
-from avatarforge.fitting._body_fit_silhouette import silhouette_target, silhouette_terms, surface_samples
+from avatarforge.fitting.body_fit_landmarks import BONES, LIMB_LANDMARKS, anchor_arrays
+from avatarforge.fitting.body_fit_model import HINGES, BodyPartsModel, axis_angle_to_matrix, hinge_axes
+from avatarforge.fitting.body_fit_silhouette import silhouette_target, silhouette_terms, surface_samples
 from avatarforge.perception.pose import POSE_LANDMARK_NAMES, BodyPose
 
 if TYPE_CHECKING:

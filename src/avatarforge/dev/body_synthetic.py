@@ -68,7 +68,7 @@ def _elbow_euler(body, side: str, flexion_deg: float) -> tuple[float, float, flo
     import torch
 
     from avatarforge.bodies.rotation import matrix_to_euler_xyz
-    from avatarforge.fitting._body_fit_model import axis_angle_to_matrix, hinge_axes
+    from avatarforge.fitting.body_fit_model import axis_angle_to_matrix, hinge_axes
 
     key = (id(body), side)
     if key not in _ELBOW_AXES:
@@ -175,7 +175,7 @@ class FitErrors:
 
 def true_landmarks_2d(body, sample: SyntheticBody) -> np.ndarray:
     """(33, 2) the sample's own landmarks (calibrated anchors on the true body), projected."""
-    from avatarforge.fitting._body_fit_landmarks import landmark_positions
+    from avatarforge.fitting.body_fit_landmarks import landmark_positions
 
     pts = landmark_positions(body.forward_params(sample.values))[0].numpy().astype(np.float64)
     return sample.camera.project(pts)[:, :2]
@@ -183,9 +183,9 @@ def true_landmarks_2d(body, sample: SyntheticBody) -> np.ndarray:
 
 def fit_errors(body, sample: SyntheticBody, fit) -> FitErrors:
     """Compare a :class:`~avatarforge.fitting.body_fit.BodyFit` with the sample's truth."""
-    from avatarforge.fitting._body_fit_landmarks import LIMB_LANDMARKS
+    from avatarforge.dev.face_synthetic import similarity_error
+    from avatarforge.fitting.body_fit_landmarks import LIMB_LANDMARKS
     from avatarforge.fitting.body_from_head import stature_m
-    from avatarforge.fitting.synthetic import similarity_error
     from avatarforge.perception.pose import POSE_LANDMARK_NAMES
 
     ids = [body.joint_names.index(j) for j in EVAL_JOINTS]

@@ -1,12 +1,12 @@
-"""Calibrate :data:`._body_fit_landmarks.LANDMARK_ANCHORS` against the pose detector.
+"""Calibrate :data:`avatarforge.fitting.body_fit_landmarks.LANDMARK_ANCHORS` against the pose detector.
 
-    PYTHONPATH=src python -m avatarforge.fitting._body_fit_calibrate [--samples 80] [--seed 500]
+    python -m avatarforge.dev.body_fit_calibrate [--samples 80] [--seed 500]
 
 Renders the body model in random poses, shapes and views (yaw up to 70 degrees, so that the
 depth component of each offset is seen), runs :func:`avatarforge.perception.pose.detect_pose`
 and, for each landmark, solves for the offset (in its frame joint's axes) minimising the
 robust reprojection error over all samples with the known cameras. Prints the table to
-paste into :mod:`._body_fit_landmarks` and the per-landmark residuals before and after.
+paste into :mod:`avatarforge.fitting.body_fit_landmarks` and the per-landmark residuals before and after.
 Takes about a minute on a 2-core CPU.
 """
 
@@ -17,13 +17,13 @@ import argparse
 import numpy as np
 import torch
 
-from avatarforge.fitting._body_fit_landmarks import LANDMARK_ANCHORS
+from avatarforge.fitting.body_fit_landmarks import LANDMARK_ANCHORS
 
 
 def collect(body, samples: int, seed: int, yaw_deg: float = 70.0):
     """Per detected sample: world anchor positions (33, 3), frame rotations (33, 3, 3), the
     camera, the detected points (33, 2) and visibilities (33,)."""
-    from avatarforge.fitting._body_fit_synthetic import random_body_sample, render_body_sample
+    from avatarforge.dev.body_synthetic import random_body_sample, render_body_sample
     from avatarforge.perception.pose import detect_pose
 
     rng = np.random.default_rng(seed)
@@ -83,11 +83,11 @@ def symmetrise(offsets: np.ndarray) -> np.ndarray:
     """Average each left/right pair of offsets with its partner's mirror image (x negated),
     so that the landmark definitions are as symmetric as the body model; centre landmarks
     (the nose) get x = 0."""
-    from avatarforge.perception.pose import _PARTNER
+    from avatarforge.perception.pose import PARTNER
 
     mirror = np.array([-1.0, 1.0, 1.0])
-    out = (offsets + offsets[_PARTNER] * mirror) / 2
-    out[_PARTNER == np.arange(len(out)), 0] = 0.0
+    out = (offsets + offsets[PARTNER] * mirror) / 2
+    out[PARTNER == np.arange(len(out)), 0] = 0.0
     return out
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from avatarforge.neural.dataset import SPLITS, camera_from_row, camera_to_row, load_dataset, save_dataset
-from avatarforge.neural.parts import PART_NAMES, body_rig, part_of_joint, render_ground_truth
+from avatarforge.neural.part_maps import PART_NAMES, body_rig, part_of_joint, render_ground_truth
 from avatarforge.render import Camera
 
 

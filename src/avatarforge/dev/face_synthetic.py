@@ -28,15 +28,15 @@ def face_region(body) -> tuple[np.ndarray, np.ndarray]:
     and of the whole head, on the reference body."""
     from matplotlib.path import Path as Polygon
 
-    from avatarforge.fitting.mesh_regions import head_faces
-    from avatarforge.fitting.embedding import load_embedding
-    from avatarforge.fitting.landmark_sets import oval
+    from avatarforge.bodies.head_mesh import head_faces
+    from avatarforge.bodies.landmark_embedding import load_embedding
+    from avatarforge.perception.landmark_groups import OVAL
 
     out = body.forward_params({})
     v, f = out.vertices[0].numpy(), out.faces.numpy()
     head = np.unique(f[head_faces(body, f)])
     lm = load_embedding().points(out.vertices, f)[0].numpy()
-    ring = lm[list(oval())]
+    ring = lm[list(OVAL)]
     centre = ring[:, :2].mean(0)
     order = np.argsort(np.arctan2(ring[:, 1] - centre[1], ring[:, 0] - centre[0]))
     inside = Polygon(ring[order, :2]).contains_points(v[head, :2])

@@ -7,7 +7,7 @@ and ankle landmarks hang off the joint that bends there, offset in the frame of 
 above it (mediapipe's hip points, for instance, lie ~2 cm inside Anny's upperleg01 heads);
 the face, hand and foot points hang off the head, eye, wrist and foot joints.
 
-The offsets are CALIBRATED, not guessed: :mod:`._body_fit_calibrate` renders the model in
+The offsets are CALIBRATED, not guessed: :mod:`avatarforge.dev.body_fit_calibrate` renders the model in
 random poses, shapes and views, runs the pose detector on the renders and solves for the
 offset of each landmark that best explains the detections (robust least squares over
 every sample, with the known cameras). Rerun it after changing the body model or the

@@ -10,14 +10,26 @@ import numpy as np
 import pytest
 import torch
 
+from avatarforge.dev.iris_data import (
+    CONTEXT_SIZE,
+    EyeRenderer,
+    EyeSet,
+    augment,
+    clean_crop,
+    render_identity,
+    split_identities,
+)
+from avatarforge.dev.iris_train import TrainConfig, evaluate, main, train
 from avatarforge.errors import UserInputError
-from avatarforge.texture.eyes import (
-    CORNER_SPAN, CROP_SIZE, EyeNet, crop_eye, iris_centres, load_eye_net, predict_iris,
+from avatarforge.perception.iris import (
+    CORNER_SPAN,
+    CROP_SIZE,
+    EyeNet,
+    crop_eye,
+    iris_centres,
+    load_eye_net,
+    predict_iris,
 )
-from avatarforge.texture.eyes_data import (
-    CONTEXT_SIZE, EyeRenderer, EyeSet, augment, clean_crop, render_identity, split_identities,
-)
-from avatarforge.texture.eyes_train import TrainConfig, evaluate, main, train
 
 # Measured on the 120 held-out test renders by eyes_train (benchmarks/results/eye_net.json):
 # mean distance 0.66 px, RMSE per coordinate 0.60 px, 95th percentile 1.29 px in 40 x 40 crops
@@ -294,7 +306,7 @@ def _face_points() -> np.ndarray:
 
 
 def test_refine_iris_points_moves_each_ring_onto_the_network_centre():
-    from avatarforge.texture.eyes import eye_similarity, refine_iris_points
+    from avatarforge.perception.iris import eye_similarity, refine_iris_points
 
     pts = _face_points()
     rgb = np.full((200, 200, 3), 128, np.uint8)
@@ -315,7 +327,7 @@ def test_refine_iris_points_moves_each_ring_onto_the_network_centre():
 
 
 def test_refine_iris_points_keeps_the_detector_when_the_network_is_far_off():
-    from avatarforge.texture.eyes import refine_iris_points
+    from avatarforge.perception.iris import refine_iris_points
 
     pts = _face_points()
     rgb = np.full((200, 200, 3), 128, np.uint8)

@@ -3,7 +3,7 @@
 An embedding gives, per landmark, a triangle of the model mesh and barycentric weights, so
 that a landmark's 3D position follows the mesh through any shape, expression and pose.
 The embedding shipped for Anny (``data/anny_landmarks.npz``) is made by
-``python -m avatarforge.fitting.build_embedding`` (renders the model's own face, runs the
+``python -m avatarforge.dev.build_embedding`` (renders the model's own face, runs the
 bundled face mesh on the renders, back-projects and averages).
 """
 

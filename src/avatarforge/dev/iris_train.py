@@ -1,6 +1,6 @@
 """Train the eye alignment network (:class:`.eyes.EyeNet`) on :mod:`.eyes_data`'s set.
 
-    python -m avatarforge.texture.eyes_train --out PATH [--samples N] [--epochs E] [--seed S]
+    python -m avatarforge.dev.iris_train --out PATH [--samples N] [--epochs E] [--seed S]
         [--metrics JSON] [--resume] [--data EYESET.npz] [--threads T]
 
 As the thesis: MSE loss (pixels squared), Adam with lr 1e-4. Added here: a cosine decay of
@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from avatarforge.texture.eyes import CROP_SIZE, EyeNet, to_tensor
-from avatarforge.texture.eyes_data import SOURCES, SPLITS, EyeDataConfig, EyeSet, augment, clean_crop, load_eye_set
+from avatarforge.dev.iris_data import SOURCES, SPLITS, EyeDataConfig, EyeSet, augment, clean_crop, load_eye_set
+from avatarforge.perception.iris import CROP_SIZE, EyeNet, to_tensor
 
 __all__ = ["TrainConfig", "ErrorStats", "TrainResult", "train", "evaluate", "main"]
 
@@ -244,7 +244,7 @@ def _field_docs(cls) -> dict[str, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m avatarforge.texture.eyes_train", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m avatarforge.dev.iris_train", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="where to write the state dict (.pt)")
     p.add_argument("--metrics", type=Path, default=None, help="metrics JSON (default: <out>.json)")
     p.add_argument("--data", type=Path, default=None, help="use this saved EyeSet (.npz) instead of generating one")
@@ -289,7 +289,7 @@ def _run(args: argparse.Namespace, cfg: TrainConfig, argv: list[str]) -> None:
     with atomic_path(args.out) as tmp:
         torch.save(result.net.state_dict(), tmp)
     metrics = {
-        "command": "python -m avatarforge.texture.eyes_train " + shlex.join(argv),
+        "command": "python -m avatarforge.dev.iris_train " + shlex.join(argv),
         "config": asdict(cfg),
         "data_config": data.config if args.data is not None else asdict(cfg.data_config()),
         "units": "errors in pixels of the 40x40 eye crop (corner distance = 24 px); mse = mean squared error per coordinate",

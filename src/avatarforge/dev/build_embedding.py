@@ -1,6 +1,6 @@
 """Regenerate ``data/anny_landmarks.npz``: the MediaPipe-478 and iBUG-68 embeddings on Anny.
 
-    python -m avatarforge.fitting.build_embedding [--identities 24] [--seed 0] [-o PATH]
+    python -m avatarforge.dev.build_embedding [--identities 24] [--seed 0] [-o PATH]
 
 Method: render the model's own face (plain Lambert shading, varied identities, skin tones,
 lights and small head turns), run the bundled face mesh on each render, back-project every
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avatarforge.bodies.head_mesh import HEAD_BONES, closest_surface_point, head_faces
 from avatarforge.fitting.ibug68 import IBUG68_FROM_MP
-from avatarforge.fitting.mesh_regions import HEAD_BONES, closest_surface_point, head_faces
 
 __all__ = ["build", "face_camera", "HEAD_BONES", "head_faces", "closest_surface_point"]  # the last 3 re-exported
 
@@ -47,12 +47,12 @@ def _random_identity(body, rng: np.random.Generator) -> dict[str, float]:
 
 def build(identities: int = 24, seed: int = 0, size: int = 512, progress=None) -> dict[str, np.ndarray]:
     from avatarforge.bodies import load_body
-    from avatarforge.fitting.landmark_sets import oval as landmark_oval
     from avatarforge.perception.face import face_landmarks
+    from avatarforge.perception.landmark_groups import OVAL
     from avatarforge.render import rasterize, render_mesh
 
     body = load_body()
-    oval = frozenset(landmark_oval())
+    oval = frozenset(OVAL)
     rng = np.random.default_rng(seed)
     ref = body.forward_params({})
     faces = ref.faces.numpy()

@@ -1,4 +1,4 @@
-"""Texel-grid and surface helpers shared by :mod:`.transfer` and :mod:`.seams` (private).
+"""Texel-grid and surface helpers shared by :mod:`.transfer` and :mod:`.seams`.
 
 Texel ``(i, j)`` of an ``H x W`` texture is centred at ``u = (j + 0.5) / W``, ``v = 1 - (i + 0.5) / H``
 (:mod:`avatarforge.render.uv`); texel coordinates ``x = u W - 0.5``, ``y = (1 - v) H - 0.5``.
@@ -12,7 +12,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from scipy.sparse.csgraph import connected_components
 
-from avatarforge.render._jit import njit_cached
+from avatarforge.util.jit import njit_cached
 
 __all__ = ["as_array", "uv_to_texel", "bilinear_taps", "sample", "propagate", "pad", "chart_labels", "uv_laplacian",
            "interp", "face_normals", "closest_among"]

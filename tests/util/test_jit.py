@@ -1,6 +1,6 @@
 import warnings
 
-from avatarforge.render._jit import njit_cached
+from avatarforge.util.jit import njit_cached
 
 
 def test_uncacheable_function_falls_back_to_plain_jit():
