@@ -256,3 +256,12 @@ def test_morph_normal_deltas_follow_the_moved_surface(files, t_mesh) -> None:
     err_without = np.degrees(np.arccos(np.clip(np.einsum("vc,vc->v", glb.normals[changed], ref[changed]), -1, 1)))
     assert np.median(err_with) < 0.25 * np.median(err_without), (np.median(err_with), np.median(err_without))
     assert np.count_nonzero(np.any(nd, 1)) < 0.5 * len(nd)  # sparse: only around the jaw
+
+
+def test_vowels_bind_arkit_shapes_without_viseme_targets(t_mesh, tmp_path) -> None:
+    info = write_vrm(t_mesh, tmp_path / "a.vrm", options=GlbOptions(visemes=False))
+    assert len(info.morph_names) == 52
+    preset = _json(tmp_path / "a.vrm")["extensions"]["VRMC_vrm"]["expressions"]["preset"]
+    for vowel, viseme in VRM_VISEME_EXPRESSIONS.items():
+        got = {info.morph_names[b["index"]]: b["weight"] for b in preset[vowel]["morphTargetBinds"]}
+        assert got == VISEME_RECIPES[viseme], vowel
