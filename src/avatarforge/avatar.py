@@ -83,9 +83,15 @@ class Avatar:
         )
 
 
+#: Material groups kept at full resolution per level of detail (the mouth cavity, 1,244
+#: triangles, would outweigh the body at levels 2-3, which are meant to be seen from afar).
+LOD_KEEP_GROUPS = {1: ("eyes", "mouth"), 2: ("eyes",), 3: ("eyes",)}
+
+
 def lod_meshes(avatar: Avatar, mesh: RiggedMesh) -> dict[int, RiggedMesh]:
     """Levels of detail 1..3 of ``avatar``'s export ``mesh`` on Anny's reduced topologies
-    (same rig, UVs, morph targets; the eyes kept at full resolution). Empty for other bodies."""
+    (same rig, UVs, morph targets; the eyes kept at full resolution, and at level 1 the mouth
+    cavity too, so an open mouth is not a hole). Empty for other bodies."""
     from avatarforge.bodies.anny_topology import LOD_TOPOLOGIES, reduced_topology
     from avatarforge.export.lod import map_surface, transfer_to_surface
     from avatarforge.texture.uv_parts import face_parts, part_ids
@@ -100,7 +106,7 @@ def lod_meshes(avatar: Avatar, mesh: RiggedMesh) -> dict[int, RiggedMesh]:
     for level in LOD_TOPOLOGIES:
         light_v, light_f = reduced_topology(level)
         smap = map_surface(template, mesh.faces, mesh.uv_faces, mesh.uvs, surface, light_v, light_f)
-        out[level] = transfer_to_surface(mesh, smap)
+        out[level] = transfer_to_surface(mesh, smap, keep_groups=LOD_KEEP_GROUPS[level])
     return out
 
 
