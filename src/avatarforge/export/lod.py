@@ -164,10 +164,10 @@ def transfer_to_surface(mesh: RiggedMesh, surface: SurfaceMap, keep_groups: tupl
         if deltas is not None:
             deltas = np.concatenate([deltas, np.asarray(mesh.morph_deltas, np.float32)[:, used]], axis=1)
         groups = np.concatenate([groups, np.asarray(mesh.face_groups)[keep]])
-        if uvs is not None:
-            kept_uv = np.asarray(mesh.uvs, np.float64)[np.asarray(mesh.uv_faces)[keep]].reshape(-1, 2)
-            uv_faces = np.concatenate([uv_faces, np.arange(len(kept_uv)).reshape(-1, 3) + len(uvs)])
-            uvs = np.concatenate([uvs, kept_uv])
+        if uvs is not None:  # the kept triangles keep their own UV indices (no extra seams)
+            used_uv, uv_inverse = np.unique(np.asarray(mesh.uv_faces)[keep], return_inverse=True)
+            uv_faces = np.concatenate([uv_faces, uv_inverse.reshape(-1, 3) + len(uvs)])
+            uvs = np.concatenate([uvs, np.asarray(mesh.uvs, np.float64)[used_uv]])
     return RiggedMesh(
         vertices=vertices, faces=faces, joint_names=list(mesh.joint_names), joint_parents=mesh.joint_parents,
         joint_world=mesh.joint_world, skin_indices=skin_idx, skin_weights=skin_w, uvs=uvs, uv_faces=uv_faces,
