@@ -11,7 +11,7 @@ import torch
 from avatarforge.bodies import BodyModel, BodyOutput, ParamsFile, load_body, pose_preset
 from avatarforge.export.mesh import RiggedMesh
 
-__all__ = ["Avatar", "build_avatar", "load_avatar_params"]
+__all__ = ["Avatar", "build_avatar", "load_avatar_params", "material_groups", "lod_meshes"]
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Avatar:
     output: BodyOutput
     """Forward pass with ``values``; expression included (what the morph weights show)."""
     texture: np.ndarray | None = None
+    texture_lit: bool = False
+    """The texture holds the photo's lighting (exported unlit), not a de-lit albedo."""
 
     @property
     def expression(self) -> dict[str, float]:
@@ -39,6 +41,15 @@ class Avatar:
             version = ""
         config = {"local_changes": "default", "facial_actions": "all"} if self.body.name == "anny" else {}
         return ParamsFile(self.body.name, dict(self.values), self.pose_preset, config, version, extra or {})
+
+    def reposed(self, pose: str) -> "Avatar":
+        """The same person in rest pose preset ``pose`` (every ``pose.*`` value replaced)."""
+        shape = {k: v for k, v in self.values.items() if not k.startswith("pose.")}
+        values = self.body.params.complete({**shape, **pose_preset(self.body, pose, shape)})
+        if values == self.values:
+            return self
+        return Avatar(self.body, values, pose.lower(), self.body.forward_params(values), self.texture,
+                      self.texture_lit)
 
     def rigged_mesh(self) -> RiggedMesh:
         """The export mesh: neutral face in the export pose, the expression as morph weights.
@@ -67,7 +78,49 @@ class Avatar:
             morph_deltas=posed_deltas.numpy().astype(np.float32),
             morph_weights=np.array([self.values[n] for n in names], dtype=np.float32),
             texture=self.texture,
+            face_groups=material_groups(out.uvs.numpy(), out.uv_faces.numpy()) if self.body.name == "anny" else None,
+            texture_lit=self.texture_lit and self.texture is not None,
         )
+
+
+#: Material groups kept at full resolution per level of detail (the mouth cavity, 1,244
+#: triangles, would outweigh the body at levels 2-3, which are meant to be seen from afar).
+LOD_KEEP_GROUPS = {1: ("eyes", "mouth"), 2: ("eyes",), 3: ("eyes",)}
+
+
+def lod_meshes(avatar: Avatar, mesh: RiggedMesh) -> dict[int, RiggedMesh]:
+    """Levels of detail 1..3 of ``avatar``'s export ``mesh`` on Anny's reduced topologies
+    (same rig, UVs, morph targets; the eyes kept at full resolution, and at level 1 the mouth
+    cavity too, so an open mouth is not a hole). Empty for other bodies."""
+    from avatarforge.bodies.anny_topology import LOD_TOPOLOGIES, reduced_topology
+    from avatarforge.export.lod import map_surface, transfer_to_surface
+    from avatarforge.texture.uv_parts import face_parts, part_ids
+
+    if avatar.body.name != "anny":
+        return {}
+    body = avatar.body
+    template = body.model.template_vertices.double().numpy()
+    labels = face_parts(mesh.uvs, mesh.uv_faces)
+    surface = ~np.isin(labels, part_ids("eye*", "mouth_cavity", "tongue"))  # the outer skin
+    out = {}
+    for level in LOD_TOPOLOGIES:
+        light_v, light_f = reduced_topology(level)
+        smap = map_surface(template, mesh.faces, mesh.uv_faces, mesh.uvs, surface, light_v, light_f)
+        out[level] = transfer_to_surface(mesh, smap, keep_groups=LOD_KEEP_GROUPS[level])
+    return out
+
+
+def material_groups(uvs: np.ndarray, uv_faces: np.ndarray) -> np.ndarray:
+    """(F,) material group of each Anny triangle (index into `export.materials.GROUP_NAMES`):
+    eyeballs -> eyes, mouth cavity and tongue -> mouth, the rest -> skin."""
+    from avatarforge.export.materials import GROUP_NAMES
+    from avatarforge.texture.uv_parts import face_parts, part_ids
+
+    labels = face_parts(uvs, uv_faces)
+    groups = np.zeros(len(labels), dtype=np.int64)
+    groups[np.isin(labels, part_ids("eye_front*", "eye_back*"))] = GROUP_NAMES.index("eyes")
+    groups[np.isin(labels, part_ids("mouth_cavity", "tongue"))] = GROUP_NAMES.index("mouth")
+    return groups
 
 
 def build_avatar(

@@ -9,7 +9,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,8 +18,10 @@ from avatarforge.util.progress import Stages
 
 if TYPE_CHECKING:  # torch is imported by the avatar module: keep `Report` light to import
     from avatarforge.avatar import Avatar
+    from avatarforge.export.settings import ExportSettings
 
-__all__ = ["write_outputs", "Report", "file_sha256", "write_preview", "write_head_preview", "write_fit_overlay"]
+__all__ = ["write_outputs", "write_avatar_vrm", "Report", "file_sha256", "write_preview", "write_head_preview",
+           "write_fit_overlay"]
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -127,23 +129,43 @@ def write_outputs(
     preview_size: int = 512,
     params_extra: dict | None = None,
     extra_files=None,
+    export: ExportSettings | None = None,
 ) -> Path:
-    """Write avatar.glb, avatar.obj/.mtl (+ texture), params.json, preview.png, report.json.
+    """Write avatar.glb (and/or avatar.vrm), avatar.obj/.mtl (+ texture), params.json,
+    preview.png, report.json.
 
     ``params_extra`` goes into params.json's ``extra``; ``extra_files(tmp_dir)`` may add files
-    (e.g. the face stage's) to the same atomic output.
+    (e.g. the face stage's) to the same atomic output; ``export`` chooses the formats and
+    their options (default: the GLB, engine-ready).
 
     Everything goes into a temporary directory renamed onto ``outdir`` at the end, so a
     failure leaves nothing half-written.
     """
     from avatarforge.export import write_glb, write_obj
+    from avatarforge.export.settings import ExportSettings
+
     stages = stages or Stages()
     outdir = Path(outdir)
+    export = export or ExportSettings()
     with atomic_dir(outdir, force=force) as tmp:
         with stages.stage("rig"):
             mesh = avatar.rigged_mesh()
-        with stages.stage("export glb"):
-            info = write_glb(mesh, tmp / "avatar.glb")
+        info = None
+        if "glb" in export.formats:
+            with stages.stage("export glb"):
+                info = write_glb(mesh, tmp / "avatar.glb", export.glb_options())
+        if "vrm" in export.formats:
+            with stages.stage("export vrm"):
+                vrm = write_avatar_vrm(avatar, tmp / "avatar.vrm", export, mesh)
+            report.info["vrm"] = {"vertices": vrm.n_vertices, "joints": vrm.n_joints,
+                                  "morph_targets": vrm.n_morph_targets, "materials": list(vrm.materials),
+                                  "bytes": vrm.n_bytes}
+        if export.lod:
+            with stages.stage("export lod"):
+                report.info["lod"] = write_lods(avatar, mesh, tmp, export)
+        if export.compress:
+            with stages.stage("compress"):
+                report.info["compressed"] = write_compressed(avatar, mesh, tmp, export)
         with stages.stage("export obj"):
             write_obj(mesh, tmp, stem="avatar")
         with stages.stage("params"):
@@ -154,11 +176,58 @@ def write_outputs(
             extra_files(tmp)
         report.timings.update(stages.timings)
         report.info.setdefault("outputs", sorted(p.name for p in tmp.iterdir()) + ["report.json"])
-        report.info["glb"] = {
-            "vertices": info.n_vertices,
-            "joints": info.n_joints,
-            "morph_targets": info.n_morph_targets,
-            "bytes": info.n_bytes,
-        }
+        if "glb" in export.formats:
+            report.info["glb"] = {
+                "vertices": info.n_vertices,
+                "joints": info.n_joints,
+                "morph_targets": info.n_morph_targets,
+                "materials": list(info.materials),
+                "skeleton_names": export.skeleton_names,
+                "bytes": info.n_bytes,
+            }
         (tmp / "report.json").write_text(report.to_json())
     return outdir
+
+
+def write_avatar_vrm(avatar: Avatar, path: Path, export: ExportSettings, mesh=None):
+    """avatar.vrm: the avatar in T-pose (VRM's rest pose, whatever pose the GLB has) with a
+    neutral face (the app drives the expressions); ``mesh`` is reused when already in T-pose."""
+    import numpy as np
+
+    from avatarforge.export.vrm import VrmMeta, write_vrm
+
+    t_avatar = avatar.reposed("t")
+    if mesh is None or t_avatar is not avatar:
+        mesh = t_avatar.rigged_mesh()
+    if mesh.morph_weights is not None:
+        mesh = replace(mesh, morph_weights=np.zeros_like(mesh.morph_weights))
+    meta = VrmMeta(name=mesh.name, authors=(export.author,), body_model=avatar.body.name)
+    return write_vrm(mesh, path, meta, export.glb_options())
+
+
+def write_lods(avatar: Avatar, mesh, folder: Path, export: ExportSettings) -> dict:
+    """avatar_lod1..3.glb (lighter meshes, same rig/UVs/morphs); returns their sizes."""
+    from avatarforge.avatar import lod_meshes
+    from avatarforge.export import write_glb
+
+    out = {}
+    for level, light in lod_meshes(avatar, mesh).items():
+        info = write_glb(light, folder / f"avatar_lod{level}.glb", export.glb_options())
+        out[f"avatar_lod{level}.glb"] = {"vertices": info.n_vertices, "faces": info.n_faces, "bytes": info.n_bytes}
+    return out
+
+
+def write_compressed(avatar: Avatar, mesh, folder: Path, export: ExportSettings) -> dict:
+    """avatar_meshopt.glb: the GLB (written first when only the VRM was asked for) through
+    gltfpack; returns its size."""
+    from avatarforge.export import write_glb
+    from avatarforge.export.compress import meshopt_compress
+
+    src = folder / "avatar.glb"
+    made = not src.is_file()
+    if made:
+        write_glb(mesh, src, export.glb_options())
+    dst = meshopt_compress(src, folder / "avatar_meshopt.glb")
+    if made:
+        src.unlink()
+    return {"avatar_meshopt.glb": {"bytes": dst.stat().st_size}}

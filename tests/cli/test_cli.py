@@ -45,7 +45,8 @@ def test_body_writes_a_valid_rigged_avatar(capsys, body, tmp_path, gltf_validato
     names = sorted(p.name for p in out.iterdir())
     assert names == ["avatar.glb", "avatar.mtl", "avatar.obj", "params.json", "preview.png", "report.json"]
     report = json.loads((out / "report.json").read_text())
-    assert report["glb"]["joints"] >= 100 and report["glb"]["morph_targets"] == 52
+    assert report["glb"]["joints"] >= 100 and report["glb"]["morph_targets"] == 52 + 15  # ARKit + visemes
+    assert report["glb"]["materials"] == ["skin", "eyes", "mouth"]
     assert set(report["stage_seconds"]) >= {"build", "export glb", "preview"}
     result = gltf_validator(out / "avatar.glb")
     assert result["issues"]["numErrors"] == 0, result["issues"]["messages"][:5]
@@ -53,7 +54,7 @@ def test_body_writes_a_valid_rigged_avatar(capsys, body, tmp_path, gltf_validato
     from avatarforge.export import read_glb
 
     glb = read_glb(out / "avatar.glb")
-    assert len(glb.morph_names) == 52 and "jawOpen" in glb.morph_names
+    assert len(glb.morph_names) == 67 and "jawOpen" in glb.morph_names and glb.morph_names[-1] == "viseme_ou"
     assert np.isclose(glb.morph_weights[glb.morph_names.index("jawOpen")], 0.4)
     assert len(glb.joint_nodes) == 104
     # Every GLB vertex (split at UV seams) is a vertex of the mesh rebuilt from params.json,
@@ -70,6 +71,37 @@ def test_body_writes_a_valid_rigged_avatar(capsys, body, tmp_path, gltf_validato
     preview = np.asarray(Image.open(out / "preview.png"))
     assert preview.shape[0] == 128 and preview.shape[1] > 128
     assert (preview[..., :3].astype(int).sum(-1) < 600).mean() > 0.05  # a body is drawn
+
+
+def test_body_export_formats(capsys, body, tmp_path, gltf_validator):
+    out = tmp_path / "vrm"
+    code, _, err = run(capsys, "body", "-o", str(out), "--format", "vrm", "--pose", "a", "--no-visemes",
+                       "--texture-atlas", "--preview-size", "64")
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["avatar.mtl", "avatar.obj", "avatar.vrm", "params.json",
+                                                      "preview.png", "report.json"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["vrm"]["morph_targets"] == 52 and report["vrm"]["materials"] == ["skin"] and "glb" not in report
+    result = gltf_validator(out / "avatar.vrm")
+    assert result["issues"]["numErrors"] == 0 and result["issues"]["numWarnings"] == 0
+    from avatarforge.export import read_glb
+
+    vrm = read_glb(out / "avatar.vrm")  # T-pose although --pose a: VRM's rest pose
+    nodes = vrm.node_local[vrm.joint_nodes]
+    names = json.loads((out / "params.json").read_text())
+    assert names["pose_preset"] == "a"  # the GLB/OBJ pose
+    from avatarforge.export.gltf_read import node_world_matrices
+
+    world = node_world_matrices(vrm.node_local, vrm.node_parent)[vrm.joint_nodes]
+    j = body.joint_names.index
+    arm = world[j("wrist.L"), :3, 3] - world[j("upperarm01.L"), :3, 3]
+    assert abs(arm[1]) < 0.02 * np.linalg.norm(arm) and np.allclose(nodes[:, :3, :3], np.eye(3))
+    assert not np.any(vrm.morph_weights)  # neutral face: the app drives the expressions
+    for args, msg in ((["--format", "fbx"], "--format takes"), (["--skeleton-names", "unity"], "--skeleton-names takes")):
+        bad = tmp_path / "bad"
+        code, _, err = run(capsys, "body", "-o", str(bad), *args)
+        assert code == 2 and err.startswith("error: ") and msg in err and "Traceback" not in err
+        assert not bad.exists()
 
 
 def test_body_rebuilds_from_params_file(capsys, body, tmp_path):

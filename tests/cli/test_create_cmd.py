@@ -40,7 +40,7 @@ def test_create_writes_the_full_set(created, gltf_validator):
     from avatarforge.export import read_glb
 
     glb = read_glb(created / "avatar.glb")
-    assert glb.image_png is not None and len(glb.morph_names) == 52 and len(glb.joint_nodes) >= 100
+    assert glb.image_png is not None and len(glb.morph_names) == 67 and len(glb.joint_nodes) >= 100
 
 
 def test_create_images(created, photos):

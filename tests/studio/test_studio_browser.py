@@ -214,6 +214,26 @@ def test_export_downloads_a_valid_glb(tab, tmp_path, gltf_validator):
     assert (folder / "avatar.glb").read_bytes() == glb.read_bytes()
 
 
+def test_export_downloads_a_vrm(tab, tmp_path, gltf_validator):
+    page, session = tab
+    session.controls.export_format.value = "avatar.vrm"  # as picking it in the dropdown
+    try:
+        with page.expect_download(timeout=60_000) as info:
+            page.get_by_role("button", name="Export GLB + OBJ + params").click()
+    finally:
+        session.controls.export_format.value = "avatar.glb"
+    assert info.value.suggested_filename == "avatar.vrm"
+    vrm = tmp_path / "download.vrm"
+    info.value.save_as(vrm)
+    report = gltf_validator(vrm)
+    assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0
+    doc = json.loads(vrm.read_bytes()[20:20 + int.from_bytes(vrm.read_bytes()[12:16], "little")])
+    assert doc["extensions"]["VRMC_vrm"]["specVersion"] == "1.0"
+    folder = session.exports[-1]
+    assert {"avatar.glb", "avatar.vrm"} <= {p.name for p in folder.iterdir()}
+    assert (folder / "avatar.vrm").read_bytes() == vrm.read_bytes()
+
+
 def test_skeleton_load_folder_and_params_upload(tab, studio, body):
     page, session = tab
     page.get_by_text("Skeleton", exact=True).first.click()

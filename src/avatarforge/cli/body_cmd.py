@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from avatarforge.cli import export_opts as eo
+
 __all__ = ["register"]
 
 
@@ -18,8 +20,15 @@ def body(
     params: Optional[Path] = typer.Option(None, "--params", help="Start from a params.json (or a folder holding one)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height in pixels of each preview view."),
+    format_: str = eo.FORMAT,
+    skeleton_names: str = eo.SKELETON_NAMES,
+    texture_atlas: bool = eo.TEXTURE_ATLAS,
+    visemes: bool = eo.VISEMES,
+    morph_normals: bool = eo.MORPH_NORMALS,
+    lod: bool = eo.LOD,
+    compress: bool = eo.COMPRESS,
 ) -> None:
-    """Build a body from parameters and write GLB, OBJ, params.json, preview.png, report.json."""
+    """Build a body from parameters and write GLB (and/or VRM), OBJ, params.json, preview.png, report.json."""
     from avatarforge.avatar import build_avatar
     from avatarforge.bodies import ParamSet, ParamsFile, load_body
     from avatarforge.errors import UserInputError
@@ -27,6 +36,7 @@ def body(
     from avatarforge.util.atomic import check_output_dir
     from avatarforge.util.progress import Stages
 
+    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     check_output_dir(out, force)
     from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built
 
@@ -48,7 +58,7 @@ def body(
             avatar = build_avatar(values, pose=pose, body=model)
         report.info["given"] = sorted(ParamSet.parse_assignments(set_))
         report.info["pose"] = avatar.pose_preset
-        write_outputs(avatar, out, report, stages, force=force, preview_size=preview_size)
+        write_outputs(avatar, out, report, stages, force=force, preview_size=preview_size, export=export)
     typer.echo(f"wrote {out}")
 
 

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from avatarforge.cli import export_opts as eo
+
 __all__ = ["register", "body_overrides"]
 
 
@@ -53,13 +55,26 @@ def create(
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     backend: str = typer.Option("anny", "--backend", help="anny (embedded) or smplx (research: DECA/FLAME -> SMPL-X, licensed assets)."),
     assets: Optional[Path] = typer.Option(None, "--assets", help="Research assets folder for --backend smplx (default: $AVATARFORGE_ASSETS)."),
+    format_: str = eo.FORMAT,
+    skeleton_names: str = eo.SKELETON_NAMES,
+    texture_atlas: bool = eo.TEXTURE_ATLAS,
+    visemes: bool = eo.VISEMES,
+    morph_normals: bool = eo.MORPH_NORMALS,
+    lod: bool = eo.LOD,
+    compress: bool = eo.COMPRESS,
 ) -> None:
-    """Photo -> personalised, textured, rigged avatar (GLB, OBJ, params, previews, report)."""
+    """Photo -> personalised, textured, rigged avatar (GLB and/or VRM, OBJ, params, previews, report)."""
+    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     if backend != "anny":  # research backends live in their own module
         from avatarforge.cli.research_cmd import create_research
 
         ignored = [n for n, v in (("--gender", gender), ("--age", age), ("--height", height), ("--weight", weight),
                                   ("--muscle", muscle), ("--keep-pose", keep_pose)) if v]
+        if export != type(export)():
+            from avatarforge.errors import UserInputError
+
+            raise UserInputError("the export flags (--format, --skeleton-names, --texture-atlas, --no-visemes, --no-morph-normals, --lod, "
+                                 "--compress) need --backend anny")
         return create_research(photo, out, backend, assets, pose, face_index, texture_size, preview_size, force, ignored,
                                set_)
     from concurrent.futures import ThreadPoolExecutor
@@ -70,7 +85,7 @@ def create(
     body = pool.submit(_load_body)
     try:
         _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-                preview_size, eye_net, lit_texture, force, body)
+                preview_size, eye_net, lit_texture, force, body, export)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -82,7 +97,7 @@ def _load_body():
 
 
 def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-            preview_size, eye_net, lit_texture, force, body) -> None:
+            preview_size, eye_net, lit_texture, force, body, export=None) -> None:
     from avatarforge.perception import load_mediapipe
 
     load_mediapipe()  # first, while the other thread imports torch (both ~1-2 s)
@@ -109,7 +124,7 @@ def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, se
                          eye_net=eye_net, lit_texture=lit_texture)
     with Stages.for_terminal(total=CREATE_STAGES) as stages:
         result = create_avatar(photo, opts, body=body, stages=stages)
-        write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)
+        write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size, export=export)
     for w in result.warnings:
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"wrote {out}")

@@ -1,7 +1,8 @@
 """Read back what `write_glb` wrote, through pygltflib (an independent GLB parser).
 
 Meant for tests and sanity checks: it understands exactly the subset our exporter uses
-(one skinned mesh with one triangle primitive), plus strided and sparse accessors.
+(one skinned mesh whose triangle primitives, one per material, share their vertex
+attributes and morph targets), plus strided and sparse accessors.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ class GlbContents:
     uvs: np.ndarray | None
     """(S, 2) float32 TEXCOORD_0, glTF convention: (0, 0) is the image's top-left."""
     faces: np.ndarray
-    """(F, 3) int64."""
+    """(F, 3) int64, every primitive's triangles in primitive order."""
+    face_material: np.ndarray
+    """(F,) int64 material index of each triangle."""
+    material_names: list[str]
+    """Name of each material."""
     joints: np.ndarray
     """(S, 4) int64 JOINTS_0 (indices into ``joint_nodes``)."""
     weights: np.ndarray
@@ -116,7 +121,7 @@ def node_world_matrices(node_local: np.ndarray, node_parent: np.ndarray) -> np.n
 
 
 def read_glb(path: str | os.PathLike[str]) -> GlbContents:
-    """Parse a GLB written by `write_glb` (first mesh, first primitive, first skin)."""
+    """Parse a GLB written by `write_glb` (first mesh, its primitives, first skin)."""
     gltf = GLTF2.load_binary(str(path))
     blob = gltf.binary_blob() or b""
     prim = gltf.meshes[0].primitives[0]
@@ -132,6 +137,7 @@ def read_glb(path: str | os.PathLike[str]) -> GlbContents:
             parent[child] = i
     targets = prim.targets or []
     mesh = gltf.meshes[0]
+    faces = [get(p.indices).reshape(-1, 3).astype(np.int64) for p in mesh.primitives]
     material = gltf.materials[prim.material] if prim.material is not None else None
     pbr = material.pbrMetallicRoughness if material is not None else None
     image_png = None
@@ -145,7 +151,9 @@ def read_glb(path: str | os.PathLike[str]) -> GlbContents:
         positions=get(attr.POSITION),
         normals=get(attr.NORMAL),
         uvs=get(attr.TEXCOORD_0),
-        faces=get(prim.indices).reshape(-1, 3).astype(np.int64),
+        faces=np.concatenate(faces),
+        face_material=np.concatenate([np.full(len(f), p.material or 0) for f, p in zip(faces, mesh.primitives)]),
+        material_names=[m.name or "" for m in gltf.materials],
         joints=get(attr.JOINTS_0).astype(np.int64),
         weights=get(attr.WEIGHTS_0),
         joint_nodes=list(skin.joints),

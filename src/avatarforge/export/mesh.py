@@ -50,6 +50,11 @@ class RiggedMesh:
     base_color: tuple[float, float, float, float] = DEFAULT_SKIN_RGBA
     """Material colour factor when there is no texture."""
     name: str = "avatar"
+    face_groups: np.ndarray | None = None
+    """(F,) int material group of each triangle, an index into `materials.GROUP_NAMES`
+    (0 skin, 1 eyes, 2 mouth, ...); None: everything is skin."""
+    texture_lit: bool = False
+    """The texture already holds lighting (the photo's): engines should not light it again."""
 
     def __post_init__(self) -> None:
         v = self.vertices.shape[0]
@@ -64,5 +69,7 @@ class RiggedMesh:
             raise ValueError("joint_world must be (J, 4, 4) and joint_parents (J,)")
         if (self.uvs is None) != (self.uv_faces is None):
             raise ValueError("uvs and uv_faces go together")
+        if self.face_groups is not None and np.shape(self.face_groups) != (len(self.faces),):
+            raise ValueError(f"face_groups must be (F,) = ({len(self.faces)},), got {np.shape(self.face_groups)}")
         if self.morph_deltas is not None and self.morph_deltas.shape != (len(self.morph_names), v, 3):
             raise ValueError("morph_deltas must be (M, V, 3) with one name per target")

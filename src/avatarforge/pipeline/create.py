@@ -112,7 +112,8 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         values.update({k: v for k, v in opts.given.items() if k.startswith("pose.")})
         full = body.params.complete(values)
         image = None if texture is None else (texture.lit if opts.lit_texture else texture.albedo)
-        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image)
+        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image,
+                        texture_lit=opts.lit_texture and image is not None)
     warnings = list(rec.warnings) + list(inf.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
@@ -140,8 +141,8 @@ def _fit_full_body(rec, opts: CreateOptions, stages: Stages):
 
 @single_threaded
 def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report, stages: Stages | None = None,
-                         force: bool = False, preview_size: int = 512) -> Path:
-    """avatar.glb, avatar.obj/.mtl/_texture.png, texture_lit.png, params.json, landmarks.json,
+                         force: bool = False, preview_size: int = 512, export=None) -> Path:
+    """avatar.glb (and/or avatar.vrm, see ``export``: `export.settings.ExportSettings`), avatar.obj/.mtl/_texture.png, texture_lit.png, params.json, landmarks.json,
     render_fitted.png, fit_overlay.png, preview.png, preview_head.png, report.json — written
     atomically."""
     from PIL import Image
@@ -183,4 +184,4 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
              "fitted_pose": {k: v for k, v in rec.fit.values.items() if k.startswith("pose.")},
              "inferred": inf.inferred, "given": inf.given}
     return write_outputs(result.avatar, outdir, report, stages, force=force, preview_size=preview_size,
-                         params_extra=extra, extra_files=extra_files)
+                         params_extra=extra, extra_files=extra_files, export=export)

@@ -78,7 +78,7 @@ def build_controls(gui, specs, values: dict[str, float], expression_presets: lis
         c.folder = gui.add_dropdown("Avatar folder", avatar_folders or ["(none found)"])
         c.load_folder = gui.add_button("Load folder")
         c.params_upload = gui.add_upload_button("Load params.json", mime_type=".json,application/json")
-        c.export_format = gui.add_dropdown("Download", ["avatar.glb", "all files (zip)"])
+        c.export_format = gui.add_dropdown("Download", ["avatar.glb", "avatar.vrm", "all files (zip)"])
         c.export = gui.add_button("Export GLB + OBJ + params")
         c.export_text = gui.add_markdown("", visible=False)
     with gui.add_folder("View"):

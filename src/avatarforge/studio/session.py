@@ -376,27 +376,31 @@ class StudioSession:
         values, _, pose = self.app.read_avatar(path)
         self._load(values, None, f"params {Path(upload.name).name[:60]}", pose)
 
-    def export(self) -> Path:
-        """Write avatar.glb, avatar.obj/.mtl(/_texture.png), params.json, preview.png and report.json
-        into a new folder under ``<output dir>/exports``; returns that folder."""
+    def export(self, formats: tuple[str, ...] = ("glb",)) -> Path:
+        """Write avatar.glb (+ avatar.vrm when ``formats`` has "vrm"), avatar.obj/.mtl(/_texture.png),
+        params.json, preview.png and report.json into a new folder under ``<output dir>/exports``;
+        returns that folder."""
+        from avatarforge.export.settings import ExportSettings
         from avatarforge.outputs import Report, write_outputs
 
         path = self.app.new_export_dir(self.client.client_id)
-        write_outputs(self.state.avatar(), path, Report(command="studio export"), preview_size=256)
+        write_outputs(self.state.avatar(), path, Report(command="studio export"), preview_size=256,
+                      export=ExportSettings(formats=formats))
         self.exports.append(path)
         return path
 
     def _on_export(self) -> None:
         c = self.controls
         c.export.disabled = True
+        choice = c.export_format.value
         try:
-            path = self.export()
+            path = self.export(("glb",) if choice == "avatar.glb" else ("glb", "vrm"))
         finally:
             c.export.disabled = False
         c.export_text.content = f"exported to `{path}`"
         c.export_text.visible = True
-        if c.export_format.value == "avatar.glb":
-            self.client.send_file_download("avatar.glb", (path / "avatar.glb").read_bytes(), save_immediately=True)
+        if choice in ("avatar.glb", "avatar.vrm"):
+            self.client.send_file_download(choice, (path / choice).read_bytes(), save_immediately=True)
         else:
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:

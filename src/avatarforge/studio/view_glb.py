@@ -16,6 +16,7 @@ from PIL import Image
 
 from avatarforge.export.geometry import split_uv_seams, vertex_normals
 from avatarforge.export.glb_builder import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GlbBuilder
+from avatarforge.export.materials import MATERIAL_LOOKS, material, sampler
 
 __all__ = ["TexturedView"]
 
@@ -70,8 +71,7 @@ class TexturedView:
             "nodes": [{"name": "avatar", "mesh": 0}],
             "meshes": [{"primitives": [{"attributes": attributes, "indices": indices, "material": 0}]}],
             "images": [{"bufferView": image, "mimeType": "image/png"}],
-            "samplers": [{"magFilter": 9729, "minFilter": 9987}],
+            "samplers": [sampler(clamp=True)],
             "textures": [{"source": 0, "sampler": 0}],
-            "materials": [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0,
-                                                     "roughnessFactor": 0.7}}],
+            "materials": [material("avatar", MATERIAL_LOOKS["studio"], texture=0)],
         })
