@@ -11,11 +11,12 @@ import torch
 from avatarforge.bodies.rotation import euler_xyz_to_matrix
 from avatarforge.errors import UserInputError
 from avatarforge.fitting._body_fit_landmarks import LANDMARK_ANCHORS, landmark_positions
-from avatarforge.fitting._body_fit_model import BodyPartsModel, axis_angle_to_matrix, hinge_axes
+from avatarforge.fitting._body_fit_model import BodyPartsModel, hinge_axes
 from avatarforge.fitting._body_fit_silhouette import silhouette_target, silhouette_terms, surface_samples
 from avatarforge.fitting._body_fit_synthetic import fit_errors, random_body_sample, render_body_sample
 from avatarforge.fitting.body_fit import BodyFitConfig, fit_body
 from avatarforge.fitting.synthetic import similarity_error
+from avatarforge.util.geometry import axis_angle_to_matrix
 from avatarforge.perception.pose import POSE_LANDMARK_NAMES, BodyPose, detect_pose
 
 # ----------------------------------------------------------------------------- fast evaluator

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from avatarforge.util.atomic import atomic_write_bytes
-from avatarforge.export.geometry import split_uv_seams, vertex_normals
+from avatarforge.util.geometry import vertex_normals
+from avatarforge.export.geometry import FALLBACK_NORMAL, split_uv_seams
 from avatarforge.export.glb_builder import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GlbBuilder
 from avatarforge.export.mesh import RiggedMesh
 from avatarforge.export.png import TEXTURE_PNG_LEVEL, encode_png
@@ -102,7 +103,7 @@ def build_glb(
 
     attributes = {
         "POSITION": b.add_accessor(np.asarray(mesh.vertices, np.float32)[src], ARRAY_BUFFER, True),
-        "NORMAL": b.add_accessor(vertex_normals(mesh.vertices, mesh.faces)[src], ARRAY_BUFFER),
+        "NORMAL": b.add_accessor(vertex_normals(mesh.vertices, mesh.faces, FALLBACK_NORMAL)[src], ARRAY_BUFFER),
     }
     if mesh.uvs is not None:
         uv = np.asarray(mesh.uvs, dtype=np.float64)[split.source_uv]

@@ -22,6 +22,7 @@ from avatarforge.fitting.embedding import LandmarkEmbedding, load_embedding
 from avatarforge.fitting.head_model import HeadModel
 from avatarforge.fitting.landmark_sets import EYE_PAIRS, IRIS, LIP_PAIRS, oval
 from avatarforge.render.camera import Camera
+from avatarforge.util.geometry import vertex_normals
 
 __all__ = ["FaceFitConfig", "FaceFit", "fit_face", "CAMERA_ROTATION"]
 
@@ -117,7 +118,7 @@ class _Problem:
         self.lm_local = torch.as_tensor(np.vectorize(pos.get)(lm_vids), dtype=torch.long)
         self.bary = torch.as_tensor(emb.bary, dtype=torch.float32)
         self.cand_local = torch.as_tensor([pos[int(k)] for k in lower], dtype=torch.long)
-        normals = _vertex_normals(v, faces)
+        normals = vertex_normals(v, faces)
         self.cand_normals = torch.as_tensor(normals[lower], dtype=torch.float32)
         # Which oval points are on the lower (silhouette) contour: embedded below the eyes.
         lm_rest = (emb.bary[:, :, None] * v[lm_vids]).sum(1)
@@ -149,14 +150,6 @@ class _Problem:
         f = self.f0 * torch.exp(log_f)
         uv = f * cam[..., :2] / cam[..., 2:3] + self.cxy
         return uv, cam[..., 2]
-
-
-def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    out = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(out, f[:, k], n)
-    return out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-12)
 
 
 def fit_face(points: np.ndarray, image_size: tuple[int, int], body=None,

@@ -24,6 +24,7 @@ from avatarforge.neural.dataset import camera_from_row
 from avatarforge.neural.motion import Motion
 from avatarforge.neural.train import Avatar
 from avatarforge.render import Camera
+from avatarforge.util.colour import float_to_uint8
 
 __all__ = ["CameraPath", "parse_camera", "render_frames", "render_video", "measure_fps"]
 
@@ -104,7 +105,7 @@ def render_frames(
         cam = path.camera(avatar, i, n, size)
         bones = rasterize_bones(motion.joints[i], cam, thickness=avatar.thickness)[None]
         rgb = avatar.model(bones, bg).rgb[0].clamp(0, 1)
-        yield (rgb.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        yield float_to_uint8(rgb.permute(1, 2, 0).numpy())
 
 
 def render_video(avatar: Avatar, motion: Motion, out, camera: CameraPath | None = None,

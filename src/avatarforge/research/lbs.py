@@ -10,7 +10,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-__all__ = ["LbsResult", "skin", "axis_angle_to_matrix", "smplx_lbs"]
+__all__ = ["LbsResult", "skin", "smplx_lbs"]
 
 
 def smplx_lbs():
@@ -32,11 +32,6 @@ class LbsResult:
     """Joint positions regressed from ``shaped``."""
     transforms: Float[Tensor, "B J 4 4"]
     """Skinning transform of each joint (posed world transform @ inverse rest transform)."""
-
-
-def axis_angle_to_matrix(aa: Float[Tensor, "... 3"]) -> Float[Tensor, "... 3 3"]:
-    """Rodrigues' formula (smplx's ``batch_rodrigues``) for any leading shape."""
-    return smplx_lbs().batch_rodrigues(aa.reshape(-1, 3)).reshape(aa.shape[:-1] + (3, 3))
 
 
 def skin(

@@ -13,9 +13,10 @@ from jaxtyping import Bool, Float, Int
 from scipy.sparse.csgraph import connected_components
 
 from avatarforge.render._jit import njit_cached
+from avatarforge.util.geometry import face_normals
 
 __all__ = ["as_array", "uv_to_texel", "bilinear_taps", "sample", "propagate", "pad", "chart_labels", "uv_laplacian",
-           "interp", "face_normals", "closest_among"]
+           "interp", "closest_among"]
 
 _OFFSETS = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)], dtype=np.int64)
 
@@ -206,12 +207,6 @@ def interp(corner_values: Float[np.ndarray, "F 3 C"], tri: Int[np.ndarray, "N"],
     _interp_kernel(np.ascontiguousarray(corner_values, np.float64), np.ascontiguousarray(tri),
                    np.ascontiguousarray(bary), out)
     return out
-
-
-def face_normals(v: Float[np.ndarray, "V 3"], f: Int[np.ndarray, "F 3"]) -> Float[np.ndarray, "F 3"]:
-    """Unit normals of the triangles (counter-clockwise = front); 0 for degenerate ones."""
-    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
 
 
 @njit_cached

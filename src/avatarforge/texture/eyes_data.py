@@ -38,9 +38,9 @@ import cv2
 import numpy as np
 from jaxtyping import Float, Int, UInt8
 
-from avatarforge.errors import UserInputError
 from avatarforge.fitting.mesh_regions import HEAD_BONES
 from avatarforge.texture.eyes import CORNER_SPAN, CROP_SIZE, IRIS_LEFT, IRIS_RIGHT, LEFT_EYE, RIGHT_EYE, crop_eye, eye_similarity, warp
+from avatarforge.util.colour import float_to_uint8
 
 __all__ = [
     "CONTEXT_SIZE", "SPLITS", "EyeDataConfig", "EyeSample", "EyeSet", "EyeRenderer",
@@ -348,7 +348,7 @@ class EyeRenderer:
         spec = np.where(on_eye, view["spec"] * spec_cos ** view["shine"], 0.08 * view["spec"] * spec_cos ** 20)
         rgb = np.clip(albedo * shade + spec[:, None], 0, 1)
         img = res.rgba[..., :3].copy()
-        img[mask] = (rgb * 255 + 0.5).astype(np.uint8)
+        img[mask] = float_to_uint8(rgb)
 
         # Label: the eyeball's front pole, through the rendered mesh.
         eye_faces = self.faces[self.eye_tri[eye]]
@@ -512,7 +512,7 @@ def augment(image: np.ndarray, corners: np.ndarray, iris: np.ndarray, rng: np.ra
         x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.2))
     if rng.random() < 0.6:
         x = x + rng.normal(0, rng.uniform(0.005, 0.04), x.shape)
-    out = (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+    out = float_to_uint8(x)
     if rng.random() < 0.3:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
         out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)

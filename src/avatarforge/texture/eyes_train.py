@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from avatarforge.texture.eyes import CROP_SIZE, EyeNet, to_tensor
+from avatarforge.texture.eyes import EyeNet, to_tensor
 from avatarforge.texture.eyes_data import SOURCES, SPLITS, EyeDataConfig, EyeSet, augment, clean_crop, load_eye_set
 
 __all__ = ["TrainConfig", "ErrorStats", "TrainResult", "train", "evaluate", "main"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
-from avatarforge.texture.colour import LUMA
+from avatarforge.util.colour import LUMA
 
 __all__ = ["FeatureColours", "feature_colours", "eyeball_colours", "IRIS_DEG", "PUPIL_DEG"]
 

@@ -20,11 +20,11 @@ from jaxtyping import Float, UInt8
 
 from avatarforge.errors import UserInputError
 from avatarforge.texture.bake import BakeConfig, BakeResult, bake
-from avatarforge.texture.colour import to_uint8
+from avatarforge.util.colour import to_uint8
 from avatarforge.texture.complete import CompletionConfig, complete
 from avatarforge.texture.delight import SHLighting, delight, fit_sh
 from avatarforge.texture.features import FeatureColours
-from avatarforge.texture.fill import smoothstep01
+from avatarforge.util.image import smoothstep
 from avatarforge.texture.inpaint import InpaintConfig, inpaint
 from avatarforge.texture.layout import unpack
 from avatarforge.texture.mirror import texel_mirror_coords, vertex_mirror_map
@@ -206,7 +206,7 @@ def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
         shade_img = unpack(shading, layout, 1.0)
         # On the face the photo is the appearance, whatever it shows (glasses, strands, shadows);
         # around it only as far as it looks like skin (no background on the head's sides).
-        photo = smoothstep01(np.where(regions.face, b.weight, seen_w) / cfg.lit_photo_weight)[..., None]
+        photo = smoothstep(np.where(regions.face, b.weight, seen_w) / cfg.lit_photo_weight)[..., None]
         lit_linear = (photo * b.colour + (1.0 - photo) * final * shade_img).astype(np.float32)
         if cfg.seams and SEAM_HOOK is not None:  # the photo crosses seams too (face charts)
             lit_linear = np.clip(SEAM_HOOK(lit_linear, uvs, uvf, f, layout.mask & ~regions.interior), 0.0, 1.0)

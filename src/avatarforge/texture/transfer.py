@@ -26,7 +26,8 @@ from scipy.spatial import cKDTree
 from avatarforge.errors import UserInputError
 from avatarforge.render.primitives import TexturedMesh
 from avatarforge.render.uv import rasterize_uv
-from avatarforge.texture._uvgeom import as_array, closest_among, face_normals, interp, pad, sample, uv_to_texel
+from avatarforge.texture._uvgeom import as_array, closest_among, interp, pad, sample, uv_to_texel
+from avatarforge.util.geometry import face_normals
 
 __all__ = [
     "SurfaceEmbedding", "UVMapping", "TransferResult", "correspondence_from_ids",
