@@ -37,7 +37,8 @@ class Avatar:
             version = md.version(self.body.name)
         except md.PackageNotFoundError:  # pragma: no cover
             version = ""
-        config = {"local_changes": "default", "facial_actions": "all"} if self.body.name == "anny" else {}
+        # The load_body() keywords that rebuild this body (bodies without options have none).
+        config = dict(getattr(self.body, "config", None) or {})
         return ParamsFile(self.body.name, dict(self.values), self.pose_preset, config, version, extra or {})
 
     def rigged_mesh(self) -> RiggedMesh:

@@ -88,6 +88,8 @@ class AnnyBody(torch.nn.Module):
 
     def __init__(self, local_changes: str = "default", facial_actions: str = "all"):
         super().__init__()
+        self.config = {"local_changes": local_changes, "facial_actions": facial_actions}
+        """The ``load_body`` keywords that rebuild this body (written into params.json)."""
         self.model = load_anny(local_changes, facial_actions)
         m = self.model
         self.joint_names: list[str] = list(m.bone_labels)

@@ -103,10 +103,10 @@ def _correct_seams(albedo, uvs, uv_faces, faces, mask):
     from avatarforge.texture.seams import SEAMS_VERSION, SeamLayout, correct_seams, seam_layout
     from avatarforge.util.npcache import array_digest, disk_cached
 
-    key = (albedo.shape[0], uvs.shape, uv_faces.shape, float(uvs[:64].sum()))
+    # One key for memory and disk: the whole UV layout, the topology and the texture size.
+    key = array_digest(uvs, uv_faces, faces, extra=f"seams-{SEAMS_VERSION}-{albedo.shape[:2]}")
     if key not in _SEAM_LAYOUTS:
-        digest = array_digest(uvs, uv_faces, faces, extra=f"seams-{SEAMS_VERSION}-{albedo.shape[:2]}")
-        _SEAM_LAYOUTS[key] = disk_cached("texture", digest, SeamLayout,
+        _SEAM_LAYOUTS[key] = disk_cached("texture", key, SeamLayout,
                                          lambda: seam_layout(uvs, uv_faces, faces, albedo.shape[:2]))
         while len(_SEAM_LAYOUTS) > 2:
             _SEAM_LAYOUTS.popitem(last=False)
