@@ -1,5 +1,9 @@
 """Shared fixtures. The real embedded body model is built once per session (the first build
-on a new machine takes ~1-2 min and is cached under ~/.cache/avatarforge)."""
+on a new machine takes ~1-2 min and is cached under ~/.cache/avatarforge).
+
+Every test that uses it -- through the ``body`` fixture, directly or via another fixture -- is
+marked ``slow`` automatically, so ``pytest -m "not slow"`` is the fast loop; a test that builds
+the real body model without being marked fails (see ``_real_body_only_in_slow_tests``)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,26 @@ from collections.abc import Callable
 import pytest
 
 from avatarforge.export.validate import GltfValidatorUnavailable, find_validator, validate_gltf
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "body" in getattr(item, "fixturenames", ()):  # the whole fixture closure
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _real_body_only_in_slow_tests(request, monkeypatch):
+    """Building the real body model in a test not marked slow is an error, so that the fast
+    loop stays fast (request the ``body`` fixture, which marks the test)."""
+    if request.node.get_closest_marker("slow") is None:
+        import avatarforge.bodies.anny_body as anny_body
+
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{request.node.nodeid} builds the real body model: request the `body` fixture "
+                                 "(or mark the test slow)")
+
+        monkeypatch.setattr(anny_body, "load_anny", refuse)
 
 
 @pytest.fixture(scope="session")

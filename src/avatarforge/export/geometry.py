@@ -21,9 +21,9 @@ class SeamSplit:
     A split vertex is one unique (vertex, uv) pair used by a face corner.
     """
 
-    source_vertex: Int[np.ndarray, "S"]
+    source_vertex: Int[np.ndarray, " S"]
     """(S,) int64 original vertex index of each split vertex (sorted ascending)."""
-    source_uv: Int[np.ndarray, "S"] | None
+    source_uv: Int[np.ndarray, " S"] | None
     """(S,) int64 index into the original ``uvs`` of each split vertex; None without UVs."""
     faces: Int[np.ndarray, "F 3"]
     """(F, 3) int64 faces indexing the split vertices (same order and winding as the input)."""

@@ -84,7 +84,7 @@ def cap_influences(
 
 
 def local_joint_transforms(
-    joint_world: Float[np.ndarray, "J 4 4"], parents: Int[np.ndarray, "J"]
+    joint_world: Float[np.ndarray, "J 4 4"], parents: Int[np.ndarray, " J"]
 ) -> Float[np.ndarray, "J 4 4"]:
     """Local transform of each joint: ``inv(parent_world) @ world`` (``world`` for a root)."""
     world = np.asarray(joint_world, dtype=np.float64)
@@ -102,7 +102,7 @@ def local_joint_transforms(
 
 
 def joint_local_trs(
-    joint_world: Float[np.ndarray, "J 4 4"], parents: Int[np.ndarray, "J"]
+    joint_world: Float[np.ndarray, "J 4 4"], parents: Int[np.ndarray, " J"]
 ) -> tuple[Float[np.ndarray, "J 3"], Float[np.ndarray, "J 4"]]:
     """glTF node TRS of each joint: (J, 3) translations and (J, 4) unit quaternions (x, y, z, w).
 

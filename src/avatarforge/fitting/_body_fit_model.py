@@ -70,7 +70,7 @@ class BodyPartsModel(torch.nn.Module):
             None keeps all.
     """
 
-    def __init__(self, body, vertex_ids: Int[np.ndarray, "S"], local_ids: Int[np.ndarray, "L"] | None = None):
+    def __init__(self, body, vertex_ids: Int[np.ndarray, " S"], local_ids: Int[np.ndarray, " L"] | None = None):
         super().__init__()
         m = body.model
         # Not a submodule: .double() / .to() on this evaluator must not convert the shared body.

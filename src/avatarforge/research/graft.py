@@ -144,7 +144,7 @@ def ring_distance(faces: np.ndarray, n: int, region: np.ndarray, max_rings: int)
     return ring
 
 
-def smooth_offsets(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"], region: Int[np.ndarray, "N"],
+def smooth_offsets(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"], region: Int[np.ndarray, " N"],
                    offsets: Float[np.ndarray, "V C"], band_m: float = 0.05, blend_rings: int = 3) -> np.ndarray:
     """Harmonic extension of a region's offset field: vertices outside the region within
     ``band_m`` of it, and region vertices within ``blend_rings`` rings of its boundary, are
@@ -206,7 +206,7 @@ class GraftResult:
     """Jaw rotation for the body's jaw joint (axis-angle radians)."""
 
 
-def graft_offsets(body_rest: Float[np.ndarray, "V 3"], body_faces: Int[np.ndarray, "F 3"], ids: Int[np.ndarray, "N"],
+def graft_offsets(body_rest: Float[np.ndarray, "V 3"], body_faces: Int[np.ndarray, "F 3"], ids: Int[np.ndarray, " N"],
                   head: HeadOffsets, band_m: float = 0.05, blend_rings: int = 3, steps: int = 400) -> GraftResult:
     """Align the neutral FLAME head to the body's head region and carry the head's offsets over."""
     ids = check_vertex_ids(ids, len(body_rest), len(head.neutral))
@@ -222,14 +222,14 @@ def graft_offsets(body_rest: Float[np.ndarray, "V 3"], body_faces: Int[np.ndarra
 class BetaFit:
     """Body shape inferred from a head."""
 
-    betas: Float[np.ndarray, "K"]
+    betas: Float[np.ndarray, " K"]
     placement: Similarity
     """Rigid placement of the head (FLAME frame) on the body's head region (scale 1)."""
     rms_m: float
     """RMS vertex distance after the fit."""
 
 
-def infer_betas(body, ids: Int[np.ndarray, "N"], head_vertices: Float[np.ndarray, "N 3"], n_betas: int = 10,
+def infer_betas(body, ids: Int[np.ndarray, " N"], head_vertices: Float[np.ndarray, "N 3"], n_betas: int = 10,
                 steps: int = 300, lr: float = 0.05, prior: float = 0.0) -> BetaFit:
     """Adam over the body's first ``n_betas`` shape coefficients and a rigid placement so that
     the body's rest head region matches ``head_vertices`` (squared vertex loss; ``prior`` is an optional

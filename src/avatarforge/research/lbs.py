@@ -41,7 +41,7 @@ def skin(
     shapedirs: Float[Tensor, "V 3 K"],
     posedirs: Float[Tensor, "P V3"],
     j_regressor: Float[Tensor, "J V"],
-    parents: Int[Tensor, "J"],
+    parents: Int[Tensor, " J"],
     weights: Float[Tensor, "V J"],
 ) -> LbsResult:
     """SMPL-family LBS (identical operations to ``smplx.lbs.lbs`` with ``pose2rot=False``).

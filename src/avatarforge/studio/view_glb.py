@@ -30,7 +30,7 @@ class TexturedView:
 
     faces: Int[np.ndarray, "F 3"]
     """Triangles over the source vertices (for the normals)."""
-    source_vertex: Int[np.ndarray, "S"]
+    source_vertex: Int[np.ndarray, " S"]
     """Source vertex of each seam-split vertex."""
     split_faces: np.ndarray = field(repr=False)
     """(F * 3,) uint32 indices over the split vertices."""

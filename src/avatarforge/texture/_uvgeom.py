@@ -32,8 +32,8 @@ def uv_to_texel(uv: Float[np.ndarray, "*N 2"], shape: tuple[int, int]) -> tuple[
     return uv[..., 0] * shape[1] - 0.5, (1.0 - uv[..., 1]) * shape[0] - 0.5
 
 
-def bilinear_taps(x: Float[np.ndarray, "N"], y: Float[np.ndarray, "N"], valid: Bool[np.ndarray, "H W"],
-                  labels: Int[np.ndarray, "H W"] | None = None, want: Int[np.ndarray, "N"] | None = None,
+def bilinear_taps(x: Float[np.ndarray, " N"], y: Float[np.ndarray, " N"], valid: Bool[np.ndarray, "H W"],
+                  labels: Int[np.ndarray, "H W"] | None = None, want: Int[np.ndarray, " N"] | None = None,
                   ) -> tuple[Int[np.ndarray, "N 4"], Float[np.ndarray, "N 4"]]:
     """The 4 bilinear taps of each point: flat texel indices and weights renormalised over the
     taps that are ``valid`` (and, with ``labels``, whose label is ``want``). A point with no
@@ -81,8 +81,8 @@ def _sample_kernel(tex, valid, x, y, out, wsum):  # pragma: no cover - jitted
                 out[n, ch] /= wsum[n]
 
 
-def sample(tex: Float[np.ndarray, "H W C"], x: Float[np.ndarray, "N"], y: Float[np.ndarray, "N"],
-           valid: Bool[np.ndarray, "H W"] | None = None) -> tuple[Float[np.ndarray, "N C"], Bool[np.ndarray, "N"]]:
+def sample(tex: Float[np.ndarray, "H W C"], x: Float[np.ndarray, " N"], y: Float[np.ndarray, " N"],
+           valid: Bool[np.ndarray, "H W"] | None = None) -> tuple[Float[np.ndarray, "N C"], Bool[np.ndarray, " N"]]:
     """Bilinear samples over the ``valid`` texels only (weights renormalised, exact float maths):
     float32 values (0 where no valid tap) and whether any valid tap was found."""
     tex = np.ascontiguousarray(tex, dtype=np.float32)
@@ -200,7 +200,7 @@ def _interp_kernel(corner_values, tri, bary, out):  # pragma: no cover - jitted
                          + bary[n, 2] * corner_values[t, 2, c])
 
 
-def interp(corner_values: Float[np.ndarray, "F 3 C"], tri: Int[np.ndarray, "N"],
+def interp(corner_values: Float[np.ndarray, "F 3 C"], tri: Int[np.ndarray, " N"],
            bary: Float[np.ndarray, "N 3"]) -> Float[np.ndarray, "N C"]:
     """``sum_k bary[n, k] corner_values[tri[n], k]`` (float64): per-corner values at surface points."""
     out = np.empty((len(tri), corner_values.shape[2]))
@@ -281,7 +281,7 @@ def _closest_scalar(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):  # pragma: 
 def closest_among(p: Float[np.ndarray, "N 3"], cand: Int[np.ndarray, "N K"], verts: Float[np.ndarray, "V 3"],
                   faces: Int[np.ndarray, "F 3"], normals: Float[np.ndarray, "N 3"] | None = None,
                   back_cost: float = 0.0,
-                  ) -> tuple[Int[np.ndarray, "N"], Float[np.ndarray, "N 3"], Float[np.ndarray, "N"]]:
+                  ) -> tuple[Int[np.ndarray, " N"], Float[np.ndarray, "N 3"], Float[np.ndarray, " N"]]:
     """For each point, the closest of its candidate triangles (-1 = no candidate): triangle
     (-1 if none), barycentrics, squared distance. With ``normals``, candidates facing away cost
     ``back_cost`` extra when choosing. Ericson 5.1.5; tests hold a vectorised numpy reference."""

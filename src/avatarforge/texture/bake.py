@@ -61,15 +61,15 @@ class BakeResult:
     """3D point and unit normal (world frame) of every covered texel on the fitted mesh."""
     pixel: Float[np.ndarray, "N 2"]
     """float32 photo coordinates ``(x right, y down)`` of every covered texel's point."""
-    n_dot_v: Float[np.ndarray, "N"]
+    n_dot_v: Float[np.ndarray, " N"]
     """float32 cosine between texel normal and the direction to the camera."""
-    visible: Bool[np.ndarray, "N"]
+    visible: Bool[np.ndarray, " N"]
     """Texel in the photo's frame, front-facing and passing the z-buffer test."""
     photo_mask: Bool[np.ndarray, "H W"]
     """Pixels of the photo the fitted mesh covers."""
 
 
-def bilinear(image: Float[np.ndarray, "H W C"], x: Float[np.ndarray, "N"], y: Float[np.ndarray, "N"]) -> np.ndarray:
+def bilinear(image: Float[np.ndarray, "H W C"], x: Float[np.ndarray, " N"], y: Float[np.ndarray, " N"]) -> np.ndarray:
     """Bilinear samples of ``image`` at pixel coordinates (centres at integer + 0.5), border-clamped."""
     h, w = image.shape[:2]
     fx, fy = x - 0.5, y - 0.5
@@ -109,7 +109,7 @@ def _edge_distance(depth: np.ndarray, jump: float) -> np.ndarray:
 
 def bake(photo: UInt8[np.ndarray, "H W 3"], camera: Camera, vertices: Float[np.ndarray, "V 3"],
          faces: Int[np.ndarray, "F 3"], uvs: Float[np.ndarray, "T 2"], uv_faces: Int[np.ndarray, "F 3"],
-         config: BakeConfig | None = None, bake_faces: Bool[np.ndarray, "F"] | None = None) -> BakeResult:
+         config: BakeConfig | None = None, bake_faces: Bool[np.ndarray, " F"] | None = None) -> BakeResult:
     """Project ``photo`` (uint8 sRGB) onto the texture of the mesh seen by ``camera``.
 
     ``bake_faces`` (per-triangle bool) limits which triangles take colour from the photo

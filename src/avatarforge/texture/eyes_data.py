@@ -106,11 +106,11 @@ class EyeSet:
     images: UInt8[np.ndarray, "N C C 3"]
     corners: Float[np.ndarray, "N 2 2"]
     iris: Float[np.ndarray, "N 2"]
-    identity: Int[np.ndarray, "N"]
+    identity: Int[np.ndarray, " N"]
     """Index into ``identity_names``."""
-    source: Int[np.ndarray, "N"]
+    source: Int[np.ndarray, " N"]
     """0 render, 1 photo (:data:`SOURCES`)."""
-    split: Int[np.ndarray, "N"]
+    split: Int[np.ndarray, " N"]
     """0 train, 1 val, 2 test (:data:`SPLITS`)."""
     identity_names: list[str]
     config: dict = field(default_factory=dict)
@@ -143,7 +143,7 @@ class EyeSet:
 
 
 # ---------------------------------------------------------------------------------- renders
-def _polyline_distance(points: Float[np.ndarray, "P 3"], line: Float[np.ndarray, "L 3"]) -> Float[np.ndarray, "P"]:
+def _polyline_distance(points: Float[np.ndarray, "P 3"], line: Float[np.ndarray, "L 3"]) -> Float[np.ndarray, " P"]:
     """Distance of each point to a 3D polyline."""
     a, b = line[:-1], line[1:]
     ab = b - a
@@ -407,7 +407,7 @@ def photo_samples(size: int = CONTEXT_SIZE) -> list[tuple[str, list[EyeSample]]]
 
 
 # ---------------------------------------------------------------------------------- set
-def split_identities(n: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> Int[np.ndarray, "n"]:
+def split_identities(n: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> Int[np.ndarray, " n"]:
     """Split ids 0..n-1 into 0 train / 1 val / 2 test by a seeded permutation.
 
     Val and test get ``round(fraction * n)`` identities each (at least one each when n >= 3);

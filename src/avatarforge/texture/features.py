@@ -77,7 +77,7 @@ def feature_colours(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray
     return FeatureColours(hair, frac, lips, iris, sclera)
 
 
-def eyeball_colours(iris_angle: Float[np.ndarray, "N"], iris: Float[np.ndarray, "3"],
+def eyeball_colours(iris_angle: Float[np.ndarray, " N"], iris: Float[np.ndarray, "3"],
                     sclera: Float[np.ndarray, "3"] = _SCLERA) -> Float[np.ndarray, "N 3"]:
     """Procedural eyeball colours (linear RGB) at angles (degrees) from the gaze."""
     a = np.asarray(iris_angle, np.float32)[:, None]

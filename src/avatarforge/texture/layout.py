@@ -32,9 +32,9 @@ class TexelLayout:
     """Covered texels of an ``size x size`` texture (N of them), row-major."""
 
     size: int
-    index: Int[np.ndarray, "N"]
+    index: Int[np.ndarray, " N"]
     """int64 flat texel index ``row * size + col``."""
-    triangle: Int[np.ndarray, "N"]
+    triangle: Int[np.ndarray, " N"]
     """int64 triangle (index into ``faces`` / ``uv_faces``) covering the texel centre."""
     bary: Float[np.ndarray, "N 3"]
     """float32 barycentrics of the texel centre w.r.t. ``uv_faces[triangle, 0..2]`` (= ``faces``)."""

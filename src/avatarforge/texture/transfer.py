@@ -39,7 +39,7 @@ __all__ = [
 class SurfaceEmbedding:
     """Points on a mesh's surface, one per destination vertex."""
 
-    triangles: Int[np.ndarray, "N"]
+    triangles: Int[np.ndarray, " N"]
     """int64 triangle of the source mesh; -1: this vertex has no corresponding point."""
     bary: Float[np.ndarray, "N 3"]
     """float64 barycentrics w.r.t. ``faces[triangles[n], 0..2]``."""
@@ -49,7 +49,7 @@ class SurfaceEmbedding:
 class UVMapping:
     """Where each texel of the destination atlas reads the source texture."""
 
-    texels: Int[np.ndarray, "N"]
+    texels: Int[np.ndarray, " N"]
     """Flat (row-major) indices of the destination texels with a corresponding source point."""
     src_uv: Float[np.ndarray, "N 2"]
     """float64 source UV of each of them (OBJ convention)."""
@@ -89,7 +89,7 @@ def _mesh(m: TexturedMesh, what: str) -> tuple[np.ndarray, ...]:
     return v, f, uv, uf
 
 
-def correspondence_from_ids(ids_in_dst: Int[np.ndarray, "Na"], n_dst: int) -> Int[np.ndarray, "Nb"]:
+def correspondence_from_ids(ids_in_dst: Int[np.ndarray, " Na"], n_dst: int) -> Int[np.ndarray, " Nb"]:
     """Invert a source -> destination vertex-id list (e.g. ``SMPL-X__FLAME_vertex_ids.npy``: the
     SMPL-X vertex of each FLAME vertex) into the destination -> source correspondence this module
     takes (-1 for destination vertices without a source vertex)."""
@@ -168,7 +168,7 @@ def _mapping(r, idx, src_uv_n, ok, uv_src, uf_src) -> UVMapping:
 
 
 def correspondence_mapping(src: TexturedMesh, dst: TexturedMesh,
-                           correspondence: Int[np.ndarray, "Vb"] | SurfaceEmbedding,
+                           correspondence: Int[np.ndarray, " Vb"] | SurfaceEmbedding,
                            size: int | tuple[int, int]) -> UVMapping:
     """Map the destination atlas (``size``) onto the source UVs through a correspondence.
 
@@ -281,7 +281,7 @@ def apply_mapping(texture: Float[np.ndarray, "h w C"], mapping: UVMapping, pad_t
 
 def transfer_texture(texture: Float[np.ndarray, "h w C"], src: TexturedMesh, dst: TexturedMesh,
                      size: int | tuple[int, int],
-                     correspondence: Int[np.ndarray, "Vb"] | SurfaceEmbedding | None = None,
+                     correspondence: Int[np.ndarray, " Vb"] | SurfaceEmbedding | None = None,
                      pad_texels: int = 4, **closest_kw) -> TransferResult:
     """One call: :func:`correspondence_mapping` when a correspondence is given, else
     :func:`closest_point_mapping` (``closest_kw``), then :func:`apply_mapping`."""

@@ -81,7 +81,7 @@ def vertex_normals_torch(vertices: Float[Tensor, "*B V 3"], faces: Int[Tensor, "
 
 
 def umeyama(src: Float[np.ndarray, "N 3"], dst: Float[np.ndarray, "N 3"],
-            weights: Float[np.ndarray, "N"] | None = None,
+            weights: Float[np.ndarray, " N"] | None = None,
             scale: bool = True) -> tuple[Float[np.ndarray, "3 3"], Float[np.ndarray, "3"], float]:
     """Least-squares similarity ``dst_i ~ s R src_i + t`` (Umeyama 1991; Kabsch when ``scale=False``).
 
