@@ -8,11 +8,26 @@ the real body model without being marked fails (see ``_real_body_only_in_slow_te
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 
+import jaxtyping
 import pytest
 
-from avatarforge.export.validate import GltfValidatorUnavailable, find_validator, validate_gltf
+# Runtime checks of every jaxtyping / type annotation of avatarforge, with beartype (PEP 484
+# numeric tower: an int is accepted where a float is annotated). The hook must be installed
+# before avatarforge is imported, so it comes first. Every subpackage is listed except
+# avatarforge.cli: typer declares options as argument defaults (`debug: bool =
+# typer.Option(...)`), which a runtime checker reads as wrong-typed defaults. (Installed here
+# rather than with `--jaxtyping-packages`: that option cannot take several packages together
+# with a configured checker.)
+CHECKED_PACKAGES = [f"avatarforge.{name}" for name in (
+    "avatar", "errors", "outputs", "bodies", "util", "render", "perception", "fitting", "texture", "export",
+    "pipeline", "portrait", "neural", "research", "studio")]
+assert not any(name in sys.modules for name in CHECKED_PACKAGES), "avatarforge was imported before the type checks"
+jaxtyping.install_import_hook(CHECKED_PACKAGES, "beartype.beartype(conf=beartype.BeartypeConf(is_pep484_tower=True))")
+
+from avatarforge.export.validate import GltfValidatorUnavailable, find_validator, validate_gltf  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,6 +48,24 @@ def _real_body_only_in_slow_tests(request, monkeypatch):
                                  "(or mark the test slow)")
 
         monkeypatch.setattr(anny_body, "load_anny", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _runtime_type_checks(request):
+    """The jaxtyping/beartype hook (pyproject addopts) checks every call. A test marked
+    ``wrong_types`` feeds arguments that break the annotations on purpose, to test the
+    function's own user-facing validation of untrusted input; the runtime checks are off for it
+    (they would raise before that validation runs)."""
+    if request.node.get_closest_marker("wrong_types") is None:
+        yield
+        return
+    import jaxtyping
+
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", False)
 
 
 @pytest.fixture(scope="session")

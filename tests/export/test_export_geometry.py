@@ -29,6 +29,7 @@ def test_split_without_uvs_is_identity() -> None:
     np.testing.assert_array_equal(split.faces, faces)
 
 
+@pytest.mark.wrong_types  # validation of untrusted input
 @pytest.mark.parametrize("bad", ["vertex", "uv", "shape"])
 def test_split_rejects_bad_indices(bad: str) -> None:
     faces = np.array([[0, 1, 2]])

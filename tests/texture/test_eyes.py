@@ -50,7 +50,7 @@ def _disc_set(n: int = 96, seed: int = 0) -> EyeSet:
         iris.append(c)
     corners = np.tile(np.array([[36.0, 56.0], [76.0, 56.0]]), (n, 1, 1))
     identity = np.arange(n) // 4
-    split = split_identities(identity.max() + 1, seed)[identity]
+    split = split_identities(int(identity.max()) + 1, seed)[identity]
     return EyeSet(images=np.stack(images), corners=corners, iris=np.stack(iris), identity=identity,
                   source=np.zeros(n, dtype=np.int64), split=split, identity_names=[f"disc:{i}" for i in range(identity.max() + 1)])
 

@@ -123,6 +123,7 @@ def test_a_texture_continuous_in_3d_has_small_seam_error():
     assert seam_error(tex, mesh.uvs, mesh.uv_faces, mesh.faces) > 20
 
 
+@pytest.mark.wrong_types  # validation of a mismatched mask
 def test_mask_skips_pairs_and_layout_is_checked():
     mesh, tex, mask, _ = offset_cube_texture()
     layout = seam_layout(mesh.uvs, mesh.uv_faces, mesh.faces, 256)

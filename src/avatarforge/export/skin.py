@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from jaxtyping import Float, Int
+from jaxtyping import Float, Int, UInt16
 from scipy.spatial.transform import Rotation
 
 __all__ = ["cap_influences", "local_joint_transforms", "joint_local_trs", "inverse_bind_matrices"]
@@ -25,7 +25,7 @@ def cap_influences(
     weights: Float[np.ndarray, "V K"],
     n_joints: int,
     k: int = 4,
-) -> tuple[Int[np.ndarray, "V k"], Float[np.ndarray, "V k"]]:
+) -> tuple[UInt16[np.ndarray, "V k"], Float[np.ndarray, "V k"]]:
     """Keep the ``k`` largest influences per vertex and renormalise them to sum to 1.
 
     Duplicate joints in a row are merged (weights summed) first; negative or non-finite

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Real
 from scipy.sparse.csgraph import connected_components
 
 from avatarforge.render._jit import njit_cached
@@ -81,7 +81,7 @@ def _sample_kernel(tex, valid, x, y, out, wsum):  # pragma: no cover - jitted
                 out[n, ch] /= wsum[n]
 
 
-def sample(tex: Float[np.ndarray, "H W C"], x: Float[np.ndarray, " N"], y: Float[np.ndarray, " N"],
+def sample(tex: Real[np.ndarray, "H W C"], x: Float[np.ndarray, " N"], y: Float[np.ndarray, " N"],
            valid: Bool[np.ndarray, "H W"] | None = None) -> tuple[Float[np.ndarray, "N C"], Bool[np.ndarray, " N"]]:
     """Bilinear samples over the ``valid`` texels only (weights renormalised, exact float maths):
     float32 values (0 where no valid tap) and whether any valid tap was found."""
@@ -136,8 +136,8 @@ def _propagate_kernel(values, ring, labels, rings, offsets):  # pragma: no cover
         n_front = n_new
 
 
-def propagate(values: Float[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"], labels: Int[np.ndarray, "H W"],
-              rings: int) -> tuple[Float[np.ndarray, "H W C"], Int[np.ndarray, "H W"]]:
+def propagate(values: Real[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"], labels: Int[np.ndarray, "H W"],
+              rings: int) -> tuple[Real[np.ndarray, "H W C"], Int[np.ndarray, "H W"]]:
     """Extend ``known`` values ring by ring (8-neighbourhood) into unknown texels of the same
     label (label -1: never reached), each new texel the mean of its already-set neighbours.
     Returns the float32 values and each texel's ring: 0 known, k reached at step k, -1 never."""
@@ -147,8 +147,8 @@ def propagate(values: Float[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"]
     return out, ring
 
 
-def pad(tex: Float[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"], allowed: Bool[np.ndarray, "H W"],
-        pixels: int) -> tuple[Float[np.ndarray, "H W C"], Bool[np.ndarray, "H W"]]:
+def pad(tex: Real[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"], allowed: Bool[np.ndarray, "H W"],
+        pixels: int) -> tuple[Real[np.ndarray, "H W C"], Bool[np.ndarray, "H W"]]:
     """Dilate ``known`` texels by ``pixels`` rings into ``allowed`` ones; returns (values, filled)."""
     labels = np.where(known | allowed, 0, -1).astype(np.int32)
     out, ring = propagate(tex, known, labels, pixels)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Real
 from scipy.sparse.linalg import factorized
 
 from avatarforge.errors import UserInputError
@@ -90,7 +90,7 @@ class SeamLayout:
 class SeamResult:
     """A seam-corrected texture and how much the seams improved."""
 
-    texture: Float[np.ndarray, "H W C"]
+    texture: Real[np.ndarray, "H W C"]
     """Corrected texture, dtype and shape of the input."""
     correction: Float[np.ndarray, "H W C"]
     """float32 correction that was added (0 away from the charts and their padding)."""
@@ -198,7 +198,7 @@ def _error(sides: np.ndarray, ok: np.ndarray) -> float:
 
 
 def seam_error(
-    texture: Float[np.ndarray, "H W C"],
+    texture: Real[np.ndarray, "H W C"],  # uint8 or float
     uvs: Float[np.ndarray, "T 2"] | None = None,
     uv_faces: Int[np.ndarray, "F 3"] | None = None,
     faces: Int[np.ndarray, "F 3"] | None = None,
@@ -213,7 +213,7 @@ def seam_error(
 
 
 def correct_seams(
-    texture: Float[np.ndarray, "H W C"],
+    texture: Real[np.ndarray, "H W C"],  # uint8 or float
     uvs: Float[np.ndarray, "T 2"] | None = None,
     uv_faces: Int[np.ndarray, "F 3"] | None = None,
     faces: Int[np.ndarray, "F 3"] | None = None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Real
 from scipy.spatial import cKDTree
 
 from avatarforge.errors import UserInputError
@@ -73,8 +73,8 @@ class UVMapping:
 class TransferResult:
     """A texture in the destination layout."""
 
-    texture: Float[np.ndarray, "H W C"]
-    """The transferred texture, dtype of the source texture; 0 outside ``filled``."""
+    texture: Real[np.ndarray, "H W *C"]
+    """The transferred texture, dtype (and channels) of the source texture; 0 outside ``filled``."""
     valid: Bool[np.ndarray, "H W"]
     """Texels whose colour was read from the source."""
     filled: Bool[np.ndarray, "H W"]
@@ -242,7 +242,7 @@ def closest_point_mapping(src: TexturedMesh, dst: TexturedMesh, size: int | tupl
     return _mapping(r, idx, interp(uv_src[uf_src], np.maximum(t_src, 0), b_src), ok, uv_src, uf_src)
 
 
-def apply_mapping(texture: Float[np.ndarray, "h w C"], mapping: UVMapping, pad_texels: int = 4,
+def apply_mapping(texture: Real[np.ndarray, "h w *C"], mapping: UVMapping, pad_texels: int = 4,
                   src_valid: Bool[np.ndarray, "h w"] | None = None) -> TransferResult:
     """Resample ``texture`` (source layout, uint8 or float, (h, w) or (h, w, C)) into the
     destination layout. Bilinear over the source texels that hold colour (``src_valid``,
@@ -279,7 +279,7 @@ def apply_mapping(texture: Float[np.ndarray, "h w C"], mapping: UVMapping, pad_t
     return TransferResult(out[..., 0] if squeeze else out, valid, filled)
 
 
-def transfer_texture(texture: Float[np.ndarray, "h w C"], src: TexturedMesh, dst: TexturedMesh,
+def transfer_texture(texture: Real[np.ndarray, "h w *C"], src: TexturedMesh, dst: TexturedMesh,
                      size: int | tuple[int, int],
                      correspondence: Int[np.ndarray, " Vb"] | SurfaceEmbedding | None = None,
                      pad_texels: int = 4, **closest_kw) -> TransferResult:

@@ -9,6 +9,7 @@ annotations are therefore only checked statically).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,14 +25,14 @@ __all__ = ["srgb_to_linear", "linear_to_srgb", "srgb_to_linear_torch", "linear_t
 LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
-def srgb_to_linear(c: Float[np.ndarray, "*S"]) -> Float[np.ndarray, "*S"]:
-    """sRGB-encoded values in [0, 1] -> linear RGB (float32)."""
+def srgb_to_linear(c: Float[np.ndarray, "*S"] | Sequence[float] | float) -> Float[np.ndarray, "*S"]:
+    """sRGB-encoded values in [0, 1] (an array, a colour tuple or a number) -> linear RGB (float32)."""
     c = np.asarray(c, dtype=np.float32)
     return np.where(c <= 0.04045, c / 12.92, ((np.maximum(c, 0.04045) + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
-def linear_to_srgb(c: Float[np.ndarray, "*S"]) -> Float[np.ndarray, "*S"]:
-    """Linear RGB -> sRGB-encoded values, clipped to [0, 1] (float32)."""
+def linear_to_srgb(c: Float[np.ndarray, "*S"] | Sequence[float] | float) -> Float[np.ndarray, "*S"]:
+    """Linear RGB (an array, a colour tuple or a number) -> sRGB-encoded values, clipped to [0, 1] (float32)."""
     c = np.clip(np.asarray(c, dtype=np.float32), 0.0, 1.0)
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.maximum(c, 0.0031308) ** (1 / 2.4) - 0.055).astype(np.float32)
 
