@@ -72,7 +72,7 @@ class Avatar:
 
 
 def build_avatar(
-    values: Mapping[str, float] | None = None,
+    values: Mapping[str, float | str] | None = None,
     pose: str = "a",
     body: BodyModel | None = None,
     texture: np.ndarray | None = None,

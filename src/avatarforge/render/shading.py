@@ -127,7 +127,7 @@ def render_mesh(
     flat = np.flatnonzero(raster.mask)
     rgba = np.empty((raster.mask.size, 4), dtype=np.uint8)
     rgba[:] = np.asarray(background, dtype=np.uint8)
-    rgba[flat, :3] = float_to_uint8(rgb.numpy())
+    rgba[flat, :3] = float_to_uint8(rgb.detach().numpy())
     rgba[flat, 3] = 255
     normals = np.zeros((raster.mask.size, 3), dtype=np.float32)
     normals[flat] = n.numpy()
