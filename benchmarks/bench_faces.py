@@ -162,10 +162,10 @@ def main() -> None:
             if args.out:
                 import cv2
 
-                from avatarforge.render.overlay import fit_overlay
+                from avatarforge.outputs import write_fit_overlay
 
                 target = args.out / f"{path.stem}_face{face.index}_fit_overlay.png"
-                img = fit_overlay(rec, target)
+                img = write_fit_overlay(rec, target)
                 k = img.shape[1] / image.rgb.shape[1]
                 for x, y in ref * k:  # dlib's points in yellow
                     cv2.drawMarker(img, (round(x), round(y)), (255, 230, 0), cv2.MARKER_CROSS, 6, 1)

@@ -84,7 +84,7 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str]) -> dict
                 thumb.focus()
                 n0 = session.updates
                 page.keyboard.press("End" if i % 2 == 0 else "Home")
-                _wait(lambda: session.updates > n0, 10)
+                _wait(lambda n0=n0: session.updates > n0, 10)
                 time.sleep(2.5)  # let the page draw the new mesh (and the textured view) and settle
                 probe = page.evaluate("window.__afProbe")
                 key_t = probe["keys"][-1]

@@ -39,7 +39,8 @@ class Avatar:
             version = md.version(self.body.name)
         except md.PackageNotFoundError:  # pragma: no cover
             version = ""
-        config = {"local_changes": "default", "facial_actions": "all"} if self.body.name == "anny" else {}
+        # The load_body() keywords that rebuild this body (bodies without options have none).
+        config = dict(getattr(self.body, "config", None) or {})
         return ParamsFile(self.body.name, dict(self.values), self.pose_preset, config, version, extra or {})
 
     def reposed(self, pose: str) -> "Avatar":
@@ -124,7 +125,7 @@ def material_groups(uvs: np.ndarray, uv_faces: np.ndarray) -> np.ndarray:
 
 
 def build_avatar(
-    values: Mapping[str, float] | None = None,
+    values: Mapping[str, float | str] | None = None,
     pose: str = "a",
     body: BodyModel | None = None,
     texture: np.ndarray | None = None,

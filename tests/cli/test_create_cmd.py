@@ -108,7 +108,8 @@ def test_batch_records_failures_and_resumes(capsys, body, photos, tmp_path):
     out = tmp_path / "out"
     code, stdout, err = run(capsys, "batch", src, "-o", out, "--workers", "2", "--texture-size", "256",
                             "--preview-size", "64")
-    assert code == 0, err
+    assert code == 1, err  # some photos failed: scripts must be able to tell
+    assert "2 failed" in stdout and "exit code 1" in stdout
     report = json.loads((out / "batch_report.json").read_text())
     status = {it["photo"].split("/")[-1]: it for it in report["items"]}
     assert status["grace_hopper.jpg"]["status"] == "done"
@@ -119,7 +120,7 @@ def test_batch_records_failures_and_resumes(capsys, body, photos, tmp_path):
     # Resumable: done photos are skipped, failed ones retried.
     code, stdout, _ = run(capsys, "batch", src, "-o", out, "--texture-size", "256", "--preview-size", "64")
     report = json.loads((out / "batch_report.json").read_text())
-    assert report["counts"]["skipped"] == 1 and report["counts"]["failed"] == 2
+    assert code == 1 and report["counts"]["skipped"] == 1 and report["counts"]["failed"] == 2
 
 
 def test_batch_bad_source(capsys, tmp_path):
@@ -138,7 +139,7 @@ def test_batch_on_local_ray(capsys, body, photos, tmp_path):
     (src / "g.jpg").write_bytes(photos["grace_hopper"].read_bytes())
     out = tmp_path / "out"
     code, _, err = run(capsys, "batch", src, "-o", out, "--ray", "local", "--texture-size", "256", "--preview-size", "64")
-    assert code == 0, err
+    assert code == 1, err  # notes.jpg failed
     report = json.loads((out / "batch_report.json").read_text())
     assert report["backend"] == "ray" and report["counts"]["done"] == 1 and report["counts"]["failed"] == 1
 

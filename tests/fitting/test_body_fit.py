@@ -14,8 +14,9 @@ from avatarforge.dev.face_synthetic import similarity_error
 from avatarforge.errors import UserInputError
 from avatarforge.fitting.body_fit import BodyFitConfig, fit_body
 from avatarforge.fitting.body_fit_landmarks import LANDMARK_ANCHORS, landmark_positions
-from avatarforge.fitting.body_fit_model import BodyPartsModel, axis_angle_to_matrix, hinge_axes
+from avatarforge.fitting.body_fit_model import BodyPartsModel, hinge_axes
 from avatarforge.fitting.body_fit_silhouette import silhouette_target, silhouette_terms, surface_samples
+from avatarforge.util.geometry import axis_angle_to_matrix
 from avatarforge.perception.pose import POSE_LANDMARK_NAMES, BodyPose, detect_pose
 
 # ----------------------------------------------------------------------------- fast evaluator
@@ -82,7 +83,7 @@ def test_hinge_axes_bend_the_right_way(body):
         upper = j[f"lowerarm01.{s}"] - j[f"upperarm01.{s}"]
         fore = j[f"wrist.{s}"] - j[f"lowerarm01.{s}"]
         # Positive flexion brings the forearm towards the upper arm (the elbow angle closes).
-        cos = lambda v: np.dot(-upper, v) / np.linalg.norm(upper) / np.linalg.norm(v)  # noqa: E731
+        cos = lambda v, upper=upper: np.dot(-upper, v) / np.linalg.norm(upper) / np.linalg.norm(v)  # noqa: E731
         assert cos(turn(axes[f"lowerarm01.{s}"], 0.3, fore)) > cos(fore)
         shin = j[f"foot.{s}"] - j[f"lowerleg01.{s}"]
         assert turn(axes[f"lowerleg01.{s}"], 0.5, shin)[2] < shin[2] - 0.1  # the foot goes back

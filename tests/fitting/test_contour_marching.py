@@ -4,7 +4,6 @@ and the body model's head turned away."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from avatarforge.fitting.ibug68 import JAW, contour_lines, far_side, march, marched_jaw

@@ -169,6 +169,7 @@ def test_whole_image_fallback_agrees_with_the_crop(photo, photo_landmarks):
     assert np.median(np.linalg.norm(delta, axis=1)) < 2.5 and np.all(np.abs(delta.mean(axis=0)) < 1.2)
 
 
+@pytest.mark.wrong_types  # validation of untrusted input
 def test_bad_array_is_rejected():
     with pytest.raises(UserInputError, match=r"expected an \(H, W, 3\) uint8 RGB image"):
         face_landmarks(np.zeros((10, 10), np.float32))

@@ -114,6 +114,7 @@ def test_canonical_face_is_the_zero_pose():
     assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((25, 12, 7), abs=1e-6)
 
 
+@pytest.mark.wrong_types  # validation of untrusted input
 def test_bad_points_are_rejected():
     with pytest.raises(UserInputError, match=r"must be \(478, 3\)"):
         head_pose_angles(np.zeros((68, 2)))

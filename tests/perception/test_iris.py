@@ -62,7 +62,7 @@ def _disc_set(n: int = 96, seed: int = 0) -> EyeSet:
         iris.append(c)
     corners = np.tile(np.array([[36.0, 56.0], [76.0, 56.0]]), (n, 1, 1))
     identity = np.arange(n) // 4
-    split = split_identities(identity.max() + 1, seed)[identity]
+    split = split_identities(int(identity.max()) + 1, seed)[identity]
     return EyeSet(images=np.stack(images), corners=corners, iris=np.stack(iris), identity=identity,
                   source=np.zeros(n, dtype=np.int64), split=split, identity_names=[f"disc:{i}" for i in range(identity.max() + 1)])
 
@@ -261,6 +261,7 @@ def test_bundled_net_finds_the_iris_on_held_out_renders(renderer):
 
 
 @pytest.mark.slow
+@pytest.mark.wrong_types  # it ends by checking the refusal of 68 points where 478 are annotated
 def test_iris_centres_on_a_held_out_photo_agree_with_the_detector():
     import matplotlib.cbook as cbook
     from PIL import Image

@@ -111,6 +111,7 @@ def test_mirrored_detection_maps_back_onto_the_direct_one(render):
     assert np.allclose(both.world[:, 0], (direct.world[:, 0] - flipped.world[partner, 0]) / 2, atol=1e-6)
 
 
+@pytest.mark.wrong_types  # validation of untrusted input
 def test_no_person_and_bad_input():
     assert detect_pose(np.full((300, 200, 3), 128, np.uint8)) is None
     with pytest.raises(UserInputError, match="uint8"):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from avatarforge.errors import UserInputError
-from avatarforge.portrait.image import composite, linear_to_srgb, resize, srgb_to_linear, to_rgba, to_tensor
+from avatarforge.portrait.image import composite, resize, to_rgba, to_tensor
+from avatarforge.util.colour import linear_to_srgb_torch as linear_to_srgb, srgb_to_linear_torch as srgb_to_linear
 from avatarforge.portrait.networks import NetConfig
 from avatarforge.portrait.pose import POSE_NAMES, TalkingPose
 from avatarforge.portrait.poser import Poser

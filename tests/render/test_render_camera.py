@@ -64,6 +64,7 @@ def test_dict_roundtrip_through_json():
         np.testing.assert_array_equal(back.project(X), cam.project(X))
 
 
+@pytest.mark.wrong_types  # validation of untrusted input
 def test_bad_cameras_raise():
     with pytest.raises(UserInputError, match="parallel"):
         Camera.look_at((0, 3, 0), (0, 0, 0))

@@ -124,6 +124,7 @@ def test_batched_and_torch_inputs():
         np.testing.assert_array_equal(r.bary[k], single.bary)
 
 
+@pytest.mark.wrong_types  # validation of untrusted input
 def test_background_and_bad_input():
     r = rasterize(np.zeros((0, 3)), np.zeros((0, 3), dtype=int), 4, 5)
     assert (r.triangle_id == -1).all() and np.isinf(r.depth).all() and not r.mask.any()

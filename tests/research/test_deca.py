@@ -36,6 +36,7 @@ def test_layout_counts():
     assert convs == [f"conv_blocks.{i}.weight" for i in (2, 6, 10, 14, 18, 21)]
 
 
+@pytest.mark.wrong_types  # small 64 px images keep the ResNet fast (it pools globally)
 def test_strict_load_roundtrip(released):
     nets, path = released
     loaded = load_deca_nets(path)
@@ -68,6 +69,7 @@ def test_layout_problems_are_named(released, tmp_path):
         load_deca_nets(tmp_path / "other.tar")
 
 
+@pytest.mark.wrong_types  # small 64 px images keep the ResNet fast (it pools globally)
 def test_code_split_and_decode(released, tmp_path):
     nets, _ = released
     write_flame_pickle(tmp_path / "generic_model.pkl", np.random.default_rng(5))
@@ -147,6 +149,7 @@ def test_detail_normals_of_a_displaced_plane():
     assert mask[64, 64]
 
 
+@pytest.mark.wrong_types  # a 4-point box stands for the 68 landmarks
 def test_crop_box_and_warp():
     pts = np.array([[100.0, 50.0], [200.0, 50.0], [100.0, 170.0], [200.0, 170.0]])
     center, side = landmark_box(pts)

@@ -42,7 +42,6 @@ def test_adam_alignment_matches_closed_form():
 
 def test_graft_recovers_known_offsets(sphere_body):
     v, f, head = sphere_body
-    rng = np.random.default_rng(1)
     to_body = Similarity(_rot([0.3, 1, 0.1], 12), np.array([0.01, -0.02, 0.03]), 0.95)
     neutral = (v[head] - to_body.translation) @ to_body.rotation / to_body.scale  # FLAME-frame head: R^T (x - t) / s
     ident_off = 0.01 * np.sin(7 * neutral)  # smooth known identity offsets (FLAME frame)

@@ -21,8 +21,8 @@ def test_head_texture_samples_the_projection():
     faces = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])  # counter-clockwise seen from +Z
     uvs = (verts[:, :2] + 0.1) / 0.2
     flame = SimpleNamespace(arrays=SimpleNamespace(uvs=uvs, uv_faces=faces, faces=faces))
-    z = torch.zeros(1, 1)
-    code = DecaCode(z, z, z, torch.zeros(1, 6), torch.tensor([[4.0, 0.05, -0.02]]), torch.zeros(1, 9, 3))
+    code = DecaCode(torch.zeros(1, 100), torch.zeros(1, 50), torch.zeros(1, 50), torch.zeros(1, 6),
+                    torch.tensor([[4.0, 0.05, -0.02]]), torch.zeros(1, 9, 3))
     cols, rows = np.meshgrid(np.arange(224), np.arange(224))
     img = np.stack([cols / 223, rows / 223, np.full(cols.shape, 0.5)], -1).astype(np.float32)
     crop = DecaCrop(img, np.eye(3), np.zeros(2), 224.0)

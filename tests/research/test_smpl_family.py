@@ -5,7 +5,7 @@ import torch
 from avatarforge.bodies import BodyModel
 from avatarforge.errors import UserInputError
 from avatarforge.research.flame_head import FlameHead
-from avatarforge.research.lbs import axis_angle_to_matrix
+from avatarforge.util.geometry import axis_angle_to_matrix
 from avatarforge.research.smplx_body import SmplxBody
 from research_synthetic import load_with_fake_chumpy, write_flame_pickle, write_smplx_npz
 

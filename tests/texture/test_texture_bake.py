@@ -8,7 +8,7 @@ import pytest
 from avatarforge.errors import UserInputError
 from avatarforge.render import Camera, quad, render_mesh, uv_sphere
 from avatarforge.texture.bake import BakeConfig, bake, bilinear
-from avatarforge.texture.colour import from_uint8, linear_to_srgb, srgb_to_linear, to_uint8
+from avatarforge.util.colour import from_uint8, linear_to_srgb, srgb_to_linear, to_uint8
 
 
 def smooth_texture(size: int) -> np.ndarray:

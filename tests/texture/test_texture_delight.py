@@ -8,9 +8,9 @@ import pytest
 from avatarforge.errors import UserInputError
 from avatarforge.render import Camera, rasterize, uv_sphere
 from avatarforge.texture.bake import BakeConfig, bake
-from avatarforge.texture.colour import to_uint8
+from avatarforge.util.colour import to_uint8
 from avatarforge.texture.delight import SH_FACTORS, delight, fit_sh, sh_shading
-from avatarforge.texture.layout import vertex_normals_np
+from avatarforge.util.geometry import vertex_normals
 
 # A plausible light: ambient + key light from the upper left front, slightly warm.
 LIGHT = np.array([[3.2, 3.0, 2.8], [-0.5, -0.45, -0.4], [0.6, 0.6, 0.55], [0.9, 0.85, 0.8], [0.1, 0.1, 0.08],
@@ -68,7 +68,7 @@ def test_recovery_from_a_rendered_sphere():
     r = rasterize(cam.project(mesh.vertices), mesh.faces, 256, 256)
     rows, cols = r.covered()
     tri = r.triangle_id[rows, cols]
-    nrm = np.einsum("nk,nkc->nc", r.bary[rows, cols], vertex_normals_np(mesh.vertices, mesh.faces)[mesh.faces[tri]])
+    nrm = np.einsum("nk,nkc->nc", r.bary[rows, cols], vertex_normals(mesh.vertices, mesh.faces)[mesh.faces[tri]])
     nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
     photo = np.zeros((256, 256, 3), np.uint8)
     photo[rows, cols] = to_uint8(ALBEDO * sh_shading(nrm, LIGHT) / 3.0)  # keep it below white

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from avatarforge.render import quad
-from avatarforge.texture.colour import LUMA
+from avatarforge.util.colour import LUMA
 from avatarforge.texture.inpaint import InpaintConfig, dark_mask, inpaint
 from avatarforge.texture.layout import texel_layout
 

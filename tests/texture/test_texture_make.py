@@ -72,7 +72,7 @@ def test_render_fitted_matches_the_photo_in_the_face(astronaut_rec, texture):
 
 
 def test_lit_texture_is_the_photo_where_seen_and_relit_albedo_elsewhere(astronaut_rec, body):
-    from avatarforge.texture.colour import to_uint8
+    from avatarforge.util.colour import to_uint8
 
     t = make_texture(astronaut_rec, size=512, config=TextureConfig(seams=False))
     face = regions_for(body, t.size).face & (t.baked.weight > 0.2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from avatarforge.texture.colour import LUMA
+from avatarforge.util.colour import LUMA
 from avatarforge.texture.fill import band_noise, nearest_fill, push_pull
 from avatarforge.texture.skin import DEFAULT_SKIN, estimate_skin_tone, skin_detail, skin_likeness, synth_skin
 

@@ -324,15 +324,3 @@ def test_correspondence_from_ids_inverts_and_validates():
     mesh = cube(2)
     with pytest.raises(UserInputError):
         correspondence_mapping(mesh, mesh, np.arange(3), 32)
-
-
-def test_save_pictures_for_a_look():
-    """Writes /tmp/uv_transfer_*.png (source atlas, shuffled destination, closest-point)."""
-    from PIL import Image
-
-    src, dst = cube(6), cube(6, shuffle_seed=3)
-    tex = bake(src, 256)
-    a = transfer_texture(tex, src, dst, 256, correspondence=np.arange(len(dst.vertices)))
-    b = transfer_texture(tex, src, dst, 256)
-    row = np.concatenate([tex, a.texture, b.texture], 1)
-    Image.fromarray((np.clip(row, 0, 1) * 255).astype(np.uint8)).save("/tmp/uv_transfer_cube.png")

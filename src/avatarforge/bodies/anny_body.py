@@ -88,6 +88,8 @@ class AnnyBody(torch.nn.Module):
 
     def __init__(self, local_changes: str = "default", facial_actions: str = "all"):
         super().__init__()
+        self.config = {"local_changes": local_changes, "facial_actions": facial_actions}
+        """The ``load_body`` keywords that rebuild this body (written into params.json)."""
         self.model = load_anny(local_changes, facial_actions)
         m = self.model
         self.joint_names: list[str] = list(m.bone_labels)
@@ -180,13 +182,14 @@ class AnnyBody(torch.nn.Module):
 
     def forward(
         self,
-        phenotype: Float[Tensor, "B 6"],
-        local: Float[Tensor, "B L"],
-        expression: Float[Tensor, "B 52"],
-        pose: Float[Tensor, "B J 3 3"] | None = None,
-        translation: Float[Tensor, "B 3"] | None = None,
+        phenotype: Float[Tensor, "#B 6"],
+        local: Float[Tensor, "#B L"],
+        expression: Float[Tensor, "#B 52"],
+        pose: Float[Tensor, "#B J 3 3"] | None = None,
+        translation: Float[Tensor, "#B 3"] | None = None,
     ) -> BodyOutput:
-        """Differentiable forward pass.
+        """Differentiable forward pass (a batch of 1 broadcasts against the others, e.g. one
+        body in several poses).
 
         ``pose`` holds one rotation per joint, relative to the rest pose and expressed in
         avatarforge's world axes (identity = rest pose); ``translation`` moves the whole body.

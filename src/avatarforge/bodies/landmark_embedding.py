@@ -27,11 +27,11 @@ EMBEDDING_FILE = "anny_landmarks.npz"
 class LandmarkEmbedding:
     """Per-landmark surface points of one mesh topology."""
 
-    triangles: Int[np.ndarray, "L"]
+    triangles: Int[np.ndarray, " L"]
     """Triangle index of each landmark."""
     bary: Float[np.ndarray, "L 3"]
     """Barycentric weights of each landmark in its triangle (sum to 1)."""
-    spread_mm: Float[np.ndarray, "L"]
+    spread_mm: Float[np.ndarray, " L"]
     """How much the back-projected point varied across the build renders (mm; low = reliable)."""
 
     def vertex_ids(self, faces: np.ndarray) -> Int[np.ndarray, "L 3"]:

@@ -85,8 +85,9 @@ class ParamSet:
             "run `avatarforge params` for the full list"
         )
 
-    def validate(self, values: Mapping[str, float]) -> dict[str, float]:
-        """Check names and ranges; return the values as floats (unchanged otherwise).
+    def validate(self, values: Mapping[str, float | str]) -> dict[str, float]:
+        """Check names and ranges; return the values as floats (unchanged otherwise). Values may
+        be strings (``--set NAME=VALUE``, params.json): anything ``float()`` reads.
 
         Raises UserInputError naming the valid choices for an unknown name and the range
         for an out-of-range or non-finite value.
@@ -108,7 +109,7 @@ class ParamSet:
             out[name] = v
         return out
 
-    def complete(self, values: Mapping[str, float]) -> dict[str, float]:
+    def complete(self, values: Mapping[str, float | str]) -> dict[str, float]:
         """Validated values with every missing parameter at its default, in spec order."""
         given = self.validate(values)
         return {s.name: given.get(s.name, s.default) for s in self.specs}

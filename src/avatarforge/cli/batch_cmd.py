@@ -21,7 +21,9 @@ def batch(
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
     face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face in every photo (0 = largest; see `avatarforge faces`)."),
 ) -> None:
-    """Create an avatar for every photo; failures are recorded in batch_report.json, never fatal."""
+    """Create an avatar for every photo; a failed photo is recorded in batch_report.json and the
+    batch goes on. Exit code 0 when every photo is done (or was already done), exit code 1 when
+    any photo failed, 2 for bad input."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -50,11 +52,14 @@ def batch(
         summary = run_batch(items, options, out / "batch_report.json", workers=workers, ray_address=ray,
                             force=force, progress=progress)
     c = summary["counts"]
+    failed = f"; exit code 1: {c['failed']} photo(s) failed" if c["failed"] else ""
     typer.echo(f"batch: {c['done']} done, {c['failed']} failed, {c['skipped']} skipped "
-               f"({summary['photos_per_minute']} photos/min); report: {out / 'batch_report.json'}")
+               f"({summary['photos_per_minute']} photos/min); report: {out / 'batch_report.json'}{failed}")
     for it in summary["items"]:
         if it["status"] == "failed":
             typer.echo(f"failed: {Path(it['photo']).name}: {it['error']}", err=True)
+    if c["failed"]:
+        raise typer.Exit(code=1)  # scripts must see the failure; the report says which photos
 
 
 def register(app: typer.Typer) -> None:

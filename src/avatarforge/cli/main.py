@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 
@@ -37,6 +38,7 @@ def _root(
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+@functools.cache  # once per process: typer.Typer.command() appends, it does not replace
 def _register() -> None:
     from avatarforge.cli import (batch_cmd, body_cmd, create_cmd, face_cmd, faces_cmd, neural_cmd, portrait_cmd,
                                  research_cmd, studio_cmd, texture_cmd)
@@ -56,7 +58,12 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (used by the console script and tests)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    # --debug is global but accepted anywhere before "--" (also after the sub-command): it is
+    # moved in front, where the root callback reads it.
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    if debug:
+        args = ["--debug"] + [a for i, a in enumerate(args) if i >= end or a != "--debug"]
     _register()
     try:
         # Standalone mode: typer reports usage errors itself (one message, exit 2) and

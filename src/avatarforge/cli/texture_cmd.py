@@ -22,13 +22,13 @@ def texture(
     """
     import json
 
-    import numpy as np
     from PIL import Image
 
     from avatarforge.outputs import Report
     from avatarforge.pipeline.face import load_face_result
     from avatarforge.texture import fitted_fidelity, make_texture
     from avatarforge.util.atomic import atomic_dir, check_output_dir
+    from avatarforge.util.colour import float_to_uint8
     from avatarforge.util.progress import Stages
 
     check_output_dir(out, force)
@@ -44,7 +44,7 @@ def texture(
         with atomic_dir(out, force=force) as tmp, stages.stage("write"):
             Image.fromarray(tex.albedo).save(tmp / "texture.png")
             Image.fromarray(tex.lit).save(tmp / "texture_lit.png")
-            Image.fromarray((np.clip(tex.weight, 0, 1) * 255).astype(np.uint8)).save(tmp / "texture_weight.png")
+            Image.fromarray(float_to_uint8(tex.weight)).save(tmp / "texture_weight.png")
             Image.fromarray(rgba).save(tmp / "render_fitted.png")
             report.timings.update(stages.timings)
             report.info.update({"texture_stage_seconds": {k: round(v, 3) for k, v in tex.timings.items()},

@@ -68,7 +68,8 @@ def _elbow_euler(body, side: str, flexion_deg: float) -> tuple[float, float, flo
     import torch
 
     from avatarforge.bodies.rotation import matrix_to_euler_xyz
-    from avatarforge.fitting.body_fit_model import axis_angle_to_matrix, hinge_axes
+    from avatarforge.fitting.body_fit_model import hinge_axes
+    from avatarforge.util.geometry import axis_angle_to_matrix
 
     key = (id(body), side)
     if key not in _ELBOW_AXES:

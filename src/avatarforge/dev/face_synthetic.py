@@ -14,13 +14,10 @@ __all__ = ["similarity_error", "face_region", "random_sample", "render_sample"]
 
 def similarity_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-point distance after the best similarity transform taking a onto b (Umeyama)."""
-    ma, mb = a.mean(0), b.mean(0)
-    a0, b0 = a - ma, b - mb
-    u, s, vt = np.linalg.svd(a0.T @ b0)
-    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
-    r = (u @ d @ vt).T
-    scale = (s * np.diag(d)).sum() / (a0 ** 2).sum()
-    return np.linalg.norm(scale * a0 @ r.T + mb - b, axis=1)
+    from avatarforge.util.geometry import umeyama
+
+    r, t, scale = umeyama(a, b)
+    return np.linalg.norm(scale * np.asarray(a) @ r.T + t - b, axis=1)
 
 
 def face_region(body) -> tuple[np.ndarray, np.ndarray]:

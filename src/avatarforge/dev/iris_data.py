@@ -39,9 +39,9 @@ import numpy as np
 from jaxtyping import Float, Int, UInt8
 
 from avatarforge.bodies.head_mesh import HEAD_BONES
-from avatarforge.errors import UserInputError
 from avatarforge.perception.iris import CORNER_SPAN, CROP_SIZE, LEFT_EYE, RIGHT_EYE, crop_eye, eye_similarity, warp
 from avatarforge.perception.landmark_groups import LEFT_IRIS_CENTER, RIGHT_IRIS_CENTER
+from avatarforge.util.colour import float_to_uint8
 
 __all__ = [
     "CONTEXT_SIZE", "SPLITS", "EyeDataConfig", "EyeSample", "EyeSet", "EyeRenderer",
@@ -107,11 +107,11 @@ class EyeSet:
     images: UInt8[np.ndarray, "N C C 3"]
     corners: Float[np.ndarray, "N 2 2"]
     iris: Float[np.ndarray, "N 2"]
-    identity: Int[np.ndarray, "N"]
+    identity: Int[np.ndarray, " N"]
     """Index into ``identity_names``."""
-    source: Int[np.ndarray, "N"]
+    source: Int[np.ndarray, " N"]
     """0 render, 1 photo (:data:`SOURCES`)."""
-    split: Int[np.ndarray, "N"]
+    split: Int[np.ndarray, " N"]
     """0 train, 1 val, 2 test (:data:`SPLITS`)."""
     identity_names: list[str]
     config: dict = field(default_factory=dict)
@@ -144,7 +144,7 @@ class EyeSet:
 
 
 # ---------------------------------------------------------------------------------- renders
-def _polyline_distance(points: Float[np.ndarray, "P 3"], line: Float[np.ndarray, "L 3"]) -> Float[np.ndarray, "P"]:
+def _polyline_distance(points: Float[np.ndarray, "P 3"], line: Float[np.ndarray, "L 3"]) -> Float[np.ndarray, " P"]:
     """Distance of each point to a 3D polyline."""
     a, b = line[:-1], line[1:]
     ab = b - a
@@ -349,7 +349,7 @@ class EyeRenderer:
         spec = np.where(on_eye, view["spec"] * spec_cos ** view["shine"], 0.08 * view["spec"] * spec_cos ** 20)
         rgb = np.clip(albedo * shade + spec[:, None], 0, 1)
         img = res.rgba[..., :3].copy()
-        img[mask] = (rgb * 255 + 0.5).astype(np.uint8)
+        img[mask] = float_to_uint8(rgb)
 
         # Label: the eyeball's front pole, through the rendered mesh.
         eye_faces = self.faces[self.eye_tri[eye]]
@@ -408,7 +408,7 @@ def photo_samples(size: int = CONTEXT_SIZE) -> list[tuple[str, list[EyeSample]]]
 
 
 # ---------------------------------------------------------------------------------- set
-def split_identities(n: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> Int[np.ndarray, "n"]:
+def split_identities(n: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> Int[np.ndarray, " n"]:
     """Split ids 0..n-1 into 0 train / 1 val / 2 test by a seeded permutation.
 
     Val and test get ``round(fraction * n)`` identities each (at least one each when n >= 3);
@@ -513,7 +513,7 @@ def augment(image: np.ndarray, corners: np.ndarray, iris: np.ndarray, rng: np.ra
         x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.2))
     if rng.random() < 0.6:
         x = x + rng.normal(0, rng.uniform(0.005, 0.04), x.shape)
-    out = (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+    out = float_to_uint8(x)
     if rng.random() < 0.3:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
         out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from avatarforge.dev.iris_data import SOURCES, SPLITS, EyeDataConfig, EyeSet, augment, clean_crop, load_eye_set
-from avatarforge.perception.iris import CROP_SIZE, EyeNet, to_tensor
+from avatarforge.perception.iris import EyeNet, to_tensor
 
 __all__ = ["TrainConfig", "ErrorStats", "TrainResult", "train", "evaluate", "main"]
 

@@ -1,42 +1,17 @@
-"""Mesh preparation shared by the exporters: smooth normals and UV-seam vertex splitting."""
+"""Mesh preparation shared by the exporters: UV-seam vertex splitting (smooth normals: util.geometry)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from jaxtyping import Float, Int
+from jaxtyping import Int
 
-__all__ = ["SeamSplit", "vertex_normals", "split_uv_seams"]
+__all__ = ["SeamSplit", "split_uv_seams", "FALLBACK_NORMAL"]
 
-#: Normal given to vertices without any non-degenerate incident face (the mesh faces +Z).
+#: Normal given to vertices without any non-degenerate incident face (the mesh faces +Z): glTF
+#: and OBJ normals must have unit length (``util.geometry.vertex_normals(..., fallback=)``).
 FALLBACK_NORMAL = (0.0, 0.0, 1.0)
-
-
-def vertex_normals(
-    vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"]
-) -> Float[np.ndarray, "V 3"]:
-    """Smooth unit normals per vertex: the area-weighted mean of the incident face normals.
-
-    The cross product of two edges is the face normal scaled by twice the face area, so
-    summing the raw cross products weights each face by its area. Computed in float64 and
-    returned as float32 unit vectors; vertices with no (non-degenerate) face get
-    ``FALLBACK_NORMAL`` so that every normal has unit length.
-    """
-    v = np.asarray(vertices, dtype=np.float64)
-    f = np.asarray(faces, dtype=np.int64)
-    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    face_n = np.cross(b - a, c - a)  # (F, 3), |n| = 2 * area
-    corners = f.reshape(-1)
-    acc = np.empty((v.shape[0], 3), dtype=np.float64)
-    for axis in range(3):  # bincount is much faster than np.add.at for the scatter-sum
-        acc[:, axis] = np.bincount(corners, np.repeat(face_n[:, axis], 3), minlength=v.shape[0])
-    length = np.linalg.norm(acc, axis=1, keepdims=True)
-    ok = length[:, 0] > 1e-30
-    out = np.empty_like(acc)
-    out[ok] = acc[ok] / length[ok]
-    out[~ok] = FALLBACK_NORMAL
-    return out.astype(np.float32)
 
 
 @dataclass
@@ -46,9 +21,9 @@ class SeamSplit:
     A split vertex is one unique (vertex, uv) pair used by a face corner.
     """
 
-    source_vertex: Int[np.ndarray, "S"]
+    source_vertex: Int[np.ndarray, " S"]
     """(S,) int64 original vertex index of each split vertex (sorted ascending)."""
-    source_uv: Int[np.ndarray, "S"] | None
+    source_uv: Int[np.ndarray, " S"] | None
     """(S,) int64 index into the original ``uvs`` of each split vertex; None without UVs."""
     faces: Int[np.ndarray, "F 3"]
     """(F, 3) int64 faces indexing the split vertices (same order and winding as the input)."""

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from avatarforge.util.atomic import atomic_write_bytes
-from avatarforge.export.geometry import split_uv_seams, vertex_normals
+from avatarforge.util.geometry import vertex_normals
+from avatarforge.export.geometry import FALLBACK_NORMAL, split_uv_seams
 from avatarforge.export.glb_builder import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GlbBuilder
 from avatarforge.export.face_shapes import OCULUS_VISEMES, VISEME_PREFIX, VISEME_RECIPES, compose
 from avatarforge.export.humanoid import SKELETON_NAMINGS, renamed_joints
@@ -199,7 +200,7 @@ def build_document(mesh: RiggedMesh, opts: GlbOptions) -> tuple[GlbBuilder, dict
 
     attributes = {
         "POSITION": b.add_accessor(np.asarray(mesh.vertices, np.float32)[src], ARRAY_BUFFER, True),
-        "NORMAL": b.add_accessor(vertex_normals(mesh.vertices, mesh.faces)[src], ARRAY_BUFFER),
+        "NORMAL": b.add_accessor(vertex_normals(mesh.vertices, mesh.faces, FALLBACK_NORMAL)[src], ARRAY_BUFFER),
     }
     if mesh.uvs is not None:
         uv = np.asarray(mesh.uvs, dtype=np.float64)[split.source_uv]

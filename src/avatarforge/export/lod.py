@@ -64,7 +64,7 @@ class SurfaceMap:
 
     faces: Int[np.ndarray, "F 3"]
     """Light mesh triangles."""
-    vertex_tri: Int[np.ndarray, "N"]
+    vertex_tri: Int[np.ndarray, " N"]
     """Full-mesh triangle of each light vertex."""
     vertex_bary: Float[np.ndarray, "N 3"]
     corner_tri: Int[np.ndarray, "F 3"]

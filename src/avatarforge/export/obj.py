@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from avatarforge.util.atomic import atomic_write_bytes, atomic_write_text
-from avatarforge.export.geometry import vertex_normals
+from avatarforge.util.geometry import vertex_normals
+from avatarforge.export.geometry import FALLBACK_NORMAL
 from avatarforge.export.mesh import RiggedMesh
 from avatarforge.export.png import encode_png
 
@@ -109,7 +110,7 @@ def obj_text(
     parts = [head, _rows("v", "%.9g", np.asarray(positions, dtype=np.float64))]  # float32-exact
     if uvs is not None:
         parts.append(_rows("vt", "%.9g", np.asarray(uvs, dtype=np.float64)))
-    parts.append(_rows("vn", "%.7g", vertex_normals(positions, faces - 1).astype(np.float64)))
+    parts.append(_rows("vn", "%.7g", vertex_normals(positions, faces - 1, FALLBACK_NORMAL).astype(np.float64)))
     parts.append((f"usemtl {material}\n" if material else "") + "s 1\n")
     if uvs is not None:
         uv_idx = np.asarray(uv_faces, dtype=np.int64) + 1

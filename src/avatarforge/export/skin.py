@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from jaxtyping import Float, Int
+from jaxtyping import Float, Int, UInt16
 from scipy.spatial.transform import Rotation
 
 __all__ = ["cap_influences", "local_joint_transforms", "joint_local_trs", "inverse_bind_matrices"]
@@ -25,7 +25,7 @@ def cap_influences(
     weights: Float[np.ndarray, "V K"],
     n_joints: int,
     k: int = 4,
-) -> tuple[Int[np.ndarray, "V k"], Float[np.ndarray, "V k"]]:
+) -> tuple[UInt16[np.ndarray, "V k"], Float[np.ndarray, "V k"]]:
     """Keep the ``k`` largest influences per vertex and renormalise them to sum to 1.
 
     Duplicate joints in a row are merged (weights summed) first; negative or non-finite
@@ -84,7 +84,7 @@ def cap_influences(
 
 
 def local_joint_transforms(
-    joint_world: Float[np.ndarray, "J 4 4"], parents: Int[np.ndarray, "J"]
+    joint_world: Float[np.ndarray, "J 4 4"], parents: Int[np.ndarray, " J"]
 ) -> Float[np.ndarray, "J 4 4"]:
     """Local transform of each joint: ``inv(parent_world) @ world`` (``world`` for a root)."""
     world = np.asarray(joint_world, dtype=np.float64)
@@ -102,7 +102,7 @@ def local_joint_transforms(
 
 
 def joint_local_trs(
-    joint_world: Float[np.ndarray, "J 4 4"], parents: Int[np.ndarray, "J"]
+    joint_world: Float[np.ndarray, "J 4 4"], parents: Int[np.ndarray, " J"]
 ) -> tuple[Float[np.ndarray, "J 3"], Float[np.ndarray, "J 4"]]:
     """glTF node TRS of each joint: (J, 3) translations and (J, 4) unit quaternions (x, y, z, w).
 

@@ -28,24 +28,10 @@ from torch import Tensor
 from avatarforge.bodies.anny_body import POSE_JOINTS
 from avatarforge.fitting.head_model import sliced_blend_shapes
 
-__all__ = ["BodyPartsModel", "axis_angle_to_matrix", "hinge_axes", "HINGES"]
+__all__ = ["BodyPartsModel", "hinge_axes", "HINGES"]
 
 #: Joints fitted as one-axis hinges (flexion about :func:`hinge_axes`).
 HINGES = ("lowerarm01.L", "lowerarm01.R", "lowerleg01.L", "lowerleg01.R")
-
-
-def axis_angle_to_matrix(w: Float[Tensor, "... 3"]) -> Float[Tensor, "... 3 3"]:
-    """Rotation matrices from rotation vectors (radians; Rodrigues, smooth at 0)."""
-    theta2 = (w * w).sum(-1, keepdim=True)[..., None]  # (..., 1, 1)
-    theta = torch.sqrt(theta2 + 1e-12)
-    small = theta2 < 1e-8
-    a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
-    b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / (theta2 + 1e-12))
-    zero = torch.zeros_like(w[..., 0])
-    k = torch.stack([zero, -w[..., 2], w[..., 1], w[..., 2], zero, -w[..., 0], -w[..., 1], w[..., 0], zero],
-                    -1).reshape(*w.shape[:-1], 3, 3)
-    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand_as(k)
-    return eye + a * k + b * (k @ k)
 
 
 def hinge_axes(body, rest_joints: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -84,7 +70,7 @@ class BodyPartsModel(torch.nn.Module):
             None keeps all.
     """
 
-    def __init__(self, body, vertex_ids: Int[np.ndarray, "S"], local_ids: Int[np.ndarray, "L"] | None = None):
+    def __init__(self, body, vertex_ids: Int[np.ndarray, " S"], local_ids: Int[np.ndarray, " L"] | None = None):
         super().__init__()
         m = body.model
         # Not a submodule: .double() / .to() on this evaluator must not convert the shared body.

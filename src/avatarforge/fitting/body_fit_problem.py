@@ -16,9 +16,10 @@ from torch import Tensor
 
 from avatarforge.errors import UserInputError
 from avatarforge.fitting.body_fit_landmarks import BONES, LIMB_LANDMARKS, anchor_arrays
-from avatarforge.fitting.body_fit_model import HINGES, BodyPartsModel, axis_angle_to_matrix, hinge_axes
+from avatarforge.fitting.body_fit_model import HINGES, BodyPartsModel, hinge_axes
 from avatarforge.fitting.body_fit_silhouette import silhouette_target, silhouette_terms, surface_samples
 from avatarforge.perception.pose import POSE_LANDMARK_NAMES, BodyPose
+from avatarforge.util.geometry import axis_angle_to_matrix, umeyama
 
 if TYPE_CHECKING:
     from avatarforge.fitting.body_fit import BodyFitConfig
@@ -252,16 +253,6 @@ def fit_loss(prob: FitProblem, p: FitParams, joints: Tensor, G: Tensor, verts: T
     return loss
 
 
-def _kabsch(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Rotation R minimising sum w |R src - dst|^2 over centred point sets."""
-    w = w / w.sum()
-    a = src - (w[:, None] * src).sum(0)
-    b = dst - (w[:, None] * dst).sum(0)
-    u, _, vt = np.linalg.svd((w[:, None] * b).T @ a)
-    d = np.sign(np.linalg.det(u @ vt))
-    return u @ np.diag([1.0, 1.0, d]) @ vt
-
-
 def initial_root(prob: FitProblem, rest_pts: np.ndarray) -> np.ndarray:
     """Root rotation putting the rest model's torso (shoulders, hips, nose) onto mediapipe's
     3D landmarks (camera axes -> world axes with the fixed camera rotation)."""
@@ -271,7 +262,7 @@ def initial_root(prob: FitProblem, rest_pts: np.ndarray) -> np.ndarray:
     if not np.isfinite(world[idx]).all():
         return np.eye(3)
     dst = world[idx] * CAMERA_ROTATION.diagonal()  # camera axes -> world axes (diagonal, own inverse)
-    return _kabsch(rest_pts[idx], dst, np.array([1.0, 1.0, 1.0, 1.0, 0.5]))
+    return umeyama(rest_pts[idx], dst, np.array([1.0, 1.0, 1.0, 1.0, 0.5]), scale=False)[0]
 
 
 def initial_translation(prob: FitProblem, pts: np.ndarray) -> np.ndarray:

@@ -72,7 +72,7 @@ def silhouette_target(
                             (int(img_w), int(img_h)))
 
 
-def silhouette_terms(uv: Float[Tensor, "S 2"], target: SilhouetteTarget) -> tuple[Float[Tensor, "S"], Float[Tensor, "N"]]:
+def silhouette_terms(uv: Float[Tensor, "S 2"], target: SilhouetteTarget) -> tuple[Float[Tensor, " S"], Float[Tensor, " N"]]:
     """``(outside distance of each projected point, distance of each boundary sample to the
     nearest projected point)``, both in image pixels."""
     width, height = target.image_size
@@ -91,7 +91,7 @@ def silhouette_terms(uv: Float[Tensor, "S 2"], target: SilhouetteTarget) -> tupl
     return outside + beyond, cover
 
 
-def surface_samples(vertices: Float[np.ndarray, "V 3"], spacing: float = 0.025) -> Int[np.ndarray, "S"]:
+def surface_samples(vertices: Float[np.ndarray, "V 3"], spacing: float = 0.025) -> Int[np.ndarray, " S"]:
     """Vertex ids spread over the body: the vertex nearest each occupied cell of a
     ``spacing``-metre grid (deterministic)."""
     cell = np.floor(vertices / spacing).astype(np.int64)

@@ -40,7 +40,7 @@ class HeadModel(torch.nn.Module):
     """Head-vertex subset of an AnnyBody. Vertices come out in avatarforge axes, relative
     to the root joint's rest head (add :meth:`ground_offset` for the full model's frame)."""
 
-    def __init__(self, body, vertex_ids: Int[np.ndarray, "S"], local_ids: Int[np.ndarray, "L"] | None = None):
+    def __init__(self, body, vertex_ids: Int[np.ndarray, " S"], local_ids: Int[np.ndarray, " L"] | None = None):
         """``local_ids``: the only local changes that may be non-zero (others are skipped,
         which makes the blend-shape sum cheaper); None keeps them all."""
         super().__init__()

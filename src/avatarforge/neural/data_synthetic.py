@@ -25,6 +25,7 @@ from avatarforge.neural.motion import random_poses
 from avatarforge.neural.part_maps import PART_NAMES, body_rig, render_ground_truth
 from avatarforge.neural.skeleton import anny_keypoints
 from avatarforge.render import Camera, interpolate, rasterize_uv, vertex_normals
+from avatarforge.util.colour import float_to_uint8
 
 __all__ = ["SyntheticConfig", "procedural_albedo", "ring_cameras", "make_synthetic"]
 
@@ -161,8 +162,8 @@ def make_synthetic(config: SyntheticConfig | None = None, body=None, progress=No
         if id(v) not in normals:  # one pose, several cameras: normals once
             normals = {id(v): vertex_normals(v.float(), rig.faces)}
         gt = render_ground_truth(v, rig, cam, albedo, background=cfg.background, normals=normals[id(v)])
-        images[k] = np.round(gt.rgb * 255).astype(np.uint8)
-        masks[k] = (gt.mask * 255).astype(np.uint8)
+        images[k] = float_to_uint8(gt.rgb)
+        masks[k] = float_to_uint8(gt.mask)
         parts[k] = gt.part
         part_uv[k] = gt.part_uv
         if progress is not None:

@@ -32,6 +32,7 @@ from avatarforge.neural.dataset import AvatarDataset, camera_to_row
 from avatarforge.neural.motion import Motion
 from avatarforge.neural.skeleton import mediapipe_keypoints
 from avatarforge.render import Camera
+from avatarforge.util.colour import float_to_uint8
 
 __all__ = ["VideoConfig", "VideoTrack", "track_video", "track_frames", "dataset_from_video", "motion_from_video",
            "solve_translation", "to_world"]
@@ -153,7 +154,7 @@ def track_frames(frames, config: VideoConfig | None = None, keep_images: bool = 
         kp3.append(mediapipe_keypoints(pose.world))
         kp2.append(mediapipe_keypoints(pose.points))
         vis.append(mediapipe_keypoints(pose.visibility[:, None])[:, 0])
-        masks.append(np.round(pose.mask * 255).astype(np.uint8))
+        masks.append(float_to_uint8(pose.mask))
         if keep_images:
             images.append(frame)
     if size is None:
@@ -221,8 +222,8 @@ def dataset_from_video(path_or_track: str | Path | VideoTrack, config: VideoConf
                              borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(c) for c in bg))
         m = cv2.warpAffine(m, warp, (cfg.size, cfg.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         m = (m > 0.5).astype(np.float32)
-        images[k] = np.round((img * m[..., None] + bg * (1 - m[..., None])) * 255).astype(np.uint8)
-        masks[k] = (m * 255).astype(np.uint8)
+        images[k] = float_to_uint8(img * m[..., None] + bg * (1 - m[..., None]))
+        masks[k] = float_to_uint8(m)
     c = track.camera
     cam = Camera(c.R, c.t, cfg.size, cfg.size, c.fx * s, c.fy * s, (c.cx - x0) * s, (c.cy - y0) * s)
     split = np.zeros(n, np.uint8)

@@ -16,7 +16,7 @@ def _gaussian(size: int = 11, sigma: float = 1.5, dtype=torch.float32) -> Tensor
     return g / g.sum()
 
 
-def ssim(a: Float[Tensor, "B C H W"], b: Float[Tensor, "B C H W"], size: int = 11, sigma: float = 1.5) -> Float[Tensor, "B"]:
+def ssim(a: Float[Tensor, "B C H W"], b: Float[Tensor, "B C H W"], size: int = 11, sigma: float = 1.5) -> Float[Tensor, " B"]:
     """Mean SSIM per image (values in [0, 1] images; Gaussian window, C1 = 0.01^2, C2 = 0.03^2,
     statistics over the valid window positions only; the window shrinks to fit small images)."""
     c = a.shape[1]
@@ -38,7 +38,7 @@ def ssim(a: Float[Tensor, "B C H W"], b: Float[Tensor, "B C H W"], size: int = 1
     return m.flatten(1).mean(1)
 
 
-def psnr(a: Float[Tensor, "B C H W"], b: Float[Tensor, "B C H W"]) -> Float[Tensor, "B"]:
+def psnr(a: Float[Tensor, "B C H W"], b: Float[Tensor, "B C H W"]) -> Float[Tensor, " B"]:
     """Peak signal-to-noise ratio in dB of [0, 1] images."""
     mse = ((a - b) ** 2).flatten(1).mean(1).clamp_min(1e-10)
     return -10 * torch.log10(mse)

@@ -56,11 +56,11 @@ class BodyRig:
     uvs: Float[np.ndarray, "T 2"]
     """The body model's UVs (OBJ convention)."""
     uv_faces: Int[np.ndarray, "F 3"]
-    face_part: Int[np.ndarray, "F"]
+    face_part: Int[np.ndarray, " F"]
     """Part index of each triangle."""
     corner_part_uv: Float[np.ndarray, "F 3 2"]
     """Per-corner part UV (:mod:`.model` convention)."""
-    vertex_part: Int[np.ndarray, "V"]
+    vertex_part: Int[np.ndarray, " V"]
 
 
 def body_rig(body_out) -> BodyRig:

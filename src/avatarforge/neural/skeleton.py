@@ -71,8 +71,9 @@ def anny_keypoints(joints: Float[torch.Tensor, "*B J 3"], joint_names: list[str]
     return torch.stack(_with_derived(pts), -2)
 
 
-def mediapipe_keypoints(world: Float[np.ndarray, "*B 33 3"]) -> Float[np.ndarray, "*B K 3"]:
-    """Keypoints from MediaPipe world landmarks, kept in MediaPipe's (camera-axes) frame."""
+def mediapipe_keypoints(world: Float[np.ndarray, "*B 33 D"]) -> Float[np.ndarray, "*B K D"]:
+    """Keypoints from MediaPipe landmarks (3D world ones, kept in MediaPipe's camera-axes frame,
+    or 2D pixels, or per-landmark values with D = 1)."""
     from avatarforge.perception.pose import landmark_index
 
     side_word = {"L": "left", "R": "right"}

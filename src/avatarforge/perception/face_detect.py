@@ -85,7 +85,7 @@ class FaceBox:
         return (self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2
 
     def contains(self, x: float, y: float) -> bool:
-        return self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1
+        return bool(self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1)  # a bool, also for numpy scalars
 
 
 def as_rgb(image: ImageLike) -> tuple[UInt8[np.ndarray, "H W 3"], str]:

@@ -25,6 +25,7 @@ from jaxtyping import Float
 
 from avatarforge.errors import UserInputError
 from avatarforge.perception import landmark_groups as lg
+from avatarforge.util.geometry import umeyama
 
 __all__ = ["EyeOpenness", "HeadPose", "eye_openness", "mouth_openness", "head_pose_angles", "RIGID_IDS", "RIGID_REST"]
 
@@ -127,11 +128,7 @@ def head_pose_angles(points: Points) -> HeadPose:
     split into Euler angles. Accuracy is that of mediapipe's relative depth: a few degrees.
     """
     p = _points(points)[RIGID_IDS] * _TO_VIEWER
-    posed, rest = p - p.mean(axis=0), RIGID_REST - RIGID_REST.mean(axis=0)
-    # Cross-covariance sum_i posed_i rest_i^T; R = U diag(1, 1, det) W^T maximises trace(R^T M).
-    u, _, wt = np.linalg.svd(posed.T @ rest)
-    d = np.sign(np.linalg.det(u @ wt)) or 1.0
-    rot = u @ np.diag([1.0, 1.0, d]) @ wt
+    rot = umeyama(RIGID_REST, p, scale=False)[0]  # rest -> posed
     yaw = math.degrees(math.atan2(rot[0, 2], rot[2, 2]))
     pitch = math.degrees(math.asin(float(np.clip(rot[1, 2], -1.0, 1.0))))
     roll = -math.degrees(math.atan2(rot[1, 0], rot[1, 1]))

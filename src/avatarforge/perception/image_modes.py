@@ -27,6 +27,8 @@ import numpy as np
 from jaxtyping import UInt8
 from PIL import Image
 
+from avatarforge.util.colour import float_to_uint8
+
 __all__ = ["AlphaPolicy", "to_rgb8"]
 
 AlphaPolicy = Literal["white", "drop"]
@@ -55,7 +57,7 @@ def _numeric_to_grey8(img: Image.Image) -> tuple[np.ndarray, str]:
     if img.mode.startswith("I;16") or (img.mode == "I" and lo >= 0 and hi <= 65535):
         return np.round(values / 257.0).astype(np.uint8), "scaled 16-bit greyscale to 8-bit"
     if img.mode == "F" and lo >= 0 and hi <= 1:
-        return np.round(values * 255.0).astype(np.uint8), "scaled 0..1 float greyscale to 8-bit"
+        return float_to_uint8(values), "scaled 0..1 float greyscale to 8-bit"
     return _stretch(values), f"stretched {img.mode}-mode greyscale range {lo:g}..{hi:g} to 8-bit"
 
 

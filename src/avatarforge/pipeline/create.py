@@ -27,8 +27,10 @@ class CreateOptions:
     keep_pose: bool = False
     """Keep the photo's pose (body pose when the body is visible, head and eyes always)
     instead of the rest pose."""
-    given: dict[str, float] = field(default_factory=dict)
-    """Parameters fixed by the user (e.g. gender, muscle); phenotypes not given are inferred."""
+    given: dict[str, float | str] = field(default_factory=dict)
+    """Parameters fixed by the user (e.g. gender, muscle); phenotypes not given are inferred.
+    Values may be strings (``--set NAME=VALUE``): they are read and range-checked with the body's
+    parameter specs."""
     height_m: float | None = None
     """Stature to reach, metres."""
     weight_kg: float | None = None
@@ -80,10 +82,10 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     stages = stages or Stages()
     rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages, eye_net=opts.eye_net)
     body = rec.body
-    body.params.validate(opts.given)
+    given = body.params.validate(opts.given)  # floats (--set gives strings), names and ranges checked
     body_fit = _fit_full_body(rec, opts, stages)
     with stages.stage("infer body"):
-        shape_only = {k: v for k, v in opts.given.items() if not k.startswith("pose.")}
+        shape_only = {k: v for k, v in given.items() if not k.startswith("pose.")}
         shape_only_user = dict(shape_only)
         if body_fit is not None:
             # The visible body measures what the head cannot: stature, build, proportions.
@@ -109,7 +111,7 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
             for k in pose_keys:
                 values[k] = 0.0
             values.update(pose_preset(body, opts.pose, values))
-        values.update({k: v for k, v in opts.given.items() if k.startswith("pose.")})
+        values.update({k: v for k, v in given.items() if k.startswith("pose.")})
         full = body.params.complete(values)
         image = None if texture is None else (texture.lit if opts.lit_texture else texture.albedo)
         avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image,

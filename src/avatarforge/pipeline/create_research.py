@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from avatarforge.util.progress import Stages
+from avatarforge.util.colour import float_to_uint8
 
 __all__ = ["ResearchOptions", "ResearchResult", "create_research_avatar", "write_research_outputs",
            "RESEARCH_STAGES", "EXPORT_POSES", "head_texture"]
@@ -107,7 +108,7 @@ def head_texture(flame, code, vertices: torch.Tensor, crop, albedo: torch.Tensor
         mean = (seen * wgt[..., None]).sum((0, 1)) / max(wgt.sum(), 1e-6)
         base = np.broadcast_to(mean, seen.shape)
     tex = wgt[..., None] * seen + (1 - wgt[..., None]) * base
-    return (np.clip(tex, 0, 1) * 255 + 0.5).astype(np.uint8), wgt
+    return float_to_uint8(tex), wgt
 
 
 def _body_texture(flame, body, ids, head_tex: np.ndarray, seen_w: np.ndarray, size: int) -> np.ndarray:
@@ -138,7 +139,7 @@ def create_research_avatar(photo: str | os.PathLike, options: ResearchOptions | 
     from avatarforge.research.deca.crop import deca_crop
     from avatarforge.research.flame_head import FlameHead
     from avatarforge.research.graft import check_vertex_ids, graft_offsets, head_offsets, infer_betas
-    from avatarforge.research.lbs import axis_angle_to_matrix
+    from avatarforge.util.geometry import axis_angle_to_matrix
     from avatarforge.research.safe_pickle import safe_load_npy
     from avatarforge.research.smplx_body import SmplxBody
     from avatarforge.util.threads import torch_threads
@@ -255,15 +256,13 @@ def _png(path: Path, arr: np.ndarray) -> None:
 
 def _overlay(rgb: np.ndarray, detected: np.ndarray, fitted: np.ndarray | None) -> np.ndarray:
     """The photo with the detected 68 landmarks (green) and the reconstructed head's (red)."""
-    import cv2
+    from avatarforge.util.image import draw_points
 
     img = np.ascontiguousarray(rgb.copy())
     r = max(1, round(max(img.shape[:2]) / 400))
     for pts, colour in ((detected, (0, 220, 0)), (fitted, (230, 30, 30))):
-        if pts is None:
-            continue
-        for x, y in np.asarray(pts):
-            cv2.circle(img, (int(round(x)), int(round(y))), r, colour, -1, lineType=cv2.LINE_AA)
+        if pts is not None:
+            draw_points(img, pts, colour, r)
     return img
 
 
@@ -286,22 +285,22 @@ def write_research_outputs(result: ResearchResult, outdir: str | os.PathLike, re
             (tmp / "landmarks.json").write_text(json.dumps(lm))
             if result.photo_rgb is not None:
                 _png(tmp / "fit_overlay.png", _overlay(result.photo_rgb, result.landmarks68, result.fitted68))
-            _png(tmp / "deca_crop.png", (result.crop.image * 255 + 0.5).astype(np.uint8))
+            _png(tmp / "deca_crop.png", float_to_uint8(result.crop.image))
             if result.head_texture is not None:
                 _png(tmp / "head_texture_flame_uv.png", result.head_texture)
             d = result.deca
             if d is not None:
                 if d.albedo is not None:
-                    _png(tmp / "deca_albedo.png", (d.albedo[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8))
+                    _png(tmp / "deca_albedo.png", float_to_uint8(d.albedo[0].permute(1, 2, 0).numpy()))
                 if d.shaded is not None:
-                    _png(tmp / "deca_shaded.png", (d.shaded[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8))
+                    _png(tmp / "deca_shaded.png", float_to_uint8(d.shaded[0].permute(1, 2, 0).numpy()))
                 if d.displacement is not None:
                     disp = d.displacement[0, 0].numpy() / 0.01 * 0.5 + 0.5
-                    _png(tmp / "displacement.png", (np.clip(disp, 0, 1) * 255).astype(np.uint8))
+                    _png(tmp / "displacement.png", float_to_uint8(disp))
                     np.save(tmp / "displacement.npy", d.displacement[0, 0].numpy().astype(np.float32))
                 if d.detail_normals is not None:
                     n = d.detail_normals[0].permute(1, 2, 0).numpy() * 0.5 + 0.5
-                    _png(tmp / "detail_normals.png", (np.clip(n, 0, 1) * 255).astype(np.uint8))
+                    _png(tmp / "detail_normals.png", float_to_uint8(n))
             codes = {k: getattr(code, k)[0].reshape(-1).tolist() for k in ("shape", "tex", "exp", "pose", "cam", "light")}
             if code.detail is not None:
                 codes["detail"] = code.detail[0].tolist()

@@ -102,12 +102,14 @@ def track_poses(frames: Iterable[np.ndarray], progress: Callable[[int], None] | 
 
 
 def drive_video(poser, portrait_rgba: np.ndarray, video: str | os.PathLike, out: str | os.PathLike,
-                cfg: DriveConfig = DriveConfig(), progress: Callable[[str, int, int], None] | None = None) -> DriveResult:
+                cfg: DriveConfig | None = None, progress: Callable[[str, int, int], None] | None = None) -> DriveResult:
     """Animate ``portrait_rgba`` (a framed portrait) with the face in ``video``; writes ``out`` (.mp4)."""
     import cv2
 
     from avatarforge.portrait.image import composite
     from avatarforge.util.video import probe_video, read_frames, write_mp4
+
+    cfg = cfg or DriveConfig()  # a fresh default per call (a default instance would be shared)
 
     info = probe_video(video)
     n = info.n_frames if cfg.max_frames is None else min(info.n_frames, cfg.max_frames)

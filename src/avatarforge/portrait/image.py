@@ -12,19 +12,9 @@ import torch.nn.functional as F
 from jaxtyping import Float, UInt8
 from torch import Tensor
 
-__all__ = ["srgb_to_linear", "linear_to_srgb", "to_tensor", "to_rgba", "resize", "composite"]
+from avatarforge.util.colour import float_to_uint8, linear_to_srgb_torch, srgb_to_linear_torch
 
-
-def srgb_to_linear(x: Tensor) -> Tensor:
-    """sRGB-encoded values in [0, 1] -> linear (clamped to [0, 1] first)."""
-    x = x.clamp(0, 1)
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: Tensor) -> Tensor:
-    """Linear values in [0, 1] -> sRGB-encoded (clamped to [0, 1] first)."""
-    x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+__all__ = ["to_tensor", "to_rgba", "resize", "composite"]
 
 
 def to_tensor(rgba: UInt8[np.ndarray, "*B H W 4"]) -> Float[Tensor, "B 4 H W"]:
@@ -32,15 +22,15 @@ def to_tensor(rgba: UInt8[np.ndarray, "*B H W 4"]) -> Float[Tensor, "B 4 H W"]:
     a = torch.from_numpy(np.array(rgba, dtype=np.uint8, copy=True)).float() / 255.0
     if a.ndim == 3:
         a = a[None]
-    a = torch.cat([srgb_to_linear(a[..., :3]), a[..., 3:]], -1)
+    a = torch.cat([srgb_to_linear_torch(a[..., :3]), a[..., 3:]], -1)
     return (a * 2 - 1).permute(0, 3, 1, 2).contiguous()
 
 
 def to_rgba(x: Float[Tensor, "B 4 H W"]) -> UInt8[np.ndarray, "B H W 4"]:
     """Network tensor -> uint8 sRGB RGBA (values outside [-1, 1] are clamped)."""
     a = ((x.detach().float().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1)
-    a = torch.cat([linear_to_srgb(a[..., :3]), a[..., 3:]], -1)
-    return (a * 255).round().to(torch.uint8).numpy()
+    a = torch.cat([linear_to_srgb_torch(a[..., :3]), a[..., 3:]], -1)
+    return float_to_uint8(a.numpy())
 
 
 def resize(x: Float[Tensor, "B C H W"], size: int) -> Float[Tensor, "B C size size"]:

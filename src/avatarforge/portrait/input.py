@@ -10,7 +10,6 @@ with transparency and resized, so it should already be framed that way.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from jaxtyping import UInt8
 
 from avatarforge.errors import UserInputError
+from avatarforge.util.colour import float_to_uint8
 
 __all__ = ["PortraitImage", "load_portrait", "prepare_portrait", "matte_person", "FACE_FRACTION", "EYE_ROW"]
 
@@ -51,7 +51,7 @@ def matte_person(rgb: UInt8[np.ndarray, "H W 3"]) -> UInt8[np.ndarray, "H W"]:
         raise UserInputError("the person could not be separated from the background: give an RGBA image with a transparent background")
     # Sharpen the soft mask a little (its 0.5 level is the boundary).
     a = np.clip((m - 0.5) * 4 + 0.5, 0, 1)
-    return np.round(a * 255).astype(np.uint8)
+    return float_to_uint8(a)
 
 
 def _read_rgba(path: Path) -> tuple[np.ndarray, bool]:

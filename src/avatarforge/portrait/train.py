@@ -119,10 +119,11 @@ def _load_trained(work: Path, stage: str, net: torch.nn.Module) -> None:
 
 
 def train_stage(
-    stage: str, data_dir: str | os.PathLike, work_dir: str | os.PathLike, cfg: TrainConfig = TrainConfig(),
+    stage: str, data_dir: str | os.PathLike, work_dir: str | os.PathLike, cfg: TrainConfig | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> StageResult:
     """Train (or continue training) one stage; see the module docstring."""
+    cfg = cfg or TrainConfig()  # a fresh default per call (a default instance would be shared)
     if stage not in STAGES:
         raise UserInputError(f"unknown stage {stage!r}: choose one of {', '.join(STAGES)}")
     work = Path(work_dir)

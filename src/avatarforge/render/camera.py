@@ -186,4 +186,6 @@ class Camera:
         missing = {"R", "t", "width", "height", "fx", "fy", "cx", "cy"} - set(data)
         if missing:
             raise UserInputError(f"camera dict is missing {sorted(missing)}")
-        return cls(**{k: data[k] for k in (*cls.__dataclass_fields__,) if k in data})
+        fields = {k: data[k] for k in (*cls.__dataclass_fields__,) if k in data}
+        fields["R"], fields["t"] = np.asarray(fields["R"], np.float64), np.asarray(fields["t"], np.float64)  # JSON lists
+        return cls(**fields)

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from avatarforge.render.shading import render_mesh
+from avatarforge.util.image import draw_points
 
 __all__ = ["overlay_mesh", "draw_fit_overlay"]
 
@@ -16,14 +17,6 @@ def overlay_mesh(photo: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cam
     res = render_mesh(vertices, faces, camera, base_color=color, background=(0, 0, 0, 0))
     mask = res.raster.mask[..., None] * alpha
     return (photo * (1 - mask) + res.rgba[..., :3] * mask).round().astype(np.uint8)
-
-
-def _dots(img: np.ndarray, pts: np.ndarray, color, radius: int) -> None:
-    import cv2
-
-    for x, y in np.asarray(pts, dtype=np.float64):
-        if np.isfinite(x) and np.isfinite(y):
-            cv2.circle(img, (int(round(x * 4)), int(round(y * 4))), radius * 4, color, -1, cv2.LINE_AA, shift=2)
 
 
 def draw_fit_overlay(photo: np.ndarray, vertices: np.ndarray, faces: np.ndarray, camera, detected_2d: np.ndarray,
@@ -39,6 +32,6 @@ def draw_fit_overlay(photo: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
         img = np.array(Image.fromarray(img).resize((round(w * scale), round(h * scale)), Image.LANCZOS))  # writable
     img = np.ascontiguousarray(img)
     r = max(1, round(max(img.shape[:2]) / 500))
-    _dots(img, np.asarray(detected_2d)[:, :2] * scale - 0.5, (40, 220, 60), r)
-    _dots(img, np.asarray(fitted_2d)[:, :2] * scale - 0.5, (235, 40, 40), r + 1)
+    draw_points(img, np.asarray(detected_2d)[:, :2] * scale - 0.5, (40, 220, 60), r)
+    draw_points(img, np.asarray(fitted_2d)[:, :2] * scale - 0.5, (235, 40, 40), r + 1)
     return img

@@ -16,29 +16,16 @@ from torch import Tensor
 
 from avatarforge.errors import UserInputError
 from avatarforge.render.camera import Camera
-from avatarforge.render.interpolate import index_tensor, interpolate, texture as sample_texture
+from avatarforge.render.interpolate import interpolate, texture as sample_texture
 from avatarforge.render.raster import Raster, rasterize
+from avatarforge.util.colour import float_to_uint8
+from avatarforge.util.geometry import vertex_normals_torch as vertex_normals  # re-exported: render's API
 
 __all__ = ["vertex_normals", "lambert", "headlight", "render_mesh", "RenderResult", "colors01"]
 
 #: Default headlight direction in camera coordinates (x right, y down, z forward): from the
 #: surface towards a light slightly above-left of the camera.
 HEADLIGHT_CAM = (-0.3, -0.4, -1.0)
-
-
-def vertex_normals(vertices: Float[Tensor, "*B V 3"], faces: Int[Tensor, "F 3"] | np.ndarray) -> Float[Tensor, "*B V 3"]:
-    """Area-weighted unit vertex normals (outward for counter-clockwise-from-outside faces).
-
-    Vertices used by no (non-degenerate) face get a zero normal. Differentiable.
-    """
-    f = index_tensor(faces, vertices.device)
-    v0, v1, v2 = (vertices[..., f[:, k], :] for k in range(3))
-    face_n = torch.cross(v1 - v0, v2 - v0, dim=-1)  # (*B, F, 3), length = twice the face area
-    dim = vertices.ndim - 2
-    n = torch.zeros_like(vertices)
-    for k in range(3):
-        n = n.index_add(dim, f[:, k], face_n)
-    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-20)
 
 
 def lambert(
@@ -142,7 +129,8 @@ def render_mesh(
     flat = np.flatnonzero(raster.mask)
     rgba = np.empty((raster.mask.size, 4), dtype=np.uint8)
     rgba[:] = np.asarray(background, dtype=np.uint8)
-    rgba[flat] = torch.cat([(rgb.clamp(0, 1) * 255.0).round(), torch.full_like(rgb[:, :1], 255)], 1).to(torch.uint8).numpy()
+    rgba[flat, :3] = float_to_uint8(rgb.detach().numpy())
+    rgba[flat, 3] = 255
     normals = np.zeros((raster.mask.size, 3), dtype=np.float32)
     normals[flat] = n.numpy()
     shape = raster.mask.shape

@@ -60,7 +60,7 @@ class FlameHead(SmplFamilyBody):
                                   neck: Float[Tensor, "B 3"] | None = None,
                                   eyes: Float[Tensor, "B 6"] | None = None) -> Float[Tensor, "B 5 3 3"]:
         """Local rotations of the 5 joints from axis-angle vectors (DECA's pose layout)."""
-        from avatarforge.research.lbs import axis_angle_to_matrix
+        from avatarforge.util.geometry import axis_angle_to_matrix
 
         b = global_pose.shape[0]
         z = torch.zeros(b, 3, dtype=global_pose.dtype)

@@ -26,6 +26,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from avatarforge.errors import UserInputError
+from avatarforge.util.geometry import axis_angle_to_matrix, umeyama
 from avatarforge.util.threads import torch_threads
 
 __all__ = [
@@ -52,20 +53,7 @@ class Similarity:
 
 def procrustes(src: Float[np.ndarray, "N 3"], dst: Float[np.ndarray, "N 3"], scale: bool = True) -> Similarity:
     """Closed-form least-squares similarity (Umeyama), the reference for :func:`align_similarity`."""
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    u, sig, vt = np.linalg.svd(b.T @ a)
-    d = np.sign(np.linalg.det(u @ vt))
-    s_mat = np.diag([1.0, 1.0, d])
-    r = u @ s_mat @ vt
-    s = float((sig * np.diag(s_mat)).sum() / (a**2).sum()) if scale else 1.0
-    return Similarity(r, md - s * r @ ms, s)
-
-
-def _rodrigues(r: Tensor) -> Tensor:
-    from avatarforge.research.lbs import axis_angle_to_matrix
-
-    return axis_angle_to_matrix(r[None])[0]
+    return Similarity(*umeyama(src, dst, scale=scale))
 
 
 def align_similarity(src: Float[np.ndarray, "N 3"], dst: Float[np.ndarray, "N 3"], steps: int = 400,
@@ -88,12 +76,12 @@ def _align_similarity(src, dst, steps, lr, scale):
     opt = torch.optim.Adam([{"params": [r, log_s], "lr": lr}, {"params": [t], "lr": lr * extent}])
     for _ in range(steps):
         opt.zero_grad()
-        pred = torch.exp(log_s) * (src_t - c) @ _rodrigues(r).T + c + t
+        pred = torch.exp(log_s) * (src_t - c) @ axis_angle_to_matrix(r).T + c + t
         loss = ((pred - dst_t) ** 2).sum() / (extent**2 * len(src_t))
         loss.backward()
         opt.step()
     with torch.no_grad():
-        rot = _rodrigues(r).numpy()
+        rot = axis_angle_to_matrix(r).numpy()
         s = float(torch.exp(log_s))
         trans = (c + t).numpy() - s * rot @ c.numpy()
         sim = Similarity(rot, trans, s)
@@ -156,7 +144,7 @@ def ring_distance(faces: np.ndarray, n: int, region: np.ndarray, max_rings: int)
     return ring
 
 
-def smooth_offsets(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"], region: Int[np.ndarray, "N"],
+def smooth_offsets(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"], region: Int[np.ndarray, " N"],
                    offsets: Float[np.ndarray, "V C"], band_m: float = 0.05, blend_rings: int = 3) -> np.ndarray:
     """Harmonic extension of a region's offset field: vertices outside the region within
     ``band_m`` of it, and region vertices within ``blend_rings`` rings of its boundary, are
@@ -218,7 +206,7 @@ class GraftResult:
     """Jaw rotation for the body's jaw joint (axis-angle radians)."""
 
 
-def graft_offsets(body_rest: Float[np.ndarray, "V 3"], body_faces: Int[np.ndarray, "F 3"], ids: Int[np.ndarray, "N"],
+def graft_offsets(body_rest: Float[np.ndarray, "V 3"], body_faces: Int[np.ndarray, "F 3"], ids: Int[np.ndarray, " N"],
                   head: HeadOffsets, band_m: float = 0.05, blend_rings: int = 3, steps: int = 400) -> GraftResult:
     """Align the neutral FLAME head to the body's head region and carry the head's offsets over."""
     ids = check_vertex_ids(ids, len(body_rest), len(head.neutral))
@@ -234,14 +222,14 @@ def graft_offsets(body_rest: Float[np.ndarray, "V 3"], body_faces: Int[np.ndarra
 class BetaFit:
     """Body shape inferred from a head."""
 
-    betas: Float[np.ndarray, "K"]
+    betas: Float[np.ndarray, " K"]
     placement: Similarity
     """Rigid placement of the head (FLAME frame) on the body's head region (scale 1)."""
     rms_m: float
     """RMS vertex distance after the fit."""
 
 
-def infer_betas(body, ids: Int[np.ndarray, "N"], head_vertices: Float[np.ndarray, "N 3"], n_betas: int = 10,
+def infer_betas(body, ids: Int[np.ndarray, " N"], head_vertices: Float[np.ndarray, "N 3"], n_betas: int = 10,
                 steps: int = 300, lr: float = 0.05, prior: float = 0.0) -> BetaFit:
     """Adam over the body's first ``n_betas`` shape coefficients and a rigid placement so that
     the body's rest head region matches ``head_vertices`` (squared vertex loss; ``prior`` is an optional
@@ -273,7 +261,7 @@ def _infer_betas(body, ids, head_vertices, n_betas, steps, lr, prior) -> BetaFit
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.02 ** (i / max(steps - 1, 1)))
     for _ in range(steps):
         opt.zero_grad()
-        rot = _rodrigues(r) @ r0
+        rot = axis_angle_to_matrix(r) @ r0
         target = (head - c) @ rot.T + t
         pred = region(betas)
         loss = ((pred - target) ** 2).sum(1).mean() + prior * (betas**2).sum()
@@ -281,7 +269,7 @@ def _infer_betas(body, ids, head_vertices, n_betas, steps, lr, prior) -> BetaFit
         opt.step()
         sched.step()
     with torch.no_grad():
-        rot = (_rodrigues(r) @ r0).double().numpy()
+        rot = (axis_angle_to_matrix(r) @ r0).double().numpy()
         place = Similarity(rot, t.double().numpy() - rot @ c.double().numpy(), 1.0)
         pred = region(betas).double().numpy()
         rms = float(np.sqrt(((place.apply(head_vertices) - pred) ** 2).sum(1).mean()))

@@ -10,7 +10,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-__all__ = ["LbsResult", "skin", "axis_angle_to_matrix", "smplx_lbs"]
+__all__ = ["LbsResult", "skin", "smplx_lbs"]
 
 
 def smplx_lbs():
@@ -34,11 +34,6 @@ class LbsResult:
     """Skinning transform of each joint (posed world transform @ inverse rest transform)."""
 
 
-def axis_angle_to_matrix(aa: Float[Tensor, "... 3"]) -> Float[Tensor, "... 3 3"]:
-    """Rodrigues' formula (smplx's ``batch_rodrigues``) for any leading shape."""
-    return smplx_lbs().batch_rodrigues(aa.reshape(-1, 3)).reshape(aa.shape[:-1] + (3, 3))
-
-
 def skin(
     coeffs: Float[Tensor, "B K"],
     rotations: Float[Tensor, "B J 3 3"],
@@ -46,7 +41,7 @@ def skin(
     shapedirs: Float[Tensor, "V 3 K"],
     posedirs: Float[Tensor, "P V3"],
     j_regressor: Float[Tensor, "J V"],
-    parents: Int[Tensor, "J"],
+    parents: Int[Tensor, " J"],
     weights: Float[Tensor, "V J"],
 ) -> LbsResult:
     """SMPL-family LBS (identical operations to ``smplx.lbs.lbs`` with ``pose2rot=False``).

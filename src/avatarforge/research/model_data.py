@@ -74,7 +74,7 @@ def _arrays(data: dict, path: Path, n_shape: int, n_joints: int | None) -> Model
     nv = v.shape[0] if v.ndim == 2 else -1
     j = jr.shape[0] if jr.ndim == 2 else -1
 
-    def check(ok: bool, what: str) -> None:
+    def check(ok: bool | np.bool_, what: str) -> None:  # numpy comparisons give np.bool_
         if not ok:
             raise UserInputError(f"{path}: {what}")
 

@@ -75,7 +75,7 @@ class StudioState:
             self._redo.clear()
         self._last_key, self._last_time = key, now
 
-    def set(self, changes: Mapping[str, float], key: str | None = None) -> dict[str, float]:
+    def set(self, changes: Mapping[str, float | str], key: str | None = None) -> dict[str, float]:
         """Apply validated ``changes``; returns those that differ from the current values.
 
         ``key`` names the control making the change: repeated changes from one control within

@@ -14,9 +14,10 @@ import numpy as np
 from jaxtyping import Float, Int, UInt8
 from PIL import Image
 
-from avatarforge.export.geometry import split_uv_seams, vertex_normals
+from avatarforge.export.geometry import FALLBACK_NORMAL, split_uv_seams
 from avatarforge.export.glb_builder import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GlbBuilder
 from avatarforge.export.materials import MATERIAL_LOOKS, material, sampler
+from avatarforge.util.geometry import vertex_normals
 
 __all__ = ["TexturedView"]
 
@@ -30,7 +31,7 @@ class TexturedView:
 
     faces: Int[np.ndarray, "F 3"]
     """Triangles over the source vertices (for the normals)."""
-    source_vertex: Int[np.ndarray, "S"]
+    source_vertex: Int[np.ndarray, " S"]
     """Source vertex of each seam-split vertex."""
     split_faces: np.ndarray = field(repr=False)
     """(F * 3,) uint32 indices over the split vertices."""
@@ -59,7 +60,7 @@ class TexturedView:
         src = self.source_vertex
         attributes = {
             "POSITION": b.add_accessor(np.asarray(vertices, np.float32)[src], ARRAY_BUFFER, True),
-            "NORMAL": b.add_accessor(vertex_normals(vertices, self.faces)[src], ARRAY_BUFFER),
+            "NORMAL": b.add_accessor(vertex_normals(vertices, self.faces, FALLBACK_NORMAL)[src], ARRAY_BUFFER),
             "TEXCOORD_0": b.add_accessor(self.uv, ARRAY_BUFFER),
         }
         indices = b.add_accessor(self.split_faces, ELEMENT_ARRAY_BUFFER)

@@ -20,7 +20,8 @@ from jaxtyping import Bool, Float, Int, UInt8
 from avatarforge.errors import UserInputError
 from avatarforge.render.camera import Camera
 from avatarforge.render.raster import rasterize
-from avatarforge.texture.colour import from_uint8
+from avatarforge.util.colour import from_uint8
+from avatarforge.util.image import smoothstep
 from avatarforge.texture.layout import TexelLayout, TexelSurface, texel_layout, texel_surface, unpack
 
 __all__ = ["BakeConfig", "BakeResult", "bake", "bilinear"]
@@ -60,15 +61,15 @@ class BakeResult:
     """3D point and unit normal (world frame) of every covered texel on the fitted mesh."""
     pixel: Float[np.ndarray, "N 2"]
     """float32 photo coordinates ``(x right, y down)`` of every covered texel's point."""
-    n_dot_v: Float[np.ndarray, "N"]
+    n_dot_v: Float[np.ndarray, " N"]
     """float32 cosine between texel normal and the direction to the camera."""
-    visible: Bool[np.ndarray, "N"]
+    visible: Bool[np.ndarray, " N"]
     """Texel in the photo's frame, front-facing and passing the z-buffer test."""
     photo_mask: Bool[np.ndarray, "H W"]
     """Pixels of the photo the fitted mesh covers."""
 
 
-def bilinear(image: Float[np.ndarray, "H W C"], x: Float[np.ndarray, "N"], y: Float[np.ndarray, "N"]) -> np.ndarray:
+def bilinear(image: Float[np.ndarray, "H W C"], x: Float[np.ndarray, " N"], y: Float[np.ndarray, " N"]) -> np.ndarray:
     """Bilinear samples of ``image`` at pixel coordinates (centres at integer + 0.5), border-clamped."""
     h, w = image.shape[:2]
     fx, fy = x - 0.5, y - 0.5
@@ -79,11 +80,6 @@ def bilinear(image: Float[np.ndarray, "H W C"], x: Float[np.ndarray, "N"], y: Fl
     top = image[y0c, x0c] * (1 - ax) + image[y0c, x1c] * ax
     bottom = image[y1c, x0c] * (1 - ax) + image[y1c, x1c] * ax
     return top * (1 - ay) + bottom * ay
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def _edge_distance(depth: np.ndarray, jump: float) -> np.ndarray:
@@ -113,7 +109,7 @@ def _edge_distance(depth: np.ndarray, jump: float) -> np.ndarray:
 
 def bake(photo: UInt8[np.ndarray, "H W 3"], camera: Camera, vertices: Float[np.ndarray, "V 3"],
          faces: Int[np.ndarray, "F 3"], uvs: Float[np.ndarray, "T 2"], uv_faces: Int[np.ndarray, "F 3"],
-         config: BakeConfig | None = None, bake_faces: Bool[np.ndarray, "F"] | None = None) -> BakeResult:
+         config: BakeConfig | None = None, bake_faces: Bool[np.ndarray, " F"] | None = None) -> BakeResult:
     """Project ``photo`` (uint8 sRGB) onto the texture of the mesh seen by ``camera``.
 
     ``bake_faces`` (per-triangle bool) limits which triangles take colour from the photo
@@ -161,8 +157,8 @@ def bake(photo: UInt8[np.ndarray, "H W 3"], camera: Camera, vertices: Float[np.n
     dist = _edge_distance(depth, cfg.depth_edge)
     xi = np.clip(px[vis_idx].astype(np.int64), 0, w - 1)
     yi = np.clip(py[vis_idx].astype(np.int64), 0, h - 1)
-    w_edge = _smoothstep(dist[yi, xi] / edge_px)
-    w_angle = _smoothstep((ndv[vis_idx] - cfg.cos_min) / (cfg.cos_full - cfg.cos_min))
+    w_edge = smoothstep(dist[yi, xi] / edge_px)
+    w_angle = smoothstep((ndv[vis_idx] - cfg.cos_min) / (cfg.cos_full - cfg.cos_min))
     weight = np.zeros(len(layout.index), np.float32)
     weight[vis_idx] = w_edge * w_angle
     colour = np.zeros((len(layout.index), 3), np.float32)

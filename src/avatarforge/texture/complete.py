@@ -25,8 +25,9 @@ from jaxtyping import Float
 
 from avatarforge.texture.feature_regions import UVRegions
 from avatarforge.texture.features import FeatureColours, eyeball_colours, feature_colours
-from avatarforge.texture.fill import band_noise, feather, lowpass, nearest_fill, push_pull, smoothstep01
+from avatarforge.texture.fill import band_noise, feather, lowpass, nearest_fill, push_pull
 from avatarforge.texture.inpaint import pyramid_skip_levels
+from avatarforge.util.image import smoothstep
 from avatarforge.texture.layout import TexelLayout
 from avatarforge.texture.mirror import sample_texels
 from avatarforge.texture.skin import SkinTone, synth_skin
@@ -84,13 +85,13 @@ def complete(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray, "S S"
     scale = size / 1024
     feats = feature_colours(albedo, weight, regions, skin.linear, cfg.hair_fraction)
 
-    a_own = smoothstep01(weight / cfg.photo_weight)
+    a_own = smoothstep(weight / cfg.photo_weight)
     # Only texels of the head that the photo does not fully cover can use their mirror.
     flat = layout.index
     want = np.flatnonzero(((regions.head | regions.eyeball | regions.face).ravel()[flat]) & (a_own.ravel()[flat] < 1.0))
     vals, mw = sample_texels(albedo, mirror_coords[want], weight)
     a_mir = np.zeros(size * size, np.float32)
-    a_mir[flat[want]] = smoothstep01(mw / cfg.mirror_weight)
+    a_mir[flat[want]] = smoothstep(mw / cfg.mirror_weight)
     a_mir = a_mir.reshape(size, size) * (1.0 - a_own)
     mirror = np.zeros((size * size, 3), np.float32)
     mirror[flat[want]] = vals

@@ -66,7 +66,7 @@ def sh_shading(normals: Float[np.ndarray, "N 3"], coeffs: Float[np.ndarray, "9 3
 
 
 def fit_sh(colour: Float[np.ndarray, "N 3"], normals: Float[np.ndarray, "N 3"],
-           weight: Float[np.ndarray, "N"] | None = None,
+           weight: Float[np.ndarray, " N"] | None = None,
            albedo: Float[np.ndarray, "3"] | None = None, ridge: float = 1e-3, iterations: int = 3,
            max_samples: int = 40000, seed: int = 0, chroma: float = 1.0) -> SHLighting:
     """Fit SH lighting to linear colours of texels with known normals (see module docstring).

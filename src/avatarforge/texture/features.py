@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
-from avatarforge.texture.colour import LUMA
+from avatarforge.util.colour import LUMA
 
 __all__ = ["FeatureColours", "feature_colours", "eyeball_colours", "IRIS_DEG", "PUPIL_DEG", "SCLERA"]
 
@@ -78,7 +78,7 @@ def feature_colours(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray
     return FeatureColours(hair, frac, lips, iris, sclera)
 
 
-def eyeball_colours(iris_angle: Float[np.ndarray, "N"], iris: Float[np.ndarray, "3"],
+def eyeball_colours(iris_angle: Float[np.ndarray, " N"], iris: Float[np.ndarray, "3"],
                     sclera: Float[np.ndarray, "3"] = SCLERA) -> Float[np.ndarray, "N 3"]:
     """Procedural eyeball colours (linear RGB) at angles (degrees) from the gaze."""
     a = np.asarray(iris_angle, np.float32)[:, None]

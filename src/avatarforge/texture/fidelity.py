@@ -17,9 +17,9 @@ from jaxtyping import UInt8
 from avatarforge.errors import UserInputError
 from avatarforge.render.raster import rasterize
 from avatarforge.texture.bake import bilinear
-from avatarforge.texture.colour import to_uint8
+from avatarforge.util.colour import to_uint8
 from avatarforge.texture.delight import sh_shading
-from avatarforge.texture.layout import vertex_normals_np
+from avatarforge.util.geometry import vertex_normals
 from avatarforge.util.threads import single_threaded
 
 __all__ = ["render_fitted", "face_fidelity", "face_region_mask", "fitted_fidelity"]
@@ -40,7 +40,7 @@ def render_fitted(rec, texture, relight: bool = False) -> UInt8[np.ndarray, "H W
     rows, cols = raster.covered()
     tri = raster.triangle_id[rows, cols].astype(np.int64)
     bary = raster.bary[rows, cols]
-    normals = np.einsum("nk,nkc->nc", bary, vertex_normals_np(v, f)[f[tri]])  # n: pixel, k: corner
+    normals = np.einsum("nk,nkc->nc", bary, vertex_normals(v, f)[f[tri]])  # n: pixel, k: corner
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     uv = np.einsum("nk,nkc->nc", bary, uvs[uvf[tri]])
     size = texture.albedo_linear.shape[0]

@@ -15,13 +15,7 @@ import cv2
 import numpy as np
 from jaxtyping import Float
 
-__all__ = ["smoothstep01", "push_pull", "feather", "band_noise", "blur", "lowpass", "nearest_fill"]
-
-
-def smoothstep01(x: np.ndarray) -> Float[np.ndarray, "..."]:
-    """float32 ``3t^2 - 2t^3`` of ``x`` clipped to [0, 1]: a smooth 0 -> 1 ramp (blend weights)."""
-    x = np.clip(x, 0.0, 1.0)
-    return (x * x * (3 - 2 * x)).astype(np.float32)
+__all__ = ["push_pull", "feather", "band_noise", "blur", "lowpass", "nearest_fill"]
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from jaxtyping import Bool, Float
 
-from avatarforge.texture.colour import LUMA
+from avatarforge.util.colour import LUMA
 from avatarforge.texture.fill import band_noise, blur, feather, push_pull
 from avatarforge.texture.layout import TexelLayout
 from avatarforge.texture.mirror import sample_texels

@@ -19,8 +19,9 @@ from jaxtyping import Float, Int
 
 from avatarforge.errors import UserInputError
 from avatarforge.render.uv import rasterize_uv
+from avatarforge.util.geometry import vertex_normals
 
-__all__ = ["TexelLayout", "TexelSurface", "texel_layout", "texel_surface", "vertex_normals_np",
+__all__ = ["TexelLayout", "TexelSurface", "texel_layout", "texel_surface",
            "unpack", "layout_key"]
 
 MAX_SIZE = 4096
@@ -31,9 +32,9 @@ class TexelLayout:
     """Covered texels of an ``size x size`` texture (N of them), row-major."""
 
     size: int
-    index: Int[np.ndarray, "N"]
+    index: Int[np.ndarray, " N"]
     """int64 flat texel index ``row * size + col``."""
-    triangle: Int[np.ndarray, "N"]
+    triangle: Int[np.ndarray, " N"]
     """int64 triangle (index into ``faces`` / ``uv_faces``) covering the texel centre."""
     bary: Float[np.ndarray, "N 3"]
     """float32 barycentrics of the texel centre w.r.t. ``uv_faces[triangle, 0..2]`` (= ``faces``)."""
@@ -97,18 +98,6 @@ def texel_layout(uvs: Float[np.ndarray, "T 2"], uv_faces: Int[np.ndarray, "F 3"]
     return layout
 
 
-def vertex_normals_np(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"]) -> Float[np.ndarray, "V 3"]:
-    """Area-weighted unit vertex normals (outward for counter-clockwise faces), numpy."""
-    v = np.asarray(vertices, dtype=np.float64)
-    tri = v[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = twice the area
-    n = np.zeros_like(v)
-    for k in range(3):
-        for c in range(3):
-            n[:, c] += np.bincount(faces[:, k], weights=fn[:, c], minlength=len(v))
-    return (n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)).astype(np.float32)
-
-
 def texel_surface(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"],
                   layout: TexelLayout) -> TexelSurface:
     """3D point and unit normal of every texel of ``layout`` on the mesh ``(vertices, faces)``."""
@@ -120,7 +109,7 @@ def texel_surface(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 
     b = layout.bary
     # n: texel, k: triangle corner, c: coordinate
     pos = np.einsum("nk,nkc->nc", b, v[corner])
-    nrm = np.einsum("nk,nkc->nc", b, vertex_normals_np(v, f)[corner])
+    nrm = np.einsum("nk,nkc->nc", b, vertex_normals(v, f)[corner])
     nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
     return TexelSurface(pos.astype(np.float32), nrm.astype(np.float32))
 

@@ -20,12 +20,12 @@ from jaxtyping import Float, UInt8
 
 from avatarforge.errors import UserInputError
 from avatarforge.texture.bake import BakeConfig, BakeResult, bake
-from avatarforge.texture.colour import to_uint8
+from avatarforge.util.colour import to_uint8
 from avatarforge.texture.complete import CompletionConfig, complete
 from avatarforge.texture.delight import SHLighting, delight, fit_sh
 from avatarforge.texture.feature_regions import regions_for
 from avatarforge.texture.features import FeatureColours
-from avatarforge.texture.fill import smoothstep01
+from avatarforge.util.image import smoothstep
 from avatarforge.texture.inpaint import InpaintConfig, inpaint
 from avatarforge.texture.layout import unpack
 from avatarforge.texture.mirror import texel_mirror_coords, vertex_mirror_map
@@ -103,10 +103,10 @@ def _correct_seams(albedo, uvs, uv_faces, faces, mask):
     from avatarforge.texture.seams import SEAMS_VERSION, SeamLayout, correct_seams, seam_layout
     from avatarforge.util.npcache import array_digest, disk_cached
 
-    key = (albedo.shape[0], uvs.shape, uv_faces.shape, float(uvs[:64].sum()))
+    # One key for memory and disk: the whole UV layout, the topology and the texture size.
+    key = array_digest(uvs, uv_faces, faces, extra=f"seams-{SEAMS_VERSION}-{albedo.shape[:2]}")
     if key not in _SEAM_LAYOUTS:
-        digest = array_digest(uvs, uv_faces, faces, extra=f"seams-{SEAMS_VERSION}-{albedo.shape[:2]}")
-        _SEAM_LAYOUTS[key] = disk_cached("texture", digest, SeamLayout,
+        _SEAM_LAYOUTS[key] = disk_cached("texture", key, SeamLayout,
                                          lambda: seam_layout(uvs, uv_faces, faces, albedo.shape[:2]))
         while len(_SEAM_LAYOUTS) > 2:
             _SEAM_LAYOUTS.popitem(last=False)
@@ -206,7 +206,7 @@ def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
         shade_img = unpack(shading, layout, 1.0)
         # On the face the photo is the appearance, whatever it shows (glasses, strands, shadows);
         # around it only as far as it looks like skin (no background on the head's sides).
-        photo = smoothstep01(np.where(regions.face, b.weight, seen_w) / cfg.lit_photo_weight)[..., None]
+        photo = smoothstep(np.where(regions.face, b.weight, seen_w) / cfg.lit_photo_weight)[..., None]
         lit_linear = (photo * b.colour + (1.0 - photo) * final * shade_img).astype(np.float32)
         if cfg.seams and SEAM_HOOK is not None:  # the photo crosses seams too (face charts)
             lit_linear = np.clip(SEAM_HOOK(lit_linear, uvs, uvf, f, layout.mask & ~regions.interior), 0.0, 1.0)

@@ -36,9 +36,9 @@ TABLE_TOLERANCE = 0.005
 class MirrorMap:
     """Vertex symmetry of one mesh topology."""
 
-    vertex: Int[np.ndarray, "V"]
+    vertex: Int[np.ndarray, " V"]
     """int64 mirror vertex of each vertex (an involution; centre-line vertices map to themselves)."""
-    error_m: Float[np.ndarray, "V"]
+    error_m: Float[np.ndarray, " V"]
     """Distance between each vertex's mirror and its reflection ``(-x, y, z)`` on the rest mesh."""
     from_table: int
     """How many vertices the mirror table placed (the rest by nearest neighbour)."""
@@ -55,7 +55,7 @@ def mirror_table_path() -> Path:
     return path
 
 
-def mirror_from_table(base_indices: Int[np.ndarray, "V"], table: Int[np.ndarray, "M 2"],
+def mirror_from_table(base_indices: Int[np.ndarray, " V"], table: Int[np.ndarray, "M 2"],
                       rest_vertices: Float[np.ndarray, "V 3"], tolerance: float = TABLE_TOLERANCE) -> MirrorMap:
     """Vertex mirror map of a mesh whose vertex ``a`` is base-mesh vertex ``base_indices[a]``.
 
@@ -114,7 +114,7 @@ def vertex_mirror_map(body) -> MirrorMap:
     return mm
 
 
-def face_mirror(faces: Int[np.ndarray, "F 3"], vertex_map: Int[np.ndarray, "V"]) -> tuple[np.ndarray, np.ndarray]:
+def face_mirror(faces: Int[np.ndarray, "F 3"], vertex_map: Int[np.ndarray, " V"]) -> tuple[np.ndarray, np.ndarray]:
     """For each triangle its mirror triangle and the corner permutation.
 
     Returns ``(mirror (F,), corner (F, 3))`` with ``faces[mirror[f], corner[f, k]] ==
@@ -141,7 +141,7 @@ _LOOKUPS: OrderedDict = OrderedDict()
 
 
 def texel_mirror_coords(layout: TexelLayout, faces: Int[np.ndarray, "F 3"], uvs: Float[np.ndarray, "T 2"],
-                        uv_faces: Int[np.ndarray, "F 3"], vertex_map: Int[np.ndarray, "V"]) -> Float[np.ndarray, "N 2"]:
+                        uv_faces: Int[np.ndarray, "F 3"], vertex_map: Int[np.ndarray, " V"]) -> Float[np.ndarray, "N 2"]:
     """Texture pixel coordinates ``(x right, y down)``, pixel centres at integer + 0.5, of each
     covered texel's mirror point (cached in memory per layout, size and map)."""
     uvs = np.asarray(uvs, dtype=np.float64)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Real
 from scipy.sparse.linalg import factorized
 
 from avatarforge.errors import UserInputError
@@ -57,9 +57,9 @@ class SeamLayout:
     edges: SeamEdges
     pair_uv: Float[np.ndarray, "P 2 2"]
     """float64 UV ``[pair, side]`` of the two sides of each sample (one 3D point)."""
-    pair_edge: Int[np.ndarray, "P"]
+    pair_edge: Int[np.ndarray, " P"]
     """Seam edge of each pair."""
-    pair_t: Float[np.ndarray, "P"]
+    pair_t: Float[np.ndarray, " P"]
     """Position along the edge: the 3D point is ``(1 - t) X[a] + t X[b]``."""
     taps: Int[np.ndarray, "P 2 4"]
     """Flat texel indices of each side's bilinear taps (within its own chart)."""
@@ -67,7 +67,7 @@ class SeamLayout:
     """Their weights (each side sums to 1)."""
     chart_map: Int[np.ndarray, "H W"]
     """int32 UV chart of each texel, -1 on empty atlas space."""
-    texel_tri: Int[np.ndarray, "N"]
+    texel_tri: Int[np.ndarray, " N"]
     """Triangle of each covered texel (row-major order of ``chart_map >= 0``)."""
     texel_bary: Float[np.ndarray, "N 3"]
     """Its float32 barycentrics."""
@@ -77,9 +77,9 @@ class SeamLayout:
     """Unknowns at the endpoints of each pair's edge, per side."""
     stiffness: sp.csr_matrix
     """Cotangent Laplacian of the UV layout over the unknowns (Dirichlet energy)."""
-    mass: Float[np.ndarray, "U"]
+    mass: Float[np.ndarray, " U"]
     """Lumped UV area per unknown (fixes the correction's level)."""
-    pair_length: Float[np.ndarray, "P"]
+    pair_length: Float[np.ndarray, " P"]
     """UV length of seam each pair stands for."""
     uv_edge: float
     """Median UV edge length of the mesh (scales ``seam_weight``)."""
@@ -90,7 +90,7 @@ class SeamLayout:
 class SeamResult:
     """A seam-corrected texture and how much the seams improved."""
 
-    texture: Float[np.ndarray, "H W C"]
+    texture: Real[np.ndarray, "H W C"]
     """Corrected texture, dtype and shape of the input."""
     correction: Float[np.ndarray, "H W C"]
     """float32 correction that was added (0 away from the charts and their padding)."""
@@ -198,7 +198,7 @@ def _error(sides: np.ndarray, ok: np.ndarray) -> float:
 
 
 def seam_error(
-    texture: Float[np.ndarray, "H W C"],
+    texture: Real[np.ndarray, "H W C"],  # uint8 or float
     uvs: Float[np.ndarray, "T 2"] | None = None,
     uv_faces: Int[np.ndarray, "F 3"] | None = None,
     faces: Int[np.ndarray, "F 3"] | None = None,
@@ -213,7 +213,7 @@ def seam_error(
 
 
 def correct_seams(
-    texture: Float[np.ndarray, "H W C"],
+    texture: Real[np.ndarray, "H W C"],  # uint8 or float
     uvs: Float[np.ndarray, "T 2"] | None = None,
     uv_faces: Int[np.ndarray, "F 3"] | None = None,
     faces: Int[np.ndarray, "F 3"] | None = None,

@@ -16,7 +16,7 @@ import numpy as np
 from jaxtyping import Bool, Float
 
 from avatarforge.errors import UserInputError
-from avatarforge.texture.colour import LUMA, linear_to_srgb
+from avatarforge.util.colour import LUMA, float_to_uint8, linear_to_srgb
 from avatarforge.texture.fill import band_noise, blur
 
 __all__ = ["SkinTone", "estimate_skin_tone", "skin_detail", "skin_likeness", "synth_skin", "DEFAULT_SKIN"]
@@ -39,7 +39,7 @@ class SkinTone:
     @property
     def srgb(self) -> np.ndarray:
         """(3,) uint8 sRGB."""
-        return np.round(linear_to_srgb(self.linear) * 255).astype(np.uint8)
+        return float_to_uint8(linear_to_srgb(self.linear))
 
 
 def estimate_skin_tone(colour: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray, "S S"],

@@ -20,13 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Real
 from scipy.spatial import cKDTree
 
 from avatarforge.errors import UserInputError
 from avatarforge.render.primitives import TexturedMesh
 from avatarforge.render.uv import rasterize_uv
-from avatarforge.texture.uv_geometry import as_array, closest_among, face_normals, interp, pad, sample, uv_to_texel
+from avatarforge.texture.uv_geometry import as_array, closest_among, interp, pad, sample, uv_to_texel
+from avatarforge.util.geometry import face_normals
 
 __all__ = [
     "SurfaceEmbedding", "UVMapping", "TransferResult", "correspondence_from_ids",
@@ -38,7 +39,7 @@ __all__ = [
 class SurfaceEmbedding:
     """Points on a mesh's surface, one per destination vertex."""
 
-    triangles: Int[np.ndarray, "N"]
+    triangles: Int[np.ndarray, " N"]
     """int64 triangle of the source mesh; -1: this vertex has no corresponding point."""
     bary: Float[np.ndarray, "N 3"]
     """float64 barycentrics w.r.t. ``faces[triangles[n], 0..2]``."""
@@ -48,7 +49,7 @@ class SurfaceEmbedding:
 class UVMapping:
     """Where each texel of the destination atlas reads the source texture."""
 
-    texels: Int[np.ndarray, "N"]
+    texels: Int[np.ndarray, " N"]
     """Flat (row-major) indices of the destination texels with a corresponding source point."""
     src_uv: Float[np.ndarray, "N 2"]
     """float64 source UV of each of them (OBJ convention)."""
@@ -72,8 +73,8 @@ class UVMapping:
 class TransferResult:
     """A texture in the destination layout."""
 
-    texture: Float[np.ndarray, "H W C"]
-    """The transferred texture, dtype of the source texture; 0 outside ``filled``."""
+    texture: Real[np.ndarray, "H W *C"]
+    """The transferred texture, dtype (and channels) of the source texture; 0 outside ``filled``."""
     valid: Bool[np.ndarray, "H W"]
     """Texels whose colour was read from the source."""
     filled: Bool[np.ndarray, "H W"]
@@ -88,7 +89,7 @@ def _mesh(m: TexturedMesh, what: str) -> tuple[np.ndarray, ...]:
     return v, f, uv, uf
 
 
-def correspondence_from_ids(ids_in_dst: Int[np.ndarray, "Na"], n_dst: int) -> Int[np.ndarray, "Nb"]:
+def correspondence_from_ids(ids_in_dst: Int[np.ndarray, " Na"], n_dst: int) -> Int[np.ndarray, " Nb"]:
     """Invert a source -> destination vertex-id list (e.g. ``SMPL-X__FLAME_vertex_ids.npy``: the
     SMPL-X vertex of each FLAME vertex) into the destination -> source correspondence this module
     takes (-1 for destination vertices without a source vertex)."""
@@ -167,7 +168,7 @@ def _mapping(r, idx, src_uv_n, ok, uv_src, uf_src) -> UVMapping:
 
 
 def correspondence_mapping(src: TexturedMesh, dst: TexturedMesh,
-                           correspondence: Int[np.ndarray, "Vb"] | SurfaceEmbedding,
+                           correspondence: Int[np.ndarray, " Vb"] | SurfaceEmbedding,
                            size: int | tuple[int, int]) -> UVMapping:
     """Map the destination atlas (``size``) onto the source UVs through a correspondence.
 
@@ -241,7 +242,7 @@ def closest_point_mapping(src: TexturedMesh, dst: TexturedMesh, size: int | tupl
     return _mapping(r, idx, interp(uv_src[uf_src], np.maximum(t_src, 0), b_src), ok, uv_src, uf_src)
 
 
-def apply_mapping(texture: Float[np.ndarray, "h w C"], mapping: UVMapping, pad_texels: int = 4,
+def apply_mapping(texture: Real[np.ndarray, "h w *C"], mapping: UVMapping, pad_texels: int = 4,
                   src_valid: Bool[np.ndarray, "h w"] | None = None) -> TransferResult:
     """Resample ``texture`` (source layout, uint8 or float, (h, w) or (h, w, C)) into the
     destination layout. Bilinear over the source texels that hold colour (``src_valid``,
@@ -278,9 +279,9 @@ def apply_mapping(texture: Float[np.ndarray, "h w C"], mapping: UVMapping, pad_t
     return TransferResult(out[..., 0] if squeeze else out, valid, filled)
 
 
-def transfer_texture(texture: Float[np.ndarray, "h w C"], src: TexturedMesh, dst: TexturedMesh,
+def transfer_texture(texture: Real[np.ndarray, "h w *C"], src: TexturedMesh, dst: TexturedMesh,
                      size: int | tuple[int, int],
-                     correspondence: Int[np.ndarray, "Vb"] | SurfaceEmbedding | None = None,
+                     correspondence: Int[np.ndarray, " Vb"] | SurfaceEmbedding | None = None,
                      pad_texels: int = 4, **closest_kw) -> TransferResult:
     """One call: :func:`correspondence_mapping` when a correspondence is given, else
     :func:`closest_point_mapping` (``closest_kw``), then :func:`apply_mapping`."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Real
 from scipy.sparse.csgraph import connected_components
 
 from avatarforge.util.jit import njit_cached
+from avatarforge.util.geometry import face_normals
 
 __all__ = ["as_array", "uv_to_texel", "bilinear_taps", "sample", "propagate", "pad", "chart_labels", "uv_laplacian",
-           "interp", "face_normals", "closest_among"]
+           "interp", "closest_among"]
 
 _OFFSETS = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)], dtype=np.int64)
 
@@ -31,8 +32,8 @@ def uv_to_texel(uv: Float[np.ndarray, "*N 2"], shape: tuple[int, int]) -> tuple[
     return uv[..., 0] * shape[1] - 0.5, (1.0 - uv[..., 1]) * shape[0] - 0.5
 
 
-def bilinear_taps(x: Float[np.ndarray, "N"], y: Float[np.ndarray, "N"], valid: Bool[np.ndarray, "H W"],
-                  labels: Int[np.ndarray, "H W"] | None = None, want: Int[np.ndarray, "N"] | None = None,
+def bilinear_taps(x: Float[np.ndarray, " N"], y: Float[np.ndarray, " N"], valid: Bool[np.ndarray, "H W"],
+                  labels: Int[np.ndarray, "H W"] | None = None, want: Int[np.ndarray, " N"] | None = None,
                   ) -> tuple[Int[np.ndarray, "N 4"], Float[np.ndarray, "N 4"]]:
     """The 4 bilinear taps of each point: flat texel indices and weights renormalised over the
     taps that are ``valid`` (and, with ``labels``, whose label is ``want``). A point with no
@@ -80,8 +81,8 @@ def _sample_kernel(tex, valid, x, y, out, wsum):  # pragma: no cover - jitted
                 out[n, ch] /= wsum[n]
 
 
-def sample(tex: Float[np.ndarray, "H W C"], x: Float[np.ndarray, "N"], y: Float[np.ndarray, "N"],
-           valid: Bool[np.ndarray, "H W"] | None = None) -> tuple[Float[np.ndarray, "N C"], Bool[np.ndarray, "N"]]:
+def sample(tex: Real[np.ndarray, "H W C"], x: Float[np.ndarray, " N"], y: Float[np.ndarray, " N"],
+           valid: Bool[np.ndarray, "H W"] | None = None) -> tuple[Float[np.ndarray, "N C"], Bool[np.ndarray, " N"]]:
     """Bilinear samples over the ``valid`` texels only (weights renormalised, exact float maths):
     float32 values (0 where no valid tap) and whether any valid tap was found."""
     tex = np.ascontiguousarray(tex, dtype=np.float32)
@@ -135,8 +136,8 @@ def _propagate_kernel(values, ring, labels, rings, offsets):  # pragma: no cover
         n_front = n_new
 
 
-def propagate(values: Float[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"], labels: Int[np.ndarray, "H W"],
-              rings: int) -> tuple[Float[np.ndarray, "H W C"], Int[np.ndarray, "H W"]]:
+def propagate(values: Real[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"], labels: Int[np.ndarray, "H W"],
+              rings: int) -> tuple[Real[np.ndarray, "H W C"], Int[np.ndarray, "H W"]]:
     """Extend ``known`` values ring by ring (8-neighbourhood) into unknown texels of the same
     label (label -1: never reached), each new texel the mean of its already-set neighbours.
     Returns the float32 values and each texel's ring: 0 known, k reached at step k, -1 never."""
@@ -146,8 +147,8 @@ def propagate(values: Float[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"]
     return out, ring
 
 
-def pad(tex: Float[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"], allowed: Bool[np.ndarray, "H W"],
-        pixels: int) -> tuple[Float[np.ndarray, "H W C"], Bool[np.ndarray, "H W"]]:
+def pad(tex: Real[np.ndarray, "H W C"], known: Bool[np.ndarray, "H W"], allowed: Bool[np.ndarray, "H W"],
+        pixels: int) -> tuple[Real[np.ndarray, "H W C"], Bool[np.ndarray, "H W"]]:
     """Dilate ``known`` texels by ``pixels`` rings into ``allowed`` ones; returns (values, filled)."""
     labels = np.where(known | allowed, 0, -1).astype(np.int32)
     out, ring = propagate(tex, known, labels, pixels)
@@ -199,19 +200,13 @@ def _interp_kernel(corner_values, tri, bary, out):  # pragma: no cover - jitted
                          + bary[n, 2] * corner_values[t, 2, c])
 
 
-def interp(corner_values: Float[np.ndarray, "F 3 C"], tri: Int[np.ndarray, "N"],
+def interp(corner_values: Float[np.ndarray, "F 3 C"], tri: Int[np.ndarray, " N"],
            bary: Float[np.ndarray, "N 3"]) -> Float[np.ndarray, "N C"]:
     """``sum_k bary[n, k] corner_values[tri[n], k]`` (float64): per-corner values at surface points."""
     out = np.empty((len(tri), corner_values.shape[2]))
     _interp_kernel(np.ascontiguousarray(corner_values, np.float64), np.ascontiguousarray(tri),
                    np.ascontiguousarray(bary), out)
     return out
-
-
-def face_normals(v: Float[np.ndarray, "V 3"], f: Int[np.ndarray, "F 3"]) -> Float[np.ndarray, "F 3"]:
-    """Unit normals of the triangles (counter-clockwise = front); 0 for degenerate ones."""
-    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
 
 
 @njit_cached
@@ -286,7 +281,7 @@ def _closest_scalar(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):  # pragma: 
 def closest_among(p: Float[np.ndarray, "N 3"], cand: Int[np.ndarray, "N K"], verts: Float[np.ndarray, "V 3"],
                   faces: Int[np.ndarray, "F 3"], normals: Float[np.ndarray, "N 3"] | None = None,
                   back_cost: float = 0.0,
-                  ) -> tuple[Int[np.ndarray, "N"], Float[np.ndarray, "N 3"], Float[np.ndarray, "N"]]:
+                  ) -> tuple[Int[np.ndarray, " N"], Float[np.ndarray, "N 3"], Float[np.ndarray, " N"]]:
     """For each point, the closest of its candidate triangles (-1 = no candidate): triangle
     (-1 if none), barycentrics, squared distance. With ``normals``, candidates facing away cost
     ``back_cost`` extra when choosing. Ericson 5.1.5; tests hold a vectorised numpy reference."""

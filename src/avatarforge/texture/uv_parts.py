@@ -56,7 +56,7 @@ def _legend() -> tuple[np.ndarray, np.ndarray]:
     return image, palette
 
 
-def face_parts(uvs: Float[np.ndarray, "T 2"], uv_faces: Int[np.ndarray, "F 3"]) -> Int[np.ndarray, "F"]:
+def face_parts(uvs: Float[np.ndarray, "T 2"], uv_faces: Int[np.ndarray, "F 3"]) -> Int[np.ndarray, " F"]:
     """int8 label (index into :data:`PART_NAMES`) of each triangle."""
     image, palette = _legend()
     h, w = image.shape[:2]

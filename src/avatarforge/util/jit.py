@@ -9,6 +9,7 @@ JIT warm-up, ~1-2 s) and warn once instead of crashing the import.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 
@@ -18,7 +19,13 @@ __all__ = ["njit_cached"]
 
 
 def njit_cached(func: Callable) -> Callable:
-    """``numba.njit(cache=True)(func)``, falling back to ``cache=False`` if no cache dir works."""
+    """``numba.njit(cache=True)(func)``, falling back to ``cache=False`` if no cache dir works.
+
+    numba compiles the plain function: a runtime type-checking wrapper around it (the test
+    suite's jaxtyping import hook) is removed first -- it cannot run inside compiled code, and
+    numba's cache cannot pickle it.
+    """
+    func = inspect.unwrap(func)
     try:
         return numba.njit(cache=True)(func)
     except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"

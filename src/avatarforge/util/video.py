@@ -16,6 +16,7 @@ import numpy as np
 
 from avatarforge.errors import UserInputError
 from avatarforge.util.atomic import atomic_path
+from avatarforge.util.colour import float_to_uint8
 
 __all__ = ["VideoInfo", "probe_video", "read_frames", "write_mp4", "VIDEO_SUFFIXES"]
 
@@ -119,7 +120,7 @@ def write_mp4(
                 if f.ndim != 3 or f.shape[2] not in (3, 4):
                     raise ValueError(f"frames must be (H, W, 3) RGB, got shape {f.shape}")
                 if f.dtype != np.uint8:
-                    f = np.clip(np.asarray(f, np.float64) * (255.0 if f.dtype.kind == "f" else 1.0), 0, 255).astype(np.uint8)
+                    f = float_to_uint8(f) if f.dtype.kind == "f" else np.clip(f, 0, 255).astype(np.uint8)
                 f = f[..., :3]
                 h, w = f.shape[:2]
                 if size is None:

@@ -88,12 +88,14 @@ def _split_range(cfg: DataConfig, split: str) -> range:
 
 
 def generate_dataset(
-    out: str | os.PathLike, cfg: DataConfig = DataConfig(), splits=SPLITS,
+    out: str | os.PathLike, cfg: DataConfig | None = None, splits=SPLITS,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Path:
     """Render the splits into ``out`` (existing complete splits with the same config are kept)."""
     from avatarforge.portrait.synth.identity import sample_identity
     from avatarforge.portrait.synth.render import PortraitRenderer
+
+    cfg = cfg or DataConfig()  # a fresh default per call (a default instance would be shared)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

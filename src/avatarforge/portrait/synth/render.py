@@ -16,11 +16,13 @@ from importlib import resources
 
 import numpy as np
 import torch
-from jaxtyping import Float, UInt8
+from jaxtyping import UInt8
 
 from avatarforge.portrait.pose import MAX_DEGREES, TalkingPose
 from avatarforge.portrait.synth.identity import Identity
 from avatarforge.render import Camera, interpolate, rasterize, vertex_normals
+from avatarforge.util.colour import float_to_uint8, linear_to_srgb, srgb_to_linear
+from avatarforge.util.image import smoothstep
 
 __all__ = ["PortraitRenderer", "body_values"]
 
@@ -37,21 +39,6 @@ def body_values(identity: Identity, pose: TalkingPose, expression: bool = True, 
         v.update({"pose.head.x": MAX_DEGREES * pose.head_x, "pose.head.y": MAX_DEGREES * pose.head_y,
                   "pose.neck01.z": MAX_DEGREES * pose.neck_z})
     return v
-
-
-def _lin(c) -> np.ndarray:
-    c = np.asarray(c, dtype=np.float32)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def _srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0, 1)
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055)
-
-
-def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - e0) / (e1 - e0), 0, 1)
-    return t * t * (3 - 2 * t)
 
 
 @dataclass
@@ -114,10 +101,10 @@ class PortraitRenderer:
         if look.fringe > 0:
             bangs = look.fringe * (1 - u**2).clip(0) * (0.6 + 0.4 * np.abs(np.sin(x * 160.0)))
             line = line - bangs - look.hairline + 0.025
-        top = _smoothstep(-0.004, 0.004, y - line)
+        top = smoothstep(y - line, -0.004, 0.004)
         ear_z = float(ib[[0, 16], 2].mean())
-        side = _smoothstep(-0.004, 0.004, y - (eye_y - look.side_hair)) * _smoothstep(0.004, -0.01, z - ear_z)
-        hair_w = np.maximum(top, side) * _smoothstep(0.3, 0.6, self.head_w) * (self.eye_vertex < 0)
+        side = smoothstep(y - (eye_y - look.side_hair), -0.004, 0.004) * smoothstep(z - ear_z, 0.004, -0.01)
+        hair_w = np.maximum(top, side) * smoothstep(self.head_w, 0.3, 0.6) * (self.eye_vertex < 0)
         neck_y = float(joints[names.index("neck01"), 1])
         c = np.array([0.0, eye_y - 0.01, 0.0])
         n = self.size * self.ss
@@ -159,7 +146,7 @@ class PortraitRenderer:
             nrm = (nrm / nrm.norm(dim=-1, keepdim=True).clamp_min(1e-12)).numpy()
             hair = interpolate(torch.from_numpy(fr.hair_w).float()[:, None], self.faces, raster).numpy()[:, 0]
         tri = raster.triangle_id[mask]
-        albedo = np.broadcast_to(_lin(look.skin), p.shape).copy()
+        albedo = np.broadcast_to(srgb_to_linear(look.skin), p.shape).copy()
         x, y, z = p[:, 0], p[:, 1], p[:, 2]
         # lips and mouth cavity
         dm = p - fr.mouth
@@ -167,8 +154,8 @@ class PortraitRenderer:
         in_mouth = (np.abs(dm[:, 0]) < fr.mouth_half * 0.95) & (np.abs(dm[:, 1]) < 0.02)
         cavity = in_mouth & (z < corner_z - 0.004)
         lips = ((dm[:, 0] / fr.mouth_half) ** 2 + (dm[:, 1] / 0.009) ** 2 < 1) & ~cavity
-        albedo[lips] = _lin(look.lips)
-        albedo[cavity] = _lin((0.35, 0.08, 0.08)) * np.clip((z[cavity] - corner_z + 0.03) / 0.025, 0.2, 1)[:, None]
+        albedo[lips] = srgb_to_linear(look.lips)
+        albedo[cavity] = srgb_to_linear((0.35, 0.08, 0.08)) * np.clip((z[cavity] - corner_z + 0.03) / 0.025, 0.2, 1)[:, None]
         # brows: within 3.5 mm (in x, y) of the brow polylines
         for seg in (fr.brows[:5], fr.brows[5:]):
             d = np.full(len(p), np.inf)
@@ -176,22 +163,22 @@ class PortraitRenderer:
                 ab = (b - a)[:2]
                 t = np.clip(((p[:, :2] - a[:2]) @ ab) / (ab @ ab), 0, 1)
                 d = np.minimum(d, np.linalg.norm(p[:, :2] - a[:2] - t[:, None] * ab, axis=1))
-            albedo[(d < 0.0035) & (z > float(fr.brows[:, 2].min()) - 0.01)] = _lin(look.hair) * 0.8
+            albedo[(d < 0.0035) & (z > float(fr.brows[:, 2].min()) - 0.01)] = srgb_to_linear(look.hair) * 0.8
         # clothes below the collar line
         collar = fr.neck_y - look.neckline + 0.4 * x**2 / 0.05
         cloth = (y < collar) & (self.head_w[self.faces[tri]].mean(1) < 0.2)
-        albedo[cloth] = _lin(look.cloth)
+        albedo[cloth] = srgb_to_linear(look.cloth)
         # eyes: sclera, iris, pupil by angle from the eyeball's forward axis (rest pose)
         eye = self.eye_face[tri]
         for k in (0, 1):
             sel = eye == k
             d = p[sel] - fr.eye_centres[k]
             cos = d[:, 2] / np.linalg.norm(d, axis=1).clip(1e-9)
-            col = np.where((cos > 0.83)[:, None], _lin(look.iris), _lin((0.93, 0.93, 0.92)))
-            col = np.where((cos > 0.96)[:, None], _lin((0.02, 0.02, 0.03)), col)
+            col = np.where((cos > 0.83)[:, None], srgb_to_linear(look.iris), srgb_to_linear((0.93, 0.93, 0.92)))
+            col = np.where((cos > 0.96)[:, None], srgb_to_linear((0.02, 0.02, 0.03)), col)
             albedo[sel] = col
         h = hair[:, None]
-        albedo = albedo * (1 - h) + _lin(look.hair) * h
+        albedo = albedo * (1 - h) + srgb_to_linear(look.hair) * h
         # shading in camera axes: the light is fixed to the camera
         n_cam = nrm @ cam.R.T
         light = np.asarray(look.light) / np.linalg.norm(look.light)
@@ -215,8 +202,7 @@ class PortraitRenderer:
         pre = (img[..., :3] * a).reshape(n, s, n, s, 3).mean((1, 3))
         alpha = a.reshape(n, s, n, s, 1).mean((1, 3))
         rgb = np.where(alpha > 0, pre / np.maximum(alpha, 1e-6), 0)
-        out = np.concatenate([_srgb(rgb), alpha], -1)
-        return np.round(out * 255).astype(np.uint8)
+        return float_to_uint8(np.concatenate([linear_to_srgb(rgb), alpha], -1))
 
 
 def _outline(img: np.ndarray, depth: np.ndarray) -> np.ndarray:

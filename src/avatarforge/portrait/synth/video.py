@@ -29,7 +29,7 @@ def driving_poses(n: int) -> list[TalkingPose]:
     out = []
     for i in range(n):
         t = i / max(n - 1, 1)
-        bump = lambda c, w: math.exp(-(((t - c) / w) ** 2))  # noqa: E731
+        bump = lambda c, w, t=t: math.exp(-(((t - c) / w) ** 2))  # noqa: E731
         out.append(TalkingPose.clipped(
             head_x=0.8 * math.sin(2 * math.pi * t) * bump(0.75, 0.12),
             head_y=0.9 * math.sin(2 * math.pi * t * 2) * bump(0.5, 0.12),

@@ -114,9 +114,9 @@ class DecaOutput:
     """Everything DECA yields for a batch."""
 
     code: DecaCode
-    vertices: Float[Tensor, "B 5023 3"]
-    """FLAME vertices (metres, FLAME frame: +Y up, facing +Z), global pose applied."""
-    projected: Float[Tensor, "B 5023 3"]
+    vertices: Float[Tensor, "B V 3"]
+    """FLAME vertices (metres, FLAME frame: +Y up, facing +Z), global pose applied; V = 5023 for the released FLAME."""
+    projected: Float[Tensor, "B V 3"]
     """Vertices through the orthographic camera, crop-normalised [-1, 1], y down (DECA's)."""
     albedo: Float[Tensor, "B 3 256 256"] | None
     """Albedo in FLAME's UV layout, RGB in [0, 1] nominally (None without a texture space)."""
