@@ -15,7 +15,7 @@ from avatarforge.util.threads import single_threaded
 
 __all__ = ["CreateOptions", "CreateResult", "create_avatar", "write_create_outputs", "CREATE_STAGES"]
 
-CREATE_STAGES = 16  # for the progress bar
+CREATE_STAGES = 17  # for the progress bar
 
 
 @dataclass
@@ -62,6 +62,8 @@ class CreateResult:
     """fitting.body_fit.BodyFit when the photo shows the body (None: head only)."""
     user_given: list[str] = field(default_factory=list)
     """Body values the user fixed (flags); the rest were inferred or measured."""
+    parsing: object | None = None
+    """perception.parsing.PhotoParsing of the photo (labels, person mask, detected accessories)."""
 
 
 @single_threaded
@@ -81,7 +83,11 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages, eye_net=opts.eye_net)
     body = rec.body
     body.params.validate(opts.given)
-    body_fit = _fit_full_body(rec, opts, stages)
+    body_fit, pose = _fit_full_body(rec, opts, stages)
+    with stages.stage("parse photo"):
+        from avatarforge.perception.parsing import parse_photo
+
+        parsing = parse_photo(rec.rgb, rec.landmarks.points, pose)
     with stages.stage("infer body"):
         shape_only = {k: v for k, v in opts.given.items() if not k.startswith("pose.")}
         shape_only_user = dict(shape_only)
@@ -96,7 +102,7 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     with stages.stage("texture"):
         from avatarforge.texture import fitted_fidelity, make_texture
 
-        texture = make_texture(rec, size=opts.texture_size)
+        texture = make_texture(rec, size=opts.texture_size, parsing=parsing)
         rendered, fidelity = fitted_fidelity(rec, texture)
     with stages.stage("rig"):
         values = dict(inf.values)
@@ -113,10 +119,10 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         full = body.params.complete(values)
         image = None if texture is None else (texture.lit if opts.lit_texture else texture.albedo)
         avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image)
-    warnings = list(rec.warnings) + list(inf.warnings)
+    warnings = list(rec.warnings) + list(inf.warnings) + list(parsing.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
-    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given)
+    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing)
 
 
 #: Phenotypes taken from a full-body fit. Age and gender come from the face; stature is not
@@ -126,16 +132,32 @@ BODY_SEEN = ("weight", "muscle", "proportions")
 
 
 def _fit_full_body(rec, opts: CreateOptions, stages: Stages):
-    """Pose + shape from the visible body (shoulders, hips and knees seen), else None."""
+    """``(fit, pose)``: pose + shape from the visible body (shoulders, hips and knees seen), else
+    None; the detected pose (None: no person found)."""
     from avatarforge.fitting.body_fit import fit_body
     from avatarforge.perception.pose import body_visible, detect_pose
 
     with stages.stage("detect body"):
         pose = detect_pose(rec.rgb)
         if pose is None or not body_visible(pose):
-            return None
+            return None, pose
     with stages.stage("fit body"):
-        return fit_body(pose, rec.image_size, rec.body)
+        return fit_body(pose, rec.image_size, rec.body), pose
+
+
+def _parsing_info(result: CreateResult) -> dict:
+    """report.json's ``parsing`` (legend of parsing.png, what was detected, colours) and the
+    head-silhouette IoU of render_fitted.png against the person mask (issue 14's measure)."""
+    from avatarforge.perception.parsing import head_silhouette_iou
+
+    p = result.parsing
+    if p is None:
+        return {}
+    out = {"parsing": p.report()}
+    if result.render_fitted is not None:
+        iou = head_silhouette_iou(result.render_fitted[..., 3], p.person, result.face.landmarks.points)
+        out["head_silhouette_iou"] = round(iou, 4)
+    return out
 
 
 @single_threaded
@@ -161,6 +183,8 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
             fit_overlay(rec, tmp / "fit_overlay.png")
             if result.render_fitted is not None:
                 Image.fromarray(result.render_fitted).save(tmp / "render_fitted.png")
+            if result.parsing is not None:
+                (tmp / "parsing.png").write_bytes(result.parsing.to_png())
             if result.texture is not None:  # the photo-lit texture beside the albedo in the GLB/OBJ
                 (tmp / "texture_lit.png").write_bytes(encode_png(result.texture.lit))
         with stages.stage("head preview"):
@@ -176,6 +200,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
         "render_fitted_face_relit_albedo": {k: round(float(v), 3)
                                             for k, v in result.fidelity.get("relit_albedo", {}).items()},
         "faces_found": int(rec.landmarks.n_faces_found),
+        **_parsing_info(result),
         **eyes_info(rec),
         "full_body": None if result.body_fit is None else {
             "rmse_px": round(result.body_fit.rmse_px, 2), "silhouette_iou": round(result.body_fit.silhouette_iou, 3),
