@@ -394,7 +394,7 @@ def parse_photo(rgb: UInt8[np.ndarray, "H W 3"], landmarks: Float[np.ndarray, "4
     where = me | _dilate(feats["oval"], 0.1 * fw)
     lab_p = lab[where]
     chroma_d = np.linalg.norm(lab_p[:, 1:] - skin.mean_lab[1:], axis=-1)
-    is_skin[where] = (skin.distance(lab_p) < 3.2) | ((chroma_d < 9.0) & (lab_p[:, 0] > skin.mean_lab[0] - 30)
+    is_skin[where] = (skin.distance(lab_p) < 2.6) | ((chroma_d < 9.0) & (lab_p[:, 0] > skin.mean_lab[0] - 22)
                                                     & (lab_p[:, 0] < skin.mean_lab[0] + 22))
     is_skin = cv2.morphologyEx(is_skin.astype(np.uint8), cv2.MORPH_OPEN, _disk(max(1.0, 0.01 * fw))).astype(bool)
     not_skin = ~is_skin
@@ -419,7 +419,8 @@ def parse_photo(rgb: UInt8[np.ndarray, "H W 3"], landmarks: Float[np.ndarray, "4
 
     # Hair model: person, not skin, beside the face (temples, down to the jaw) and above it.
     side = np.zeros((h, w), bool)
-    side[int(max(0, y0 - 0.1 * fh)): int(chin_y), int(max(0, x0 - 0.45 * fw)): int(min(w, x1 + 0.45 * fw))] = True
+    # (From the brows down: higher up, a hat may reach down beside the temples.)
+    side[int(max(0, brow_top)): int(chin_y), int(max(0, x0 - 0.45 * fw)): int(min(w, x1 + 0.45 * fw))] = True
     side &= ~_dilate(feats["oval"], 0.03 * fw) & me & not_skin & ~glasses
     top = np.zeros((h, w), bool)
     top[int(max(0, y0 - 0.9 * fh)): int(max(0, y0 + 0.05 * fh)), int(max(0, x0 - 0.1 * fw)): int(min(w, x1 + 0.1 * fw))] = True
@@ -508,6 +509,7 @@ def parse_photo(rgb: UInt8[np.ndarray, "H W 3"], landmarks: Float[np.ndarray, "4
     occl = oval & not_skin & ~hair & ~glasses & ~_dilate(feats["eyes"] | feats["brows"] | feats["lips"], 0.03 * fw)
     hands_on_face = bool((hands & oval).sum() > 0.02 * oval.sum())
     labels[oval] = _L["face_skin"]
+    labels[oval & hair] = _L["hair"]  # a fringe
     labels[oval & hands] = _L["hands"]
     labels[occl & ~hands] = _L["occluder"]
     labels[feats["brows"]] = _L["brows"]
