@@ -325,8 +325,14 @@ def _glasses(lab: np.ndarray, skin: ColourModel, pts: np.ndarray, feats: dict, f
     # Frames: both the bridge and the rims show something that is not skin; the cheeks and
     # forehead of a bare face are skin there (eye shadows are modelled by the skin GMM's L spread).
     frame_score = float(np.sqrt(max(ring_ns, 0.0) * max(bridge_ns, 0.0))) * 1.6
-    lens_l = float(np.median(lab[..., 0][lens])) if lens.any() else 100.0
-    sun = lens_l < skin.mean_lab[0] - 35.0 and (not_skin[lens].mean() if lens.any() else 0) > 0.6
+    # Sunglasses: the lens core (inside any frame, around the eye opening) is dark and not skin.
+    core = np.zeros((h, w), np.uint8)
+    for ids in (fr.RIGHT_EYE, fr.LEFT_EYE):
+        c = pts[ids, :2].mean(0)
+        cv2.ellipse(core, (int(c[0]), int(c[1])), (int(0.6 * eye_w), int(0.42 * eye_w)), 0, 0, 360, 1, -1)
+    core = core.astype(bool) & ~_dilate(eyes, 0.1 * eye_w) & ~feats["brows"]
+    lens_l = float(np.median(lab[..., 0][core])) if core.any() else 100.0
+    sun = lens_l < skin.mean_lab[0] - 35.0 and (not_skin[core].mean() if core.any() else 0) > 0.75
     score = float(np.clip(max(frame_score, 1.0 if sun else 0.0), 0.0, 1.0))
     mask = np.zeros((h, w), bool)
     if score >= GLASSES_THRESHOLD:
