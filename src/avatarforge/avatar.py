@@ -25,6 +25,10 @@ class Avatar:
     output: BodyOutput
     """Forward pass with ``values``; expression included (what the morph weights show)."""
     texture: np.ndarray | None = None
+    hair: object | None = None
+    """bodies.hair.HairMesh on ``output`` (None: bald / no hair geometry)."""
+    hair_srgb: tuple[int, int, int] = (60, 45, 35)
+    """Hair colour (sRGB 0-255)."""
 
     @property
     def expression(self) -> dict[str, float]:
@@ -67,7 +71,18 @@ class Avatar:
             morph_deltas=posed_deltas.numpy().astype(np.float32),
             morph_weights=np.array([self.values[n] for n in names], dtype=np.float32),
             texture=self.texture,
+            parts=self._parts(),
         )
+
+    def _parts(self) -> list:
+        """The hair as its own skinned mesh and material (none without hair)."""
+        from avatarforge.export.mesh import MeshPart
+
+        if self.hair is None:
+            return []
+        lin = ((np.asarray(self.hair_srgb, np.float64) / 255.0 + 0.055) / 1.055) ** 2.4  # sRGB -> linear
+        return [MeshPart("hair", self.hair.vertices, self.hair.faces, self.hair.skin_indices, self.hair.skin_weights,
+                         (*[float(c) for c in lin], 1.0))]
 
 
 def build_avatar(

@@ -49,6 +49,7 @@ def create(
     face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face when there are several (0 = largest)."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
     eye_net: bool = typer.Option(True, "--eye-net/--no-eye-net", help="Place the irises with the eye network (else the detector's)."),
+    hair: str = typer.Option("auto", "--hair", help="Hair: auto (from the photo), bald, short, medium or long."),
     lit_texture: bool = typer.Option(False, "--lit-texture", help="Export the photo-lit texture (the photo's light baked in) instead of the de-lit albedo."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     backend: str = typer.Option("anny", "--backend", help="anny (embedded) or smplx (research: DECA/FLAME -> SMPL-X, licensed assets)."),
@@ -70,7 +71,7 @@ def create(
     body = pool.submit(_load_body)
     try:
         _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-                preview_size, eye_net, lit_texture, force, body)
+                preview_size, eye_net, lit_texture, force, body, hair)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -82,7 +83,7 @@ def _load_body():
 
 
 def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-            preview_size, eye_net, lit_texture, force, body) -> None:
+            preview_size, eye_net, lit_texture, force, body, hair="auto") -> None:
     import mediapipe  # noqa: F401  -- first, while the other thread imports torch (both ~1-2 s)
 
     from avatarforge.outputs import Report
@@ -95,6 +96,10 @@ def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, se
 
     if pose.lower() not in POSE_PRESETS:
         raise UserInputError(f"unknown pose {pose!r}: choose one of {', '.join(POSE_PRESETS)}")
+    from avatarforge.bodies.hair import HAIR_STYLES
+
+    if hair not in ("auto", *HAIR_STYLES):
+        raise UserInputError(f"unknown --hair {hair!r}: choose auto, {', '.join(HAIR_STYLES)}")
     check_output_dir(out, force)
     given = body_overrides(gender, age, muscle, set_)
     from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built
@@ -104,7 +109,7 @@ def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, se
     report = Report(command="create")
     opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
                          face_index=face_index, texture_size=texture_size, preview_size=preview_size,
-                         eye_net=eye_net, lit_texture=lit_texture)
+                         eye_net=eye_net, lit_texture=lit_texture, hair=None if hair == "auto" else hair)
     with Stages.for_terminal(total=CREATE_STAGES) as stages:
         result = create_avatar(photo, opts, body=body, stages=stages)
         write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size)

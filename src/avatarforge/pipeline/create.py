@@ -15,7 +15,7 @@ from avatarforge.util.threads import single_threaded
 
 __all__ = ["CreateOptions", "CreateResult", "create_avatar", "write_create_outputs", "CREATE_STAGES"]
 
-CREATE_STAGES = 17  # for the progress bar
+CREATE_STAGES = 18  # for the progress bar
 
 
 @dataclass
@@ -40,6 +40,8 @@ class CreateOptions:
     preview_size: int = 512
     eye_net: bool = True
     """Aim the eyes at the eye network's iris centres (off: the detector's)."""
+    hair: str | None = None
+    """Hair style: None (from the photo) or bald, short, medium, long."""
     lit_texture: bool = False
     """Put the photo-lit texture (the photo's light and shadows baked in) into the GLB/OBJ
     instead of the de-lit albedo: looks like the photo in unlit viewers, wrong under new light."""
@@ -64,6 +66,8 @@ class CreateResult:
     """Body values the user fixed (flags); the rest were inferred or measured."""
     parsing: object | None = None
     """perception.parsing.PhotoParsing of the photo (labels, person mask, detected accessories)."""
+    hair: object | None = None
+    """fitting.hair_fit.HairFit: the hair style, colour and its mesh on the photo's pose."""
 
 
 @single_threaded
@@ -104,6 +108,12 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
 
         texture = make_texture(rec, size=opts.texture_size, parsing=parsing)
         rendered, fidelity = fitted_fidelity(rec, texture)
+    with stages.stage("hair"):
+        from avatarforge.fitting.hair_fit import composite_hair, fit_hair
+
+        fitted_out = body.forward_params(rec.fit.values)
+        hair = fit_hair(rec, parsing, rendered[..., 3], fitted_out, style=opts.hair)
+        rendered = composite_hair(rendered, rec, hair, fitted_out)
     with stages.stage("rig"):
         values = dict(inf.values)
         pose_keys = [k for k in values if k.startswith("pose.")]
@@ -118,11 +128,15 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         values.update({k: v for k, v in opts.given.items() if k.startswith("pose.")})
         full = body.params.complete(values)
         image = None if texture is None else (texture.lit if opts.lit_texture else texture.albedo)
-        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image)
+        from avatarforge.bodies.hair import build_hair
+
+        output = body.forward_params(full)
+        hair_mesh = None if hair.mesh is None else build_hair(output, hair.style)
+        avatar = Avatar(body, full, opts.pose.lower(), output, image, hair_mesh, hair.colour_srgb)
     warnings = list(rec.warnings) + list(inf.warnings) + list(parsing.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
-    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing)
+    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing, hair)
 
 
 #: Phenotypes taken from a full-body fit. Age and gender come from the face; stature is not
@@ -154,6 +168,8 @@ def _parsing_info(result: CreateResult) -> dict:
     if p is None:
         return {}
     out = {"parsing": p.report()}
+    if result.hair is not None:
+        out["hair"] = result.hair.to_dict()
     if result.render_fitted is not None:
         iou = head_silhouette_iou(result.render_fitted[..., 3], p.person, result.face.landmarks.points)
         out["head_silhouette_iou"] = round(iou, 4)

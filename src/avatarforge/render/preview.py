@@ -74,13 +74,34 @@ def render_views(
     return images
 
 
+def _with_hair(avatar):
+    """(vertices, faces, texture, uvs, uv_faces) of the body plus its hair mesh (if any): the
+    hair's colour is a block appended to the right of the texture, where its UVs point."""
+    out = avatar.output
+    v, f = out.vertices[0].detach().numpy(), out.faces.numpy()
+    tex, uvs, uvf = avatar.texture, out.uvs.numpy(), out.uv_faces.numpy()
+    hair = getattr(avatar, "hair", None)
+    if hair is None:
+        return v, f, tex, uvs, uvf
+    if tex is None:
+        tex = np.empty((64, 64, 3), np.uint8)
+        tex[...] = np.round(np.asarray(_SKIN_SRGB) * 255).astype(np.uint8)
+    s = tex.shape[0]
+    pad = max(8, s // 64)
+    block = np.empty((s, pad, tex.shape[2]), np.uint8)
+    block[...] = 255
+    block[..., :3] = np.asarray(avatar.hair_srgb, np.uint8)
+    tex = np.concatenate([np.asarray(tex, np.uint8), block], axis=1)
+    uvs = np.concatenate([uvs * np.array([s / (s + pad), 1.0]), [[(s + pad / 2) / (s + pad), 0.5]]])
+    hf = np.asarray(hair.faces, np.int64)
+    return (np.concatenate([v, hair.vertices]), np.concatenate([f, hf + len(v)]), tex, uvs,
+            np.concatenate([uvf, np.full(hf.shape, len(uvs) - 1)]))
+
+
 def render_preview(avatar, path: str | os.PathLike, size: int = 512) -> np.ndarray:
     """Write the avatar's views side by side as one PNG; returns the image."""
-    out = avatar.output
-    views = render_views(
-        out.vertices[0].detach().numpy(), out.faces.numpy(), size=size,
-        texture=avatar.texture, uvs=out.uvs.numpy(), uv_faces=out.uv_faces.numpy(),
-    )
+    v, f, tex, uvs, uvf = _with_hair(avatar)
+    views = render_views(v, f, size=size, texture=tex, uvs=uvs, uv_faces=uvf)
     strip = np.concatenate(views, axis=1)
     Image.fromarray(strip).save(path, format="PNG")
     return strip
@@ -94,8 +115,11 @@ def render_head_preview(avatar, path: str | os.PathLike, size: int = 384) -> np.
     faces = out.faces.numpy()
     v = out.vertices[0].detach().numpy()
     head = v[np.unique(faces[head_faces(avatar.body, faces)])]
-    views = render_views(v, faces, size=size, views=HEAD_VIEWS, texture=avatar.texture, uvs=out.uvs.numpy(),
-                         uv_faces=out.uv_faces.numpy(), frame=head)
+    hair = getattr(avatar, "hair", None)
+    if hair is not None:  # frame the hair too, down to the chin's level at most
+        head = np.concatenate([head, hair.vertices[hair.vertices[:, 1] > head[:, 1].min()]])
+    v, faces, tex, uvs, uvf = _with_hair(avatar)
+    views = render_views(v, faces, size=size, views=HEAD_VIEWS, texture=tex, uvs=uvs, uv_faces=uvf, frame=head)
     strip = np.concatenate(views, axis=1)
     Image.fromarray(strip).save(path, format="PNG")
     return strip
