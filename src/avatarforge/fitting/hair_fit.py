@@ -125,7 +125,9 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
             m, _ = hair_mask(mesh, rec.fit.camera, (size[1], size[0]), (c0, r0), s)
             sc = iou(body | m)
             scores[f"{name}/{vol}"] = round(sc, 4)
-            if best is None or sc > best[0] + 1e-4:
+            # Longer or thicker hair must earn its place (candidates run short to long, thin
+            # to thick): it needs a clear gain over the best so far.
+            if best is None or sc > best[0] + (0.01 if st.length > best[1].length else 0.003):
                 best = (sc, st, mesh)
     return HairFit(best[1], colour, best[0], best[2], scores)
 

@@ -458,9 +458,12 @@ def parse_photo(rgb: UInt8[np.ndarray, "H W 3"], landmarks: Float[np.ndarray, "4
         labc = lab[cand]
         hs = hair_model.score(labc)
         cs = cloth.score(labc) if cloth is not None else np.full(len(hs), -np.inf)
-        is_hair = np.where(above_chin[cand], hair_model.distance(labc) < 6.0, hs > cs)
+        hd = hair_model.distance(labc)
+        # Below the chin hair competes with clothes: clearly more hair-like (log-likelihood
+        # margin 2) and close to the hair model; without a clothes model only very close.
+        is_hair = np.where(above_chin[cand], hd < 6.0, (hs > cs + 2.0) & (hd < 3.5))
         if cloth is None:
-            is_hair &= hair_model.distance(labc) < 4.0
+            is_hair &= hd < 3.0
         hair[cand] = is_hair
     if headwear_found:
         hw = me & ~feats["oval"] & not_skin & ~hair
@@ -474,8 +477,10 @@ def parse_photo(rgb: UInt8[np.ndarray, "H W 3"], landmarks: Float[np.ndarray, "4
         f_hair = hair_model.distance(lab[forehead]) < 5.0
         hair[np.flatnonzero(forehead.ravel())[f_hair] // w, np.flatnonzero(forehead.ravel())[f_hair] % w] = True
     hair = cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_CLOSE, _disk(0.02 * fw)).astype(bool) & me & ~headwear
-    # Below the chin, hair hangs from the head: keep what connects to the hair above it.
-    hair = (hair & above_chin) | _component_at(hair, hair & above_chin) & ~above_chin
+    # Hair grows from the head: keep what connects to the hair seen beside and above the face
+    # (not a hair-coloured wall or neighbour), and below the chin what hangs from that.
+    hair_above = _component_at(hair & above_chin, hair & (hair_src | _dilate(feats["oval"], 0.05 * fw)))
+    hair = hair_above | (_component_at(hair, hair_above) & ~above_chin)
 
     # Body: skin below the face = neck/body skin; the rest of the person = clothing.
     body_skin = me & is_skin & ~feats["oval"] & ~hair & ~headwear
