@@ -42,6 +42,8 @@ class CreateOptions:
     """Aim the eyes at the eye network's iris centres (off: the detector's)."""
     hair: str | None = None
     """Hair style: None (from the photo) or bald, short, medium, long."""
+    hair_color: tuple[int, int, int] | None = None
+    """Hair colour (sRGB 0-255) instead of the photo's."""
     lit_texture: bool = False
     """Put the photo-lit texture (the photo's light and shadows baked in) into the GLB/OBJ
     instead of the de-lit albedo: looks like the photo in unlit viewers, wrong under new light."""
@@ -113,6 +115,8 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
 
         fitted_out = body.forward_params(rec.fit.values)
         hair = fit_hair(rec, parsing, rendered[..., 3], fitted_out, style=opts.hair)
+        if opts.hair_color is not None:
+            hair.colour_srgb = tuple(int(c) for c in opts.hair_color)
         rendered = composite_hair(rendered, rec, hair, fitted_out)
     with stages.stage("rig"):
         values = dict(inf.values)
