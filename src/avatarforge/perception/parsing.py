@@ -320,7 +320,12 @@ def _glasses(lab: np.ndarray, skin: ColourModel, pts: np.ndarray, feats: dict, f
     half = max(2, int(0.22 * np.linalg.norm(b - a)))
     cv2.rectangle(bridge, (int(c[0] - half), int(c[1] - 0.35 * eye_w)), (int(c[0] + half), int(c[1] + 0.15 * eye_w)), 1, -1)
     bridge = bridge.astype(bool) & ~_dilate(eyes, 0.08 * eye_w)
-    ring_ns = float(not_skin[ring].mean()) if ring.any() else 0.0
+    # Frames go round BOTH eyes (a strand of hair or a shadow over one eye does not count).
+    mid = int(round((a[0] + b[0]) / 2))
+    sides = [ring[:, :mid], ring[:, mid:]]
+    ns_sides = [float(not_skin[:, :mid][m].mean()) if m.any() else 0.0 for m in (sides[0],)]
+    ns_sides += [float(not_skin[:, mid:][m].mean()) if m.any() else 0.0 for m in (sides[1],)]
+    ring_ns = min(ns_sides)
     bridge_ns = float(not_skin[bridge].mean()) if bridge.any() else 0.0
     # Frames: both the bridge and the rims show something that is not skin; the cheeks and
     # forehead of a bare face are skin there (eye shadows are modelled by the skin GMM's L spread).

@@ -3,9 +3,8 @@
 The bake (:mod:`.bake`) trusts every photo pixel the fitted mesh covers. :func:`parsed_bake_weight`
 multiplies each texel's bake weight by how deep its photo pixel lies inside the pixels allowed
 to colour it (:class:`~avatarforge.perception.parsing.PhotoParsing` labels): face and neck skin,
-eyes, brows and lips for the skin; hair additionally on the scalp (so the scalp keeps the
-photo's hair colour until hair is geometry of its own). Glasses, headwear, hands, clothing,
-other people and background count as *unseen* there: the texture stage inpaints/completes them.
+eyes, brows and lips. Hair (a mesh of its own), glasses, headwear, hands, clothing, other
+people and background count as *unseen*: the texture stage inpaints/completes them.
 
 The allowed region is eroded by the grazing angle: a texel seen at ``n . v`` needs its pixel
 ``ramp * (0.5 + 1.5 (1 - n . v))`` pixels inside the region for full weight, so on a turned

@@ -139,16 +139,15 @@ def clear_caches() -> None:
 
 
 def _parsed_multiplier(b: BakeResult, parsing, regions, bcfg: BakeConfig) -> np.ndarray:
-    """Bake-weight multiplier from the photo's parsing: skin labels everywhere, hair also on
-    the scalp (:func:`.clean.parsed_bake_weight`)."""
+    """Bake-weight multiplier from the photo's parsing: skin labels only
+    (:func:`.clean.parsed_bake_weight`); hair is geometry of its own (:mod:`avatarforge.bodies.hair`),
+    so the scalp under it is completed as skin (hair painted on the temples would show below
+    the hair mesh's edge)."""
     from avatarforge.texture.clean import SKIN_LABELS, allowed_distance, parsed_bake_weight
 
     h, w = parsing.labels.shape
     ramp = max(2.0, bcfg.edge_fraction * max(h, w))
-    skin = parsed_bake_weight(b, allowed_distance(parsing.mask(*SKIN_LABELS)), ramp)
-    hair = parsed_bake_weight(b, allowed_distance(parsing.mask(*SKIN_LABELS, "hair")), ramp)
-    scalp = np.clip(regions.scalp, 0.0, 1.0)
-    return (skin * (1.0 - scalp) + np.maximum(skin, hair) * scalp).astype(np.float32)
+    return parsed_bake_weight(b, allowed_distance(parsing.mask(*SKIN_LABELS)), ramp)
 
 
 def bake_faces_mask(body, faces: np.ndarray) -> np.ndarray:
