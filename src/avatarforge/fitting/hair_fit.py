@@ -19,7 +19,7 @@ from avatarforge.bodies.hair import HairMesh, HairStyle, build_hair
 
 __all__ = ["HairFit", "fit_hair", "hair_mask", "VOLUMES", "LENGTHS"]
 
-VOLUMES = (0.006, 0.014, 0.026)
+VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
 LENGTHS = {"short": 0.0, "medium": 0.12, "long": 0.26, "long+": 0.40}
 """Candidate lengths (metres below the eyes at the sides/back)."""
@@ -129,13 +129,19 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         if best is None or sc > best[0] + (0.01 if st.length > best[1].length else 0.003):
             best = (sc, st, mesh)
 
-    # Coordinate search (6 renders instead of 12): the volume on the shortest candidate
-    # style, then the length with that volume.
+    # Coordinate search (8-12 renders instead of 20): the volume on the shortest candidate
+    # style, the length with that volume, then the volume again at that length.
     names = [style] if style is not None else list(LENGTHS)
     for vol in VOLUMES:
         consider(names[0], vol)
+    first = best[1]
     for name in names[1:]:
-        consider(name, best[1].volume)
+        consider(name, first.volume)
+    if best[1].length != first.length:
+        name = next(n for n in names if LENGTHS[n] == best[1].length)
+        for vol in VOLUMES:
+            if vol != first.volume:
+                consider(name, vol)
     return HairFit(best[1], colour, best[0], best[2], scores)
 
 
