@@ -84,7 +84,7 @@ class ColourModel:
         k = max(1, min(k, len(x) // 20))
         crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
         cv2.setRNGSeed(seed)
-        _, lab, centres = cv2.kmeans(x.astype(np.float32), k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+        _, lab, _centres = cv2.kmeans(x.astype(np.float32), k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
         resp = np.eye(k)[lab.ravel()]
         for _ in range(iterations):
             self._m_step(x, resp)
