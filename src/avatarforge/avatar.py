@@ -27,6 +27,10 @@ class Avatar:
     texture: np.ndarray | None = None
     texture_lit: bool = False
     """The texture holds the photo's lighting (exported unlit), not a de-lit albedo."""
+    hair: object | None = None
+    """bodies.hair.HairMesh on ``output`` (None: bald / no hair geometry)."""
+    hair_srgb: tuple[int, int, int] = (60, 45, 35)
+    """Hair colour (sRGB 0-255)."""
 
     @property
     def expression(self) -> dict[str, float]:
@@ -49,8 +53,14 @@ class Avatar:
         values = self.body.params.complete({**shape, **pose_preset(self.body, pose, shape)})
         if values == self.values:
             return self
-        return Avatar(self.body, values, pose.lower(), self.body.forward_params(values), self.texture,
-                      self.texture_lit)
+        out = self.body.forward_params(values)
+        hair = None
+        if self.hair is not None:  # the same fitted style, rebuilt on the new pose
+            from avatarforge.bodies.hair import build_hair
+
+            hair = build_hair(out, self.hair.style)
+        return Avatar(self.body, values, pose.lower(), out, self.texture, texture_lit=self.texture_lit, hair=hair,
+                      hair_srgb=self.hair_srgb)
 
     def rigged_mesh(self) -> RiggedMesh:
         """The export mesh: neutral face in the export pose, the expression as morph weights.
@@ -81,7 +91,20 @@ class Avatar:
             texture=self.texture,
             face_groups=material_groups(out.uvs.numpy(), out.uv_faces.numpy()) if self.body.name == "anny" else None,
             texture_lit=self.texture_lit and self.texture is not None,
+            parts=self._parts(),
         )
+
+    def _parts(self) -> list:
+        """The hair as its own skinned mesh and material (none without hair)."""
+        from avatarforge.export.mesh import MeshPart
+
+        if self.hair is None:
+            return []
+        from avatarforge.util.colour import srgb_to_linear
+
+        lin = srgb_to_linear(np.asarray(self.hair_srgb, np.float64) / 255.0)
+        return [MeshPart("hair", self.hair.vertices, self.hair.faces, self.hair.skin_indices, self.hair.skin_weights,
+                         (*[float(c) for c in lin], 1.0))]
 
 
 #: Material groups kept at full resolution per level of detail (the mouth cavity, 1,244

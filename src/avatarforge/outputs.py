@@ -50,19 +50,31 @@ def _save_png(image, path: str | os.PathLike) -> None:
     Image.fromarray(image).save(path, format="PNG")
 
 
-def write_preview(avatar: Avatar, path: str | os.PathLike, size: int = 512):
-    """preview.png: the avatar's views side by side; returns the image."""
-    from avatarforge.render.preview import preview_strip
+def _preview_arrays(avatar: Avatar):
+    """(vertices, faces, texture, uvs, uv_faces) of the avatar's body plus its hair (if any)."""
+    from avatarforge.render.preview import with_hair
 
     out = avatar.output
-    strip = preview_strip(out.vertices[0].detach().numpy(), out.faces.numpy(), size=size,
-                          texture=avatar.texture, uvs=out.uvs.numpy(), uv_faces=out.uv_faces.numpy())
+    arrays = (out.vertices[0].detach().numpy(), out.faces.numpy(), avatar.texture, out.uvs.numpy(),
+              out.uv_faces.numpy())
+    if avatar.hair is None:
+        return arrays
+    return with_hair(*arrays, avatar.hair.vertices, avatar.hair.faces, avatar.hair_srgb)
+
+
+def write_preview(avatar: Avatar, path: str | os.PathLike, size: int = 512):
+    """preview.png: the avatar's views side by side (with its hair); returns the image."""
+    from avatarforge.render.preview import preview_strip
+
+    v, f, tex, uvs, uvf = _preview_arrays(avatar)
+    strip = preview_strip(v, f, size=size, texture=tex, uvs=uvs, uv_faces=uvf)
     _save_png(strip, path)
     return strip
 
 
 def write_head_preview(avatar: Avatar, path: str | os.PathLike, size: int = 384):
-    """preview_head.png: the textured head close up (``render.preview.HEAD_VIEWS``); returns the image."""
+    """preview_head.png: the textured head (and hair) close up (``render.preview.HEAD_VIEWS``);
+    returns the image."""
     import numpy as np
 
     from avatarforge.bodies.head_mesh import head_faces
@@ -70,10 +82,12 @@ def write_head_preview(avatar: Avatar, path: str | os.PathLike, size: int = 384)
 
     out = avatar.output
     faces = out.faces.numpy()
-    v = out.vertices[0].detach().numpy()
-    head = v[np.unique(faces[head_faces(avatar.body, faces)])]
-    strip = preview_strip(v, faces, size=size, views=HEAD_VIEWS, texture=avatar.texture, uvs=out.uvs.numpy(),
-                          uv_faces=out.uv_faces.numpy(), frame=head)
+    head = out.vertices[0].detach().numpy()[np.unique(faces[head_faces(avatar.body, faces)])]
+    if avatar.hair is not None:  # frame the hair too, down to the chin's level at most
+        hv = avatar.hair.vertices
+        head = np.concatenate([head, hv[hv[:, 1] > head[:, 1].min()]])
+    v, f, tex, uvs, uvf = _preview_arrays(avatar)
+    strip = preview_strip(v, f, size=size, views=HEAD_VIEWS, texture=tex, uvs=uvs, uv_faces=uvf, frame=head)
     _save_png(strip, path)
     return strip
 

@@ -9,7 +9,7 @@ from PIL import Image
 from avatarforge.cli.main import main
 
 EXPECTED = ["avatar.glb", "avatar.mtl", "avatar.obj", "avatar_texture.png", "fit_overlay.png", "landmarks.json",
-            "params.json", "preview.png", "preview_head.png", "render_fitted.png", "report.json", "texture_lit.png"]
+            "params.json", "parsing.png", "preview.png", "preview_head.png", "render_fitted.png", "report.json", "texture_lit.png"]
 
 
 def run(capsys, *args):
@@ -41,6 +41,25 @@ def test_create_writes_the_full_set(created, gltf_validator):
 
     glb = read_glb(created / "avatar.glb")
     assert glb.image_png is not None and len(glb.morph_names) == 67 and len(glb.joint_nodes) >= 100
+
+
+def test_create_parsing_and_hair(created):
+    from avatarforge.perception.parsing import LABELS
+
+    report = json.loads((created / "report.json").read_text())
+    legend = report["parsing"]["legend"]
+    assert list(legend) == list(LABELS)
+    labels = np.asarray(Image.open(created / "parsing.png"))
+    assert Image.open(created / "parsing.png").mode == "P"
+    counts = np.bincount(labels.ravel(), minlength=len(LABELS))
+    assert [legend[n]["pixels"] for n in LABELS] == counts.tolist()
+    assert legend["face_skin"]["pixels"] > 0 and legend["hair"]["pixels"] > 0
+    assert report["parsing"]["detected"]["glasses"] is False and report["parsing"]["detected"]["headwear"] is False
+    # Her hair is modelled (not bald) in the photo's colour, and raises the head-silhouette IoU
+    # well above the bare head's (0.64 measured before hair geometry).
+    assert report["hair"]["style"] in ("short", "medium") and report["head_silhouette_iou"] > 0.72
+    mtl = (created / "avatar.mtl").read_text()
+    assert "newmtl avatar_hair" in mtl and "o hair" in (created / "avatar.obj").read_text()
 
 
 def test_create_images(created, photos):
@@ -92,6 +111,8 @@ def test_create_bad_outputs_and_flags(capsys, body, photos, tmp_path, created):
         (["-o", tmp_path / "x", "--age", "200"], "--age"),
         (["-o", tmp_path / "x", "--pose", "sitting"], "unknown pose"),
         (["-o", tmp_path / "x", "--set", "nose=1"], "unknown parameter"),
+        (["-o", tmp_path / "x", "--hair", "mohawk"], "--hair"),
+        (["-o", tmp_path / "x", "--hair-color", "brown"], "--hair-color"),
     ]
     for args, needle in cases:
         code, _, err = run(capsys, "create", photos["astronaut"], *args)

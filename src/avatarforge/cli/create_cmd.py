@@ -51,6 +51,8 @@ def create(
     face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face when there are several (0 = largest)."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
     eye_net: bool = typer.Option(True, "--eye-net/--no-eye-net", help="Place the irises with the eye network (else the detector's)."),
+    hair: str = typer.Option("auto", "--hair", help="Hair: auto (from the photo), bald, short, medium or long."),
+    hair_color: Optional[str] = typer.Option(None, "--hair-color", help="Hair colour as #RRGGBB (default: the photo's)."),
     lit_texture: bool = typer.Option(False, "--lit-texture", help="Export the photo-lit texture (the photo's light baked in) instead of the de-lit albedo."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     backend: str = typer.Option("anny", "--backend", help="anny (embedded) or smplx (research: DECA/FLAME -> SMPL-X, licensed assets)."),
@@ -85,7 +87,7 @@ def create(
     body = pool.submit(_load_body)
     try:
         _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-                preview_size, eye_net, lit_texture, force, body, export)
+                preview_size, eye_net, lit_texture, force, body, export, hair, hair_color)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -97,7 +99,7 @@ def _load_body():
 
 
 def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-            preview_size, eye_net, lit_texture, force, body, export=None) -> None:
+            preview_size, eye_net, lit_texture, force, body, export=None, hair="auto", hair_color=None) -> None:
     from avatarforge.perception import load_mediapipe
 
     load_mediapipe()  # first, while the other thread imports torch (both ~1-2 s)
@@ -112,6 +114,11 @@ def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, se
 
     if pose.lower() not in POSE_PRESETS:
         raise UserInputError(f"unknown pose {pose!r}: choose one of {', '.join(POSE_PRESETS)}")
+    from avatarforge.bodies.hair import HAIR_STYLES
+
+    if hair not in ("auto", *HAIR_STYLES):
+        raise UserInputError(f"unknown --hair {hair!r}: choose auto, {', '.join(HAIR_STYLES)}")
+    rgb = parse_hex_colour(hair_color, "--hair-color") if hair_color is not None else None
     check_output_dir(out, force)
     given = body_overrides(gender, age, muscle, set_)
     from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built
@@ -121,13 +128,23 @@ def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, se
     report = Report(command="create")
     opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
                          face_index=face_index, texture_size=texture_size, preview_size=preview_size,
-                         eye_net=eye_net, lit_texture=lit_texture)
+                         eye_net=eye_net, lit_texture=lit_texture, hair=None if hair == "auto" else hair, hair_color=rgb)
     with Stages.for_terminal(total=CREATE_STAGES) as stages:
         result = create_avatar(photo, opts, body=body, stages=stages)
         write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size, export=export)
     for w in result.warnings:
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"wrote {out}")
+
+
+def parse_hex_colour(text: str, flag: str) -> tuple[int, int, int]:
+    """``#RRGGBB`` (or ``RRGGBB``) -> (r, g, b) 0-255; a clear error otherwise."""
+    from avatarforge.errors import UserInputError
+
+    t = text.strip().lstrip("#")
+    if len(t) != 6 or any(c not in "0123456789abcdefABCDEF" for c in t):
+        raise UserInputError(f"{flag} takes a colour as #RRGGBB (e.g. #3b2a1e), got {text!r}")
+    return int(t[0:2], 16), int(t[2:4], 16), int(t[4:6], 16)
 
 
 def register(app: typer.Typer) -> None:

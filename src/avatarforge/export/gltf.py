@@ -273,6 +273,21 @@ def build_document(mesh: RiggedMesh, opts: GlbOptions) -> tuple[GlbBuilder, dict
     if unlit:
         gltf["extensionsUsed"] = [UNLIT_EXTENSION]
 
+    for part in mesh.parts:  # further skinned meshes (hair): own mesh, node, material
+        pj, pw = cap_influences(part.skin_indices, part.skin_weights, n_joints, MAX_INFLUENCES)
+        pv = np.asarray(part.vertices, np.float32)
+        prim = {"attributes": {"POSITION": b.add_accessor(pv, ARRAY_BUFFER, True),
+                               "NORMAL": b.add_accessor(vertex_normals(pv, part.faces), ARRAY_BUFFER),
+                               "JOINTS_0": b.add_accessor(pj, ARRAY_BUFFER),
+                               "WEIGHTS_0": b.add_accessor(pw, ARRAY_BUFFER)},
+                "indices": b.add_accessor(np.asarray(part.faces).reshape(-1).astype(np.uint32), ELEMENT_ARRAY_BUFFER),
+                "material": len(gltf["materials"])}
+        gltf["meshes"].append({"name": part.name, "primitives": [prim]})
+        gltf["nodes"].append({"name": part.name, "mesh": len(gltf["meshes"]) - 1, "skin": 0})
+        gltf["scenes"][0]["nodes"].append(len(gltf["nodes"]) - 1)
+        gltf["materials"].append({"name": f"{mesh.name}_{part.name}", "doubleSided": bool(part.double_sided),
+                                  "pbrMetallicRoughness": {"baseColorFactor": [float(c) for c in part.base_color],
+                                                           "metallicFactor": 0.0, "roughnessFactor": 0.6}})
     info = GlbInfo(
         n_vertices=len(src),
         n_faces=len(split.faces),

@@ -6,10 +6,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["RiggedMesh", "DEFAULT_SKIN_RGBA"]
+__all__ = ["RiggedMesh", "MeshPart", "DEFAULT_SKIN_RGBA"]
 
 #: Base colour (linear RGBA) of the default skin material when there is no photo texture.
 DEFAULT_SKIN_RGBA = (0.80, 0.55, 0.45, 1.0)
+
+
+@dataclass
+class MeshPart:
+    """A further skinned mesh on the same skeleton with its own material (e.g. hair), bind pose."""
+
+    name: str
+    vertices: np.ndarray
+    """(V, 3) float32 positions."""
+    faces: np.ndarray
+    """(F, 3) int, counter-clockwise seen from outside."""
+    skin_indices: np.ndarray
+    """(V, K) int joint indices (the RiggedMesh's joints)."""
+    skin_weights: np.ndarray
+    """(V, K) float weights (rows sum to 1)."""
+    base_color: tuple[float, float, float, float]
+    """Linear RGBA material colour."""
+    double_sided: bool = True
 
 
 @dataclass
@@ -55,6 +73,8 @@ class RiggedMesh:
     (0 skin, 1 eyes, 2 mouth, ...); None: everything is skin."""
     texture_lit: bool = False
     """The texture already holds lighting (the photo's): engines should not light it again."""
+    parts: list[MeshPart] = field(default_factory=list)
+    """Further meshes skinned to the same joints, each with its own material (hair)."""
 
     def __post_init__(self) -> None:
         v = self.vertices.shape[0]

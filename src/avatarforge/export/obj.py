@@ -85,11 +85,25 @@ def write_obj(
         texture_name = f"{stem}_texture.png"
         atomic_write_bytes(out / texture_name, png)
         written.append(out / texture_name)
-    mtl_path = atomic_write_text(out / f"{stem}.mtl", _mtl_text(mesh, material, texture_name))
+    mtl = _mtl_text(mesh, material, texture_name)
+    for part in mesh.parts:  # further meshes (hair), each with its own material
+        r, g, b, a = (float(c) for c in part.base_color)
+        mtl += f"\nnewmtl {mesh.name}_{part.name}\nKa 0 0 0\nKd {r:.6g} {g:.6g} {b:.6g}\nKs 0 0 0\nd {a:.6g}\nillum 1\n"
+    mtl_path = atomic_write_text(out / f"{stem}.mtl", mtl)
 
     positions = posed_vertices(mesh, apply_default_morphs)
     text = obj_text(positions, mesh.faces, mesh.uvs, mesh.uv_faces, name=mesh.name,
                     mtllib=mtl_path.name, material=material)
+    offset = len(positions)
+    n_offset = len(positions)
+    for part in mesh.parts:
+        pv = np.asarray(part.vertices, np.float64)
+        pf = np.asarray(part.faces, np.int64) + 1
+        text += f"o {part.name}\n" + _rows("v", "%.9g", pv) + _rows("vn", "%.7g", vertex_normals(pv, pf - 1).astype(np.float64))
+        text += f"usemtl {mesh.name}_{part.name}\ns 1\n"
+        text += _face_rows(np.stack([pf + offset, pf + n_offset], axis=2).reshape(len(pf), 6), "%d//%d")
+        offset += len(pv)
+        n_offset += len(pv)
     obj_path = atomic_write_text(out / f"{stem}.obj", text)
     return [obj_path, mtl_path, *written]
 

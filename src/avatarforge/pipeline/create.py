@@ -15,7 +15,7 @@ from avatarforge.util.threads import single_threaded
 
 __all__ = ["CreateOptions", "CreateResult", "create_avatar", "write_create_outputs", "CREATE_STAGES"]
 
-CREATE_STAGES = 16  # for the progress bar
+CREATE_STAGES = 18  # for the progress bar
 
 
 @dataclass
@@ -42,6 +42,10 @@ class CreateOptions:
     preview_size: int = 512
     eye_net: bool = True
     """Aim the eyes at the eye network's iris centres (off: the detector's)."""
+    hair: str | None = None
+    """Hair style: None (from the photo) or bald, short, medium, long."""
+    hair_color: tuple[int, int, int] | None = None
+    """Hair colour (sRGB 0-255) instead of the photo's."""
     lit_texture: bool = False
     """Put the photo-lit texture (the photo's light and shadows baked in) into the GLB/OBJ
     instead of the de-lit albedo: looks like the photo in unlit viewers, wrong under new light."""
@@ -64,6 +68,10 @@ class CreateResult:
     """fitting.body_fit.BodyFit when the photo shows the body (None: head only)."""
     user_given: list[str] = field(default_factory=list)
     """Body values the user fixed (flags); the rest were inferred or measured."""
+    parsing: object | None = None
+    """perception.parsing.PhotoParsing of the photo (labels, person mask, detected accessories)."""
+    hair: object | None = None
+    """fitting.hair_fit.HairFit: the hair style, colour and its mesh on the photo's pose."""
 
 
 @single_threaded
@@ -83,7 +91,11 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages, eye_net=opts.eye_net)
     body = rec.body
     given = body.params.validate(opts.given)  # floats (--set gives strings), names and ranges checked
-    body_fit = _fit_full_body(rec, opts, stages)
+    body_fit, pose = _fit_full_body(rec, opts, stages)
+    with stages.stage("parse photo"):
+        from avatarforge.perception.parsing import parse_photo
+
+        parsing = parse_photo(rec.rgb, rec.landmarks.points, pose)
     with stages.stage("infer body"):
         shape_only = {k: v for k, v in given.items() if not k.startswith("pose.")}
         shape_only_user = dict(shape_only)
@@ -98,8 +110,16 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     with stages.stage("texture"):
         from avatarforge.texture import fitted_fidelity, make_texture
 
-        texture = make_texture(rec, size=opts.texture_size)
+        texture = make_texture(rec, size=opts.texture_size, parsing=parsing)
         rendered, fidelity = fitted_fidelity(rec, texture)
+    with stages.stage("hair"):
+        from avatarforge.fitting.hair_fit import composite_hair, fit_hair
+
+        fitted_out = body.forward_params(rec.fit.values)
+        hair = fit_hair(rec, parsing, rendered[..., 3], fitted_out, style=opts.hair)
+        if opts.hair_color is not None:
+            hair.colour_srgb = tuple(int(c) for c in opts.hair_color)
+        rendered = composite_hair(rendered, rec, hair, fitted_out)
     with stages.stage("rig"):
         values = dict(inf.values)
         pose_keys = [k for k in values if k.startswith("pose.")]
@@ -114,12 +134,16 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         values.update({k: v for k, v in given.items() if k.startswith("pose.")})
         full = body.params.complete(values)
         image = None if texture is None else (texture.lit if opts.lit_texture else texture.albedo)
-        avatar = Avatar(body, full, opts.pose.lower(), body.forward_params(full), image,
-                        texture_lit=opts.lit_texture and image is not None)
-    warnings = list(rec.warnings) + list(inf.warnings)
+        from avatarforge.bodies.hair import build_hair
+
+        output = body.forward_params(full)
+        hair_mesh = None if hair.mesh is None else build_hair(output, hair.style)
+        avatar = Avatar(body, full, opts.pose.lower(), output, image,
+                        texture_lit=opts.lit_texture and image is not None, hair=hair_mesh, hair_srgb=hair.colour_srgb)
+    warnings = list(rec.warnings) + list(inf.warnings) + list(parsing.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
-    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given)
+    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing, hair)
 
 
 #: Phenotypes taken from a full-body fit. Age and gender come from the face; stature is not
@@ -129,16 +153,34 @@ BODY_SEEN = ("weight", "muscle", "proportions")
 
 
 def _fit_full_body(rec, opts: CreateOptions, stages: Stages):
-    """Pose + shape from the visible body (shoulders, hips and knees seen), else None."""
+    """``(fit, pose)``: pose + shape from the visible body (shoulders, hips and knees seen), else
+    None; the detected pose (None: no person found)."""
     from avatarforge.fitting.body_fit import fit_body
     from avatarforge.perception.pose import body_visible, detect_pose
 
     with stages.stage("detect body"):
         pose = detect_pose(rec.rgb)
         if pose is None or not body_visible(pose):
-            return None
+            return None, pose
     with stages.stage("fit body"):
-        return fit_body(pose, rec.image_size, rec.body)
+        return fit_body(pose, rec.image_size, rec.body), pose
+
+
+def _parsing_info(result: CreateResult) -> dict:
+    """report.json's ``parsing`` (legend of parsing.png, what was detected, colours) and the
+    head-silhouette IoU of render_fitted.png against the person mask (issue 14's measure)."""
+    from avatarforge.perception.parsing import head_silhouette_iou
+
+    p = result.parsing
+    if p is None:
+        return {}
+    out = {"parsing": p.report()}
+    if result.hair is not None:
+        out["hair"] = result.hair.to_dict()
+    if result.render_fitted is not None:
+        iou = head_silhouette_iou(result.render_fitted[..., 3], p.person, result.face.landmarks.points)
+        out["head_silhouette_iou"] = round(iou, 4)
+    return out
 
 
 @single_threaded
@@ -162,6 +204,8 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
             write_fit_overlay(rec, tmp / "fit_overlay.png")
             if result.render_fitted is not None:
                 Image.fromarray(result.render_fitted).save(tmp / "render_fitted.png")
+            if result.parsing is not None:
+                (tmp / "parsing.png").write_bytes(result.parsing.to_png())
             if result.texture is not None:  # the photo-lit texture beside the albedo in the GLB/OBJ
                 (tmp / "texture_lit.png").write_bytes(encode_png(result.texture.lit))
         with stages.stage("head preview"):
@@ -177,6 +221,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
         "render_fitted_face_relit_albedo": {k: round(float(v), 3)
                                             for k, v in result.fidelity.get("relit_albedo", {}).items()},
         "faces_found": int(rec.landmarks.n_faces_found),
+        **_parsing_info(result),
         **eyes_info(rec),
         "full_body": None if result.body_fit is None else {
             "rmse_px": round(result.body_fit.rmse_px, 2), "silhouette_iou": round(result.body_fit.silhouette_iou, 3),

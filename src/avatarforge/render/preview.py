@@ -86,3 +86,32 @@ def preview_strip(
     views = render_views(vertices, faces, size=size, views=views, texture=texture, uvs=uvs, uv_faces=uv_faces,
                          frame=frame)
     return np.concatenate(views, axis=1)
+
+
+def with_hair(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    texture: np.ndarray | None,
+    uvs: np.ndarray,
+    uv_faces: np.ndarray,
+    hair_vertices: np.ndarray,
+    hair_faces: np.ndarray,
+    hair_srgb: tuple[int, int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(vertices, faces, texture, uvs, uv_faces) of a body plus its hair mesh, for one render:
+    the hair's colour is a block appended to the right of the texture, where its UVs point
+    (the default skin colour stands in for a missing texture)."""
+    tex = texture
+    if tex is None:
+        tex = np.empty((64, 64, 3), np.uint8)
+        tex[...] = np.round(np.asarray(_SKIN_SRGB) * 255).astype(np.uint8)
+    s = tex.shape[0]
+    pad = max(8, s // 64)
+    block = np.empty((s, pad, tex.shape[2]), np.uint8)
+    block[...] = 255
+    block[..., :3] = np.asarray(hair_srgb, np.uint8)
+    tex = np.concatenate([np.asarray(tex, np.uint8), block], axis=1)
+    uvs = np.concatenate([uvs * np.array([s / (s + pad), 1.0]), [[(s + pad / 2) / (s + pad), 0.5]]])
+    hf = np.asarray(hair_faces, np.int64)
+    return (np.concatenate([vertices, hair_vertices]), np.concatenate([faces, hf + len(vertices)]), tex, uvs,
+            np.concatenate([uv_faces, np.full(hf.shape, len(uvs) - 1)]))

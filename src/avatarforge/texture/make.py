@@ -138,6 +138,18 @@ def clear_caches() -> None:
     uv_parts._legend.cache_clear()
 
 
+def _parsed_multiplier(b: BakeResult, parsing, regions, bcfg: BakeConfig) -> np.ndarray:
+    """Bake-weight multiplier from the photo's parsing: skin labels only
+    (:func:`.clean.parsed_bake_weight`); hair is geometry of its own (:mod:`avatarforge.bodies.hair`),
+    so the scalp under it is completed as skin (hair painted on the temples would show below
+    the hair mesh's edge)."""
+    from avatarforge.texture.clean import SKIN_LABELS, allowed_distance, parsed_bake_weight
+
+    h, w = parsing.labels.shape
+    ramp = max(2.0, bcfg.edge_fraction * max(h, w))
+    return parsed_bake_weight(b, allowed_distance(parsing.mask(*SKIN_LABELS)), ramp)
+
+
 def bake_faces_mask(body, faces: np.ndarray) -> np.ndarray:
     """(F,) bool: triangles that take colour from the photo -- the head, its eyeballs and the
     top of the neck (a face fit says nothing about where the rest of the body is)."""
@@ -150,8 +162,12 @@ def bake_faces_mask(body, faces: np.ndarray) -> np.ndarray:
 
 @single_threaded
 def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
-                 stages: Stages | None = None) -> TextureResult:
-    """Texture of ``rec`` (a :class:`~avatarforge.pipeline.face.FaceReconstruction`) at ``size``."""
+                 stages: Stages | None = None, parsing=None) -> TextureResult:
+    """Texture of ``rec`` (a :class:`~avatarforge.pipeline.face.FaceReconstruction`) at ``size``.
+
+    ``parsing`` (a :class:`~avatarforge.perception.parsing.PhotoParsing` of ``rec.rgb``): only
+    skin pixels colour the skin (hair also the scalp); glasses, headwear, hands, clothes and
+    background count as unseen and are completed (:mod:`.clean`). None: every covered pixel."""
     cfg = config or TextureConfig()
     stages = stages or Stages()
     t0 = dict(stages.timings)
@@ -169,6 +185,9 @@ def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
         bcfg = BakeConfig(**{**cfg.bake.__dict__, "size": size})
         b = bake(rec.rgb, rec.fit.camera, v, f, uvs, uvf, bcfg, bake_faces=bake_faces_mask(body, f))
         layout = b.layout
+        photo_weight = b.weight  # what the lit texture shows on the face: the photo, whatever it shows
+        if parsing is not None:
+            b.weight = b.weight * _parsed_multiplier(b, parsing, regions, bcfg)
         coords = texel_mirror_coords(layout, f, uvs, uvf, mirror_map.vertex)
     with stages.stage("texture: de-light"):
         colour = b.colour.reshape(-1, 3)[layout.index]
@@ -206,7 +225,7 @@ def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
         shade_img = unpack(shading, layout, 1.0)
         # On the face the photo is the appearance, whatever it shows (glasses, strands, shadows);
         # around it only as far as it looks like skin (no background on the head's sides).
-        photo = smoothstep(np.where(regions.face, b.weight, seen_w) / cfg.lit_photo_weight)[..., None]
+        photo = smoothstep(np.where(regions.face, photo_weight, seen_w) / cfg.lit_photo_weight)[..., None]
         lit_linear = (photo * b.colour + (1.0 - photo) * final * shade_img).astype(np.float32)
         if cfg.seams and SEAM_HOOK is not None:  # the photo crosses seams too (face charts)
             lit_linear = np.clip(SEAM_HOOK(lit_linear, uvs, uvf, f, layout.mask & ~regions.interior), 0.0, 1.0)

