@@ -32,7 +32,7 @@ def test_presets_and_bald(rest):
 
 
 def test_shell_covers_the_skull_and_faces_outwards(rest, body):
-    from avatarforge.fitting.mesh_regions import head_faces
+    from avatarforge.bodies.head_mesh import head_faces
 
     h = build_hair(rest, HairStyle.preset("short", volume=0.012))
     v, f = rest.vertices[0].numpy(), rest.faces.numpy()

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from avatarforge.errors import UserInputError
-from avatarforge.perception import face_regions as fr
+from avatarforge.perception import landmark_groups as fr
 from avatarforge.perception.parsing import (
     LABELS,
     PALETTE,

@@ -73,7 +73,7 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
     """The hair of ``rec``'s photo (a FaceReconstruction) given its ``parsing``, the fitted
     body's coverage ``body_alpha`` (H, W; > 0 on the body: render_fitted's alpha) and the
     body output in the fitted pose. ``style`` forces a style (bald/short/medium/long)."""
-    from avatarforge.perception import face_regions as fr
+    from avatarforge.perception import landmark_groups as fr
 
     pts = np.asarray(rec.landmarks.points)[:, :2]
     x0, y0 = pts.min(0)

@@ -37,7 +37,7 @@ import numpy as np
 from jaxtyping import Bool, Float, UInt8
 
 from avatarforge.errors import UserInputError
-from avatarforge.perception import face_regions as fr
+from avatarforge.perception import landmark_groups as fr
 
 __all__ = [
     "LABELS", "PALETTE", "WORK_SIDE", "GLASSES_THRESHOLD", "HEADWEAR_THRESHOLD", "ColourModel", "Accessories",

@@ -19,7 +19,7 @@ import numpy as np
 from jaxtyping import Bool, Float
 
 from avatarforge.texture.bake import BakeResult
-from avatarforge.texture.fill import smoothstep01
+from avatarforge.util.image import smoothstep
 from avatarforge.texture.layout import unpack
 
 __all__ = ["SKIN_LABELS", "allowed_distance", "parsed_bake_weight"]
@@ -45,5 +45,5 @@ def parsed_bake_weight(baked: BakeResult, distance: Float[np.ndarray, "H W"], ra
     ndv = np.clip(baked.n_dot_v[idx], 0.0, 1.0)
     need = max(ramp_px, 1e-3) * (0.5 + 1.5 * (1.0 - ndv))
     mult = np.zeros(len(baked.layout.index), np.float32)
-    mult[idx] = smoothstep01(distance[py, px] / need)
+    mult[idx] = smoothstep(distance[py, px] / need)
     return unpack(mult, baked.layout)
