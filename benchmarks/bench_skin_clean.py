@@ -79,7 +79,7 @@ def occluders(shape, pts: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
 def _delta_e(a_lin: np.ndarray, b_lin: np.ndarray) -> np.ndarray:
     from skimage.color import rgb2lab
 
-    from avatarforge.texture.colour import linear_to_srgb
+    from avatarforge.util.colour import linear_to_srgb
 
     la = rgb2lab(np.clip(linear_to_srgb(a_lin), 0, 1)[None])[0]
     lb = rgb2lab(np.clip(linear_to_srgb(b_lin), 0, 1)[None])[0]
@@ -100,8 +100,8 @@ def run(rec, truth_linear: np.ndarray, size: int = 1024) -> dict:
     geometry and camera) and the known albedo ``truth_linear`` ((S, S, 3) float32 linear)."""
     from avatarforge.perception.parsing import parse_photo
     from avatarforge.texture import make_texture, regions_for
-    from avatarforge.texture.colour import from_uint8
-    from avatarforge.texture.fitted import render_fitted
+    from avatarforge.util.colour import from_uint8
+    from avatarforge.texture.fidelity import render_fitted
     from avatarforge.texture.make import _grow
 
     truth = cv2.resize(truth_linear, (size, size), interpolation=cv2.INTER_AREA) if truth_linear.shape[0] != size else truth_linear

@@ -13,6 +13,7 @@ from PIL import Image
 from avatarforge.errors import UserInputError
 from avatarforge.perception import landmark_groups as fr
 from avatarforge.perception.parsing import (
+    Accessories,
     LABELS,
     PALETTE,
     ColourModel,
@@ -73,7 +74,8 @@ def test_colour_model_recovers_two_clusters():
 
 def test_palette_png_round_trip():
     labels = np.arange(len(LABELS), dtype=np.uint8).repeat(3).reshape(1, -1).repeat(2, 0)
-    p = PhotoParsing(labels, np.zeros(labels.shape, np.float32), None, np.zeros(3, np.float32), None)
+    nothing = Accessories(glasses=False, glasses_score=0.0, sunglasses=False, headwear=False, headwear_score=0.0)
+    p = PhotoParsing(labels, np.zeros(labels.shape, np.float32), nothing, np.zeros(3, np.float32), None)
     im = Image.open(io.BytesIO(p.to_png()))
     assert im.mode == "P" and im.size == (labels.shape[1], labels.shape[0])
     np.testing.assert_array_equal(np.asarray(im), labels)
@@ -159,6 +161,7 @@ def test_headwear_is_detected_and_kept_out_of_hair(astronaut):
     assert p.mask("hair")[hat].mean() < 0.05
 
 
+@pytest.mark.wrong_types  # a grey image and 68 points: the validation itself is tested
 def test_bad_inputs(astronaut):
     rgb, pts = astronaut
     with pytest.raises(UserInputError):

@@ -205,7 +205,7 @@ def _plausible(points: np.ndarray | None, box: FaceBox) -> bool:
     lo, hi = points[:, :2].min(0), points[:, :2].max(0)
     cx, cy = (lo + hi) / 2
     ratio = (hi[0] - lo[0]) / max(box.width, 1e-6)
-    return box.contains(cx, cy) and 0.5 <= ratio <= 2.5
+    return bool(box.contains(cx, cy) and 0.5 <= ratio <= 2.5)
 
 
 REFINE_PASSES = 3

@@ -211,7 +211,7 @@ def person_mask(rgb: UInt8[np.ndarray, "H W 3"]) -> Float[np.ndarray, "H W"]:
     return np.clip(m, 0.0, 1.0)
 
 
-def head_silhouette_box(landmarks: Float[np.ndarray, "N 2"], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+def head_silhouette_box(landmarks: Float[np.ndarray, "N D"], shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """Pixel rows/columns ``(r0, r1, c0, c1)`` (half-open, clipped to ``shape`` (H, W)) of the
     head-silhouette region of issue 14: the landmarks' box x0..x1, y0..y1 (w, h its size),
     region x in [x0 - 0.5 w, x1 + 0.5 w], y in [y0 - 0.8 h, y1]."""
