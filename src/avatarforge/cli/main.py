@@ -38,8 +38,8 @@ def _root(
 
 
 def _register() -> None:
-    from avatarforge.cli import (batch_cmd, body_cmd, create_cmd, face_cmd, neural_cmd, portrait_cmd, research_cmd,
-                                 studio_cmd, texture_cmd)
+    from avatarforge.cli import (batch_cmd, body_cmd, create_cmd, face_cmd, implicit_cmd, neural_cmd, portrait_cmd,
+                                 research_cmd, studio_cmd, texture_cmd)
 
     create_cmd.register(app)
     batch_cmd.register(app)
@@ -50,6 +50,7 @@ def _register() -> None:
     studio_cmd.register(app)
     neural_cmd.register(app)
     portrait_cmd.register(app)
+    implicit_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
