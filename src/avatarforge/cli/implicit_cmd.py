@@ -54,6 +54,7 @@ def train_cmd(
     kind: str = typer.Option("snarf", "--kind", help="'snarf', or a baseline: 'backward', 'pose_occupancy'."),
     steps: int = typer.Option(1500, "--steps", min=1, help="Optimisation steps (total, including resumed ones)."),
     points: int = typer.Option(2048, "--points-per-step", min=16, help="Labelled points per step."),
+    lr: float = typer.Option(3e-3, "--lr", min=1e-6, max=1.0, help="Adam learning rate of the MLPs."),
     skinning: str = typer.Option("voxel", "--skinning", help="SNARF skinning field: 'voxel' or 'mlp'."),
     threads: int = typer.Option(1, "--threads", min=1, max=64, help="Torch threads (1 is fastest on a busy CPU)."),
     force: bool = typer.Option(False, "--force", help="Start again even if the folder holds a checkpoint."),
@@ -83,7 +84,7 @@ def train_cmd(
     data = load_data(data_dir)
     if force and out.is_dir():
         shutil.rmtree(out)
-    cfg = TrainConfig(kind=kind, steps=steps, points_per_step=points, skinning=skinning, threads=threads,
+    cfg = TrainConfig(kind=kind, steps=steps, points_per_step=points, lr=lr, skinning=skinning, threads=threads,
                       poses_per_step=min(2, points))
     with Stages.for_terminal(total=1) as stages, stages.stage("train"):
         train(data, out, cfg, progress=lambda r: typer.echo(

@@ -42,7 +42,7 @@ class TrainConfig:
     """Labelled points per step (drawn from ``poses_per_step`` training poses)."""
     poses_per_step: int = 2
     """Training poses per step."""
-    lr: float = 1e-3
+    lr: float = 3e-3
     """Adam learning rate of the MLPs."""
     skin_lr: float = 3e-2
     """Adam learning rate of the voxel skinning logits (SNARF)."""
