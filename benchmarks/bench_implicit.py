@@ -167,8 +167,8 @@ def main(argv=None) -> int:
     Image.fromarray(np.concatenate(rows, 0)).save(out / "compare_gt_lbs_snarf_backward_poseocc.png")
     Image.fromarray(render_views(v128, f128, 384)).save(out / "snarf_ood_128.png")
 
-    results["command"] = "nice -n 5 .venv/bin/python benchmarks/bench_implicit.py" + (" --quick" if a.quick else "") + \
-        (f" --steps {a.steps}" if a.steps != 800 and not a.quick else "")
+    results["command"] = "nice -n 5 .venv/bin/python benchmarks/bench_implicit.py " + " ".join(
+        sys.argv[1:] if argv is None else argv)
     from avatarforge.util.atomic import atomic_write_text
 
     if not a.quick:
