@@ -45,7 +45,7 @@ BROKEN = {
                  "avatarforge.pipeline._probe -> avatarforge.dev.face_synthetic"),
     # allowed by the layers (texture is lower), refused by the narrower contract.
     "beside pipeline": ("neural/_probe.py", "from avatarforge.texture import bake",
-                        ["portrait and neural use the base layers only"],
+                        ["portrait, neural and implicit use the base layers only"],
                         "avatarforge.neural._probe -> avatarforge.texture.bake"),
     "mediapipe": ("portrait/_probe.py", "import mediapipe", ["Only perception._mediapipe imports mediapipe"],
                   "avatarforge.portrait._probe -> mediapipe"),
