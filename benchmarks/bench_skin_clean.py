@@ -38,7 +38,7 @@ BACKGROUND = (0, 200, 0)
 
 def occluders(shape, pts: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     """Masks (H, W) bool of glasses, hair strands and a hat drawn from the 478 face points."""
-    from avatarforge.perception import face_regions as fr
+    from avatarforge.perception import landmark_groups as fr
 
     h, w = shape
     rng = np.random.default_rng(seed)

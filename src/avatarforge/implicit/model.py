@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from avatarforge.implicit.implicit_grad import attach_root_gradient
 from avatarforge.implicit.rootfind import broyden
-from avatarforge.implicit.skinning import MLPSkinning, VoxelSkinning, lbs_points, positional_encoding
+from avatarforge.implicit.skinning import lbs_points, positional_encoding
 
 __all__ = ["OccupancyMLP", "SNARF", "Correspondences", "segment_distance", "NO_ROOT_LOGIT"]
 
@@ -71,7 +71,7 @@ class SNARF(nn.Module):
     initialisations; ``bounds`` the canonical box (2, 3) where roots are accepted.
     """
 
-    def __init__(self, skinning: VoxelSkinning | MLPSkinning, bones: Float[Tensor, "M 2 3"],
+    def __init__(self, skinning: nn.Module, bones: Float[Tensor, "M 2 3"],
                  bounds: Float[Tensor, "2 3"], hidden: int = 128, layers: int = 4, n_freq: int = 5,
                  n_init: int = 3, max_iter: int = 20, tol: float = 1e-4) -> None:
         super().__init__()

@@ -27,7 +27,8 @@ def _get_fast_kernel():
     if _fast_kernel is None:
         import numba
 
-        @numba.njit(parallel=True, fastmath=True, cache=True)
+        from avatarforge.util.jit import njit_cached
+
         def kernel(p, a, b, c, starts, centres, normals, radii, beta, out):  # pragma: no cover - compiled
             for i in numba.prange(p.shape[0]):
                 px, py, pz = p[i, 0], p[i, 1], p[i, 2]
@@ -51,7 +52,7 @@ def _get_fast_kernel():
                         total += 2.0 * np.arctan2(det, den)
                 out[i] = total / (4.0 * np.pi)
 
-        _fast_kernel = kernel
+        _fast_kernel = njit_cached(kernel, parallel=True, fastmath=True)
     return _fast_kernel
 
 
@@ -60,7 +61,8 @@ def _get_kernel():
     if _kernel is None:
         import numba
 
-        @numba.njit(parallel=True, fastmath=True, cache=True)
+        from avatarforge.util.jit import njit_cached
+
         def kernel(p, a, b, c, out):  # pragma: no cover - compiled
             for i in numba.prange(p.shape[0]):
                 px, py, pz = p[i, 0], p[i, 1], p[i, 2]
@@ -78,7 +80,7 @@ def _get_kernel():
                     total += 2.0 * np.arctan2(det, den)
                 out[i] = total / (4.0 * np.pi)
 
-        _kernel = kernel
+        _kernel = njit_cached(kernel, parallel=True, fastmath=True)
     return _kernel
 
 

@@ -18,8 +18,8 @@ import numba
 __all__ = ["njit_cached"]
 
 
-def njit_cached(func: Callable) -> Callable:
-    """``numba.njit(cache=True)(func)``, falling back to ``cache=False`` if no cache dir works.
+def njit_cached(func: Callable, **options) -> Callable:
+    """``numba.njit(cache=True, **options)(func)``, falling back to ``cache=False`` if no cache dir works.
 
     numba compiles the plain function: a runtime type-checking wrapper around it (the test
     suite's jaxtyping import hook) is removed first -- it cannot run inside compiled code, and
@@ -27,7 +27,7 @@ def njit_cached(func: Callable) -> Callable:
     """
     func = inspect.unwrap(func)
     try:
-        return numba.njit(cache=True)(func)
+        return numba.njit(cache=True, **options)(func)
     except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
         warnings.warn(
             f"numba cannot cache {func.__qualname__} ({exc}); compiling it in memory only. "
@@ -35,4 +35,4 @@ def njit_cached(func: Callable) -> Callable:
             RuntimeWarning,
             stacklevel=2,
         )
-        return numba.njit(cache=False)(func)
+        return numba.njit(cache=False, **options)(func)
