@@ -132,6 +132,7 @@ def main() -> int:
                                             for k, v in mv.meta["views"].items()}}
         print(json.dumps(result["multiview"]["tracking"]), flush=True)
         result["multiview"] |= run("multiview", mv, args, pre, args.work)
+        _write(result, args)
     if SPORTS2D.is_file():
         t0 = time.perf_counter()
         mono = dataset_from_video(SPORTS2D, VideoConfig(size=args.size, max_frames=300))
@@ -140,6 +141,7 @@ def main() -> int:
         result["monocular"] = {"data": str(SPORTS2D), "track_seconds": round(time.perf_counter() - t0, 1),
                                "tracking": mono.meta["tracking"], "held_out": "frames after the first 70 %"}
         result["monocular"] |= run("monocular", mono, args, pre, args.work)
+        _write(result, args)
     # Rendering speed at 256 px (independent of the weights).
     from avatarforge.neural.model import build_model
     from avatarforge.neural.motion import load_motion
@@ -157,9 +159,14 @@ def main() -> int:
     result["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     result["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))
+    _write(result, args)
+    return 0
+
+
+def _write(result: dict, args) -> None:
+    """Write what is measured so far (a long run interrupted keeps its finished parts)."""
     if not args.no_write:
         (ROOT / "benchmarks/results/neural_avatar_real.json").write_text(json.dumps(result, indent=1) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -115,7 +115,15 @@ def train_cmd(
                 for s in data.meta["skipped"]:
                     typer.echo(f"skipped frame {s['frame']}: {s['reason']}", err=True)
             elif not (source / "frames.npz").is_file():
+                from avatarforge.neural.calibration import find_calibration
                 from avatarforge.neural.data_multiview import MultiViewConfig, dataset_from_multiview
+
+                if calibration is None:
+                    try:
+                        find_calibration(source)
+                    except UserInputError as exc:
+                        raise UserInputError(f"{source}: not a data set folder (no frames.npz), nor synchronised "
+                                             f"videos with a calibration ({str(exc).split(': ', 1)[1]})") from None
 
                 if size % 8:
                     raise UserInputError(f"--size must be a multiple of 8, got {size}")
