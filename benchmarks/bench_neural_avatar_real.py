@@ -7,8 +7,9 @@ Data (never committed; extracted from PyPI wheels, see README "Textured neural a
 * multi-view: Pose2Sim's Demo_SinglePerson (4 synchronised, calibrated cameras, 100 frames,
   Qualisys calibration): one camera held out (``--holdout``, default cam02), the model trains
   on the other three; scored on the held-out camera's frames (held-out view);
-* monocular: Sports2D's demo.mp4: trained on the first 70 % of the tracked frames, scored on
-  the later 30 % (held-out poses).
+* monocular: one of those cameras alone (``--mono-video``, default cam01.mp4, the front view):
+  trained on the first 70 % of the tracked frames, scored on the later 30 % (held-out poses).
+  (Sports2D's demo.mp4 shows two people, which a one-person avatar cannot separate.)
 
 Per data set it records the tracking counts per view (frames with a pose / frames with the
 person in view), trains the texture model (synthetic part/UV pre-training + main phase) and the
@@ -33,7 +34,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 POSE2SIM = Path("/work/photos/pose2sim/Pose2Sim/Demo_SinglePerson")
-SPORTS2D = Path("/work/photos/sports2d/Sports2D/Demo/demo.mp4")
+MONO = POSE2SIM / "videos" / "cam01.mp4"
 
 
 @torch.no_grad()
@@ -77,7 +78,9 @@ def run(name: str, data, args, pre, out_root: Path) -> dict:
     preds = {}
     split = "unseen_views" if len(data.indices("unseen_views")) else "unseen_poses"
     for kind in ("direct", "texture"):
-        cfg = TrainConfig(kind=kind, iterations=args.iterations, pretrain_iterations=args.pretrain if kind == "texture" else 0,
+        # Same number of generator updates: Direct gets the texture model's pre-training steps as main steps.
+        its = args.iterations + (args.pretrain if kind == "direct" and args.equal_updates else 0)
+        cfg = TrainConfig(kind=kind, iterations=its, pretrain_iterations=args.pretrain if kind == "texture" else 0,
                           batch_size=args.batch_size, checkpoint_every=10**9, log_every=100)
         d = out_root / f"{name}_{kind}"
         t0 = time.perf_counter()
@@ -111,6 +114,9 @@ def main() -> int:
     ap.add_argument("--holdout", default="cam02")
     ap.add_argument("--images", type=Path, default=Path("out/neural_real"))
     ap.add_argument("--work", type=Path, default=Path("out/neural_real_models"))
+    ap.add_argument("--equal-updates", type=int, default=1,
+                    help="1: Direct trains for pretrain + iterations steps (same generator updates); 0: iterations only")
+    ap.add_argument("--mono-video", type=Path, default=MONO)
     ap.add_argument("--only", choices=("multiview", "monocular"), default=None,
                     help="run one data set; the other's figures already in the JSON are kept")
     ap.add_argument("--no-write", action="store_true")
@@ -123,7 +129,7 @@ def main() -> int:
     t_start = time.perf_counter()
     result: dict = {"command": "PYTHONPATH=src .venv/bin/python benchmarks/bench_neural_avatar_real.py " + " ".join(sys.argv[1:]),
                     "size": args.size, "iterations": args.iterations, "pretrain_iterations": args.pretrain,
-                    "batch_size": args.batch_size, "load_average_start": os.getloadavg()[0]}
+                    "batch_size": args.batch_size, "equal_updates": bool(args.equal_updates), "load_average_start": os.getloadavg()[0]}
     pre = make_synthetic(SyntheticConfig(size=args.size, train_sequences=4, test_sequences=1, unseen_views_per_camera=1))
     if args.only:
         old = ROOT / "benchmarks/results/neural_avatar_real.json"
@@ -140,12 +146,12 @@ def main() -> int:
         print(json.dumps(result["multiview"]["tracking"]), flush=True)
         result["multiview"] |= run("multiview", mv, args, pre, args.work)
         _write(result, args)
-    if SPORTS2D.is_file() and args.only in (None, "monocular"):
+    if args.mono_video.is_file() and args.only in (None, "monocular"):
         t0 = time.perf_counter()
-        mono = dataset_from_video(SPORTS2D, VideoConfig(size=args.size, max_frames=300))
+        mono = dataset_from_video(args.mono_video, VideoConfig(size=args.size, max_frames=300))
         n = len(mono.split)
         mono.split[int(0.7 * n):] = 1  # later frames = held-out poses
-        result["monocular"] = {"data": str(SPORTS2D), "track_seconds": round(time.perf_counter() - t0, 1),
+        result["monocular"] = {"data": str(args.mono_video), "track_seconds": round(time.perf_counter() - t0, 1),
                                "tracking": mono.meta["tracking"], "held_out": "frames after the first 70 %"}
         result["monocular"] |= run("monocular", mono, args, pre, args.work)
         _write(result, args)
