@@ -222,3 +222,20 @@ def test_cli_multiview_errors(multiview_folder, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "no calibration file" in err
     assert not (tmp_path / "m2").exists()
+
+
+def test_cli_multiview_train(multiview_folder, tmp_path, capsys):
+    import json
+
+    from avatarforge.cli.main import main
+
+    d, _ = multiview_folder
+    code = main(["neural", "train", str(d), "-o", str(tmp_path / "m"), "--kind", "direct", "--iterations", "2",
+                 "--batch-size", "2", "--size", "32", "--holdout-views", "back"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "back: 5/5 frames in view tracked (0 interpolated), 5 in the data set (held out)" in err
+    assert "front: 5/5 frames in view tracked" in err
+    doc = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert doc["data"]["source"] == "multiview" and doc["data"]["holdout_views"] == ["back"]
+    assert (tmp_path / "m" / "checkpoint.pt").is_file()
