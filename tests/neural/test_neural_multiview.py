@@ -103,14 +103,12 @@ def test_weighted_triangulation():
 
 def test_swaps_are_fixed_in_time_and_across_views():
     from avatarforge.neural.data_multiview import settle_swaps
-    from avatarforge.perception.pose import landmark_index
+    from avatarforge.perception.pose import POSE_LANDMARK_NAMES, landmark_index
 
     rng = np.random.default_rng(2)
     # A person: left landmarks at +x, right at -x (body-sized spread).
     X = rng.normal([0, 1, 0], 0.05, (33, 3))
     for i in range(33):
-        from avatarforge.perception.pose import POSE_LANDMARK_NAMES
-
         n = POSE_LANDMARK_NAMES[i]
         X[i, 0] += 0.2 if n.startswith("left") else -0.2 if n.startswith("right") else 0
     X[:, 1] += np.linspace(-0.8, 0.8, 33)
