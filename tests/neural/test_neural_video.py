@@ -46,7 +46,7 @@ def test_untrackable_video_reports_every_frame(tmp_path):
     from avatarforge.util.video import write_mp4
 
     write_mp4(tmp_path / "blank.mp4", [np.full((64, 48, 3), 30 * i, np.uint8) for i in range(3)], fps=10)
-    with pytest.raises(UserInputError, match=r"no frame could be tracked \(3 frames: no person found\)"):
+    with pytest.raises(UserInputError, match=r"no frame could be tracked \(3 frames: person out of view\)"):
         track_video(tmp_path / "blank.mp4")
 
 
@@ -77,7 +77,7 @@ def walking_video(tmp_path_factory, body):
 def test_video_to_dataset(walking_video):
     path, true_cam = walking_video
     data = dataset_from_video(path, VideoConfig(size=64, smooth_sigma=0.0, holdout_every=3))
-    assert data.meta["skipped"] == [{"frame": 3, "reason": "no person found"}]
+    assert data.meta["skipped"] == [{"frame": 3, "reason": "person out of view (neither the pose nor the segmentation model finds one)"}]
     assert len(data.images) == 5 and data.size == (64, 64)
     assert list(data.split) == [0, 0, 1, 0, 0]
     # The tracked keypoints, projected with the data set's camera, land on the person.
@@ -107,7 +107,7 @@ def test_cli_train_on_video_and_track(walking_video, tmp_path, capsys):
                  "--batch-size", "2", "--size", "32"])
     err = capsys.readouterr().err
     assert code == 0, err
-    assert "skipped frame 3: no person found" in err
+    assert "skipped frame 3: person out of view" in err
     assert (tmp_path / "m" / "checkpoint.pt").is_file()
     code = main(["neural", "track", str(path), "-o", str(tmp_path / "motion.json")])
     out = capsys.readouterr()

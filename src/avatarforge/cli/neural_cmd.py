@@ -2,6 +2,7 @@
 
     avatarforge neural synth -o DATA_DIR                       # synthetic data set (body model)
     avatarforge neural train VIDEO_OR_DATASET -o MODEL_DIR     # resumable; --kind direct for the baseline
+    avatarforge neural train VIDEOS_DIR -o MODEL_DIR --holdout-views cam03   # synchronised videos + calibration
     avatarforge neural track VIDEO -o MOTION.json              # another video's poses (motion transfer)
     avatarforge neural motion walk -o MOTION.json              # a preset motion as MOTION.json
     avatarforge neural render MODEL_DIR --motion MOTION.json|PRESET --camera 30,10 -o out.mp4
@@ -56,7 +57,8 @@ def synth(
 
 @neural_app.command("train")
 def train_cmd(
-    source: Path = typer.Argument(..., help="A video of one person (.mp4, .mov, ...) or a data set folder."),
+    source: Path = typer.Argument(..., help="A video of one person (.mp4, .mov, ...), a folder of synchronised videos "
+                                            "named after their cameras + a calibration file, or a data set folder."),
     out: Path = typer.Option(..., "-o", "--out", help="Model folder (an existing one is resumed)."),
     kind: str = typer.Option("texture", "--kind", help="'texture' (textured neural avatar) or 'direct' (baseline)."),
     iterations: int = typer.Option(1500, "--iterations", min=1, help="Main training steps."),
@@ -66,6 +68,10 @@ def train_cmd(
     size: int = typer.Option(128, "--size", min=16, max=1024, help="Video only: training frame side (multiple of 8)."),
     max_frames: int = typer.Option(300, "--max-frames", min=1, help="Video only: frames read at most."),
     step: int = typer.Option(1, "--step", min=1, help="Video only: keep every n-th frame."),
+    holdout_views: str = typer.Option("", "--holdout-views", help="Multi-view only: comma-separated camera names "
+                                      "kept out of training (scored as unseen views)."),
+    calibration: Path | None = typer.Option(None, "--calibration", help="Multi-view only: the calibration file "
+                                            "(default: the one .toml/.yml/.xml/.qca.txt in the folder or calibration/)."),
     threads: int = typer.Option(1, "--threads", min=1, max=64, help="Torch threads (1 is fastest on a busy CPU)."),
     force: bool = typer.Option(False, "--force", help="Start again even if the model folder holds a checkpoint."),
 ) -> None:
@@ -103,8 +109,38 @@ def train_cmd(
                 if size % 8:
                     raise UserInputError(f"--size must be a multiple of 8, got {size}")
                 data = dataset_from_video(source, VideoConfig(size=size, max_frames=max_frames, step=step))
+                c = data.meta["tracking"]
+                typer.echo(f"{c['usable']}/{c['in_view']} frames in view tracked ({c['interpolated']} interpolated, "
+                           f"{c['swaps_fixed']} left/right swaps fixed)", err=True)
                 for s in data.meta["skipped"]:
                     typer.echo(f"skipped frame {s['frame']}: {s['reason']}", err=True)
+            elif not (source / "frames.npz").is_file():
+                from avatarforge.neural.calibration import find_calibration
+                from avatarforge.neural.data_multiview import MultiViewConfig, dataset_from_multiview
+
+                if calibration is None:
+                    try:
+                        find_calibration(source)
+                    except UserInputError as exc:
+                        raise UserInputError(f"{source}: not a data set folder (no frames.npz), nor synchronised "
+                                             f"videos with a calibration ({str(exc).split(': ', 1)[1]})") from None
+
+                if size % 8:
+                    raise UserInputError(f"--size must be a multiple of 8, got {size}")
+                held = tuple(v.strip() for v in holdout_views.split(",") if v.strip())
+                mv_cfg = MultiViewConfig(size=size, max_frames=max_frames, step=step, holdout_views=held)
+                if calibration is not None:
+                    from avatarforge.neural.data_multiview import track_multiview
+
+                    data = dataset_from_multiview(track_multiview(source, mv_cfg, calibration=calibration), mv_cfg)
+                else:
+                    data = dataset_from_multiview(source, mv_cfg)
+                for name, c in data.meta["views"].items():
+                    typer.echo(f"{name}: {c['usable']}/{c['in_view']} frames in view tracked "
+                               f"({c['interpolated']} interpolated), {c['in_dataset']} in the data set"
+                               + (" (held out)" if c["held_out"] else ""), err=True)
+                for s in data.meta["skipped"]:
+                    typer.echo(f"skipped {s['camera']} frame {s['frame']}: {s['reason']}", err=True)
             else:
                 from avatarforge.neural.dataset import load_dataset
 

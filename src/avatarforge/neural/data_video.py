@@ -14,8 +14,11 @@ person mask. Then:
    camera, at the origin on average, soles at y = 0) with ONE fixed camera for the video:
    ``R = diag(1, -1, -1)``, ``t = (X0, Y0, Z0)``.
 
-Frames where no person is found, or where shoulders, hips and knees are not all visible, are
-skipped and listed (``meta["skipped"]``: frame index and reason). The frames are cropped to one
+Tracking (:mod:`.tracking`) keeps every frame with a pose, whatever the visibility scores
+(back and side views), fixes left/right swaps from frame to frame and interpolates short runs
+where the pose model misses a person the segmentation still sees; only frames with the person
+out of view (or longer misses) are skipped and listed (``meta["skipped"]``: frame index and
+reason; ``meta["tracking"]``: the counts). The frames are cropped to one
 square around all tracked people (the principal point moves with the crop), resized, and the
 background replaced by a constant colour using the segmentation mask.
 """
@@ -58,6 +61,8 @@ class VideoConfig:
     """Extra border around the people's bounding box, as a fraction of its size."""
     background: tuple[float, float, float] = (0.5, 0.5, 0.5)
     """Colour that replaces the video's background."""
+    max_gap: int = 8
+    """Longest run of frames where the pose model misses a segmented person that is interpolated."""
     max_side: int = 640
     """Frames with a longer side are downscaled to this before anything else (memory: the kept
     frames and masks are held until the crop is known; the pose model sees 256 px anyway)."""
@@ -82,6 +87,8 @@ class VideoTrack:
     fps: float
     skipped: list[dict] = field(default_factory=list)
     """``{"frame": i, "reason": ...}`` for every frame that was not tracked."""
+    counts: dict = field(default_factory=dict)
+    """Frames / in view / tracked / interpolated / swaps fixed (:meth:`.tracking.ViewTrack.counts`)."""
 
 
 def solve_translation(kp3d: np.ndarray, kp2d: np.ndarray, f: float, cx: float, cy: float,
@@ -127,49 +134,28 @@ def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
 def track_frames(frames, config: VideoConfig | None = None, keep_images: bool = True, fps: float = 25.0) -> VideoTrack:
     """Track the person in an iterable of RGB frames (see the module docstring). Pixels,
     masks and the camera refer to the frames downscaled to ``config.max_side``."""
-    import cv2
-
-    from avatarforge.perception.pose import body_visible, detect_pose
+    from avatarforge.neural.tracking import TrackingConfig, detect_view
 
     cfg = config or VideoConfig()
-    idx, kp3, kp2, vis, masks, images, skipped = [], [], [], [], [], [], []
-    size = None
-    for i, frame in enumerate(frames):
-        scale = cfg.max_side / max(frame.shape[:2])
-        if scale < 1:
-            frame = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
-                               interpolation=cv2.INTER_AREA)
-        size = (frame.shape[1], frame.shape[0])
-        pose = detect_pose(frame, mirror_average=False)
-        if pose is None:
-            skipped.append({"frame": i, "reason": "no person found"})
-            continue
-        if not body_visible(pose):
-            skipped.append({"frame": i, "reason": "shoulders, hips and knees not all visible"})
-            continue
-        if pose.mask is None:
-            skipped.append({"frame": i, "reason": "no segmentation mask"})
-            continue
-        idx.append(i)
-        kp3.append(mediapipe_keypoints(pose.world))
-        kp2.append(mediapipe_keypoints(pose.points))
-        vis.append(mediapipe_keypoints(pose.visibility[:, None])[:, 0])
-        masks.append(float_to_uint8(pose.mask))
-        if keep_images:
-            images.append(frame)
-    if size is None:
-        raise UserInputError("the video has no frames")
-    if not idx:
-        reasons = sorted({s["reason"] for s in skipped})
-        raise UserInputError(f"no frame could be tracked ({len(skipped)} frames: {'; '.join(reasons)}): "
+    view = detect_view(frames, TrackingConfig(max_side=cfg.max_side, max_gap=cfg.max_gap), keep_images)
+    idx = np.flatnonzero(view.usable & np.array([m is not None for m in view.masks]))
+    if not len(idx):
+        reasons = sorted({s["reason"].split(" (")[0] for s in view.skipped})
+        raise UserInputError(f"no frame could be tracked ({len(view.skipped)} frames: {'; '.join(reasons)}): "
                              "film one person, whole body in view")
-    w, h = size
+    kp3 = mediapipe_keypoints(view.world[idx])
+    kp2 = mediapipe_keypoints(view.points[idx])
+    vis = mediapipe_keypoints(view.visibility[idx][..., None])[..., 0]
+    w, h = view.size
     f = cfg.focal_factor * max(w, h)
     cx, cy = w / 2, h / 2
-    cam_pts = np.stack([k3 + solve_translation(k3, k2, f, cx, cy, v) for k3, k2, v in zip(kp3, kp2, vis)])
+    cam_pts = np.stack([k3 + solve_translation(k3, k2, f, cx, cy, v + 1e-3) for k3, k2, v in zip(kp3, kp2, vis)])
     cam_pts = _smooth(cam_pts, cfg.smooth_sigma)
     world, camera = to_world(cam_pts, w, h, f, cx, cy)
-    return VideoTrack(np.array(idx), world, camera, np.stack(kp2), masks, images, fps, skipped)
+    track = VideoTrack(idx, world, camera, kp2, [view.masks[i] for i in idx],
+                       [view.images[i] for i in idx] if keep_images else [], fps, view.skipped)
+    track.counts = view.counts()
+    return track
 
 
 def track_video(path: str | Path, config: VideoConfig | None = None, keep_images: bool = True) -> VideoTrack:
@@ -230,7 +216,7 @@ def dataset_from_video(path_or_track: str | Path | VideoTrack, config: VideoConf
     if cfg.holdout_every > 0:
         split[cfg.holdout_every - 1 :: cfg.holdout_every] = 1
     meta = {"source": "video", "video": None if isinstance(path_or_track, VideoTrack) else str(Path(path_or_track)),
-            "frames_tracked": n, "skipped": track.skipped, "crop": [x0, y0, side], "fps": track.fps,
+            "frames_tracked": n, "skipped": track.skipped, "tracking": track.counts, "crop": [x0, y0, side], "fps": track.fps,
             "focal_factor": cfg.focal_factor}
     return AvatarDataset(images=images, masks=masks, joints=track.joints.astype(np.float32),
                          cameras=np.tile(camera_to_row(cam), (n, 1)), split=split, background=bg, meta=meta)
