@@ -102,7 +102,7 @@ def run(rec, truth_linear: np.ndarray, size: int = 1024) -> dict:
     from avatarforge.texture import make_texture, regions_for
     from avatarforge.util.colour import from_uint8
     from avatarforge.texture.fidelity import render_fitted
-    from avatarforge.texture.make import _grow
+    from avatarforge.texture.make import grow_mask
 
     truth = cv2.resize(truth_linear, (size, size), interpolation=cv2.INTER_AREA) if truth_linear.shape[0] != size else truth_linear
     known = types.SimpleNamespace(lit_linear=truth, albedo_linear=truth)
@@ -119,7 +119,7 @@ def run(rec, truth_linear: np.ndarray, size: int = 1024) -> dict:
     ref = make_texture(clean_rec, size=size)  # the clean bake: which texels a photo shows
     synth = dataclasses.replace(rec, rgb=img)
     regions = regions_for(rec.body, size)
-    keep_out = _grow(regions.eyes | regions.brows | regions.lips, 6 * size / 1024)
+    keep_out = grow_mask(regions.eyes | regions.brows | regions.lips, 6 * size / 1024)
     scored = (regions.head & (regions.scalp < 0.5) & ~keep_out & ~regions.eyeball & ~regions.interior
               & ~regions.nostrils & ref.baked.layout.mask)
     b = ref.baked

@@ -127,6 +127,6 @@ def test_vectorised_coefficients_match_anny(body):
     local = torch.rand(3, len(body.local_names), generator=g) * 2 - 1
     local[0, :10] = 0.0
     expr = torch.rand(3, 52, generator=g)
-    ours = body._blendshape_coeffs(phen, local, expr)
+    ours = body.blendshape_coeffs(phen, local, expr)
     ref = body.model._get_phenotype_blendshape_coefficients(phen, local, expr)
     assert torch.equal(ours, ref)

@@ -231,7 +231,7 @@ def test_morph_normal_deltas_follow_the_moved_surface(files, t_mesh) -> None:
     import trimesh
     from pygltflib import GLTF2
 
-    from avatarforge.export.gltf_read import _accessor
+    from avatarforge.export.gltf_read import read_accessor
 
     folder, info, _ = files
     gltf = GLTF2.load_binary(str(folder / "avatar.glb"))
@@ -239,7 +239,7 @@ def test_morph_normal_deltas_follow_the_moved_surface(files, t_mesh) -> None:
     glb = read_glb(folder / "avatar.glb")
     k = glb.morph_names.index("jawOpen")
     target = gltf.meshes[0].primitives[0].targets[k]
-    nd = _accessor(gltf, blob, target["NORMAL"] if isinstance(target, dict) else target.NORMAL)
+    nd = read_accessor(gltf, blob, target["NORMAL"] if isinstance(target, dict) else target.NORMAL)
     src = info.split_to_source
     moved = t_mesh.vertices.astype(np.float64) + t_mesh.morph_deltas[t_mesh.morph_names.index("jawOpen")]
     tm = trimesh.Trimesh(moved, t_mesh.faces, process=False)

@@ -73,10 +73,10 @@ def test_body_head_turned_jaw_on_the_occluding_contour(body):
     point there faces away; the near side and a frontal head keep their anatomical points."""
     from avatarforge.dev.build_embedding import face_camera
     from avatarforge.bodies.landmark_embedding import load_embedding
-    from avatarforge.fitting.face_fit import _jaw_lines
+    from avatarforge.fitting.face_fit import jaw_lines
     from avatarforge.render.shading import vertex_normals
 
-    lines, x_rest = _jaw_lines(body)
+    lines, x_rest = jaw_lines(body)
     faces = body.faces.numpy()
     ibug = load_embedding("ibug68")
     front = body.forward_params({})

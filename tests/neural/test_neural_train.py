@@ -61,19 +61,19 @@ def _train_until(data, out, cfg, steps):
 
     train_mod = importlib.import_module("avatarforge.neural.train")  # the module (the package exports the function)
 
-    orig = train_mod._save
+    orig = train_mod.save_checkpoint
 
     def save_then_stop(out_dir, model, opt, step, *a, **k):
         orig(out_dir, model, opt, step, *a, **k)
         if step == steps:
             raise _Stop
 
-    train_mod._save = save_then_stop
+    train_mod.save_checkpoint = save_then_stop
     try:
         with pytest.raises(_Stop):
             train_mod.train(data, out, cfg, resume=False)
     finally:
-        train_mod._save = orig
+        train_mod.save_checkpoint = orig
 
 
 class _Stop(Exception):

@@ -161,9 +161,9 @@ def test_face_at_the_image_edge(astronaut):
 
 
 def test_whole_image_fallback_agrees_with_the_crop(photo, photo_landmarks):
-    from avatarforge.perception.face import _mesh_on_whole
+    from avatarforge.perception.face import mesh_on_whole_image
 
-    whole = _mesh_on_whole(photo, photo_landmarks.box)  # the face is at ~half the crop's scale
+    whole = mesh_on_whole_image(photo, photo_landmarks.box)  # the face is at ~half the crop's scale
     assert whole is not None
     delta = whole[:, :2] - photo_landmarks.xy
     assert np.median(np.linalg.norm(delta, axis=1)) < 2.5 and np.all(np.abs(delta.mean(axis=0)) < 1.2)
@@ -176,16 +176,16 @@ def test_bad_array_is_rejected():
 
 
 def test_models_are_reused_and_thread_safe(two_faces, grace):
-    from avatarforge.perception import _mediapipe
+    from avatarforge.perception import loaded_models
 
     serial = [face_landmarks(two_faces, face_index=i).points for i in (0, 1)] + [face_landmarks(grace).points]
-    models = dict(_mediapipe._MODELS)
+    models = loaded_models()
     jobs = [(two_faces, 0), (two_faces, 1), (grace, None)] * 3
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda job: face_landmarks(job[0], face_index=job[1]).points, jobs))
     for k, points in enumerate(results):
         np.testing.assert_allclose(points, serial[k % 3], atol=1e-4)
-    assert _mediapipe._MODELS == models  # no new instances were created
+    assert loaded_models() == models  # no new instances were created
 
 
 def test_timing_one_megapixel(astronaut, capsys):
@@ -222,12 +222,12 @@ def test_mediapipe_native_logs_are_quiet():
 def test_native_logs_are_replayed_on_failure(capfd):
     import os
 
-    from avatarforge.perception._mediapipe import _native_stderr_captured
+    from avatarforge.perception import native_stderr_captured
 
-    with _native_stderr_captured():
+    with native_stderr_captured():
         os.write(2, b"native chatter\n")
     assert "native chatter" not in capfd.readouterr().err
-    with pytest.raises(RuntimeError), _native_stderr_captured():
+    with pytest.raises(RuntimeError), native_stderr_captured():
         os.write(2, b"native error detail\n")
         raise RuntimeError("boom")
     assert "native error detail" in capfd.readouterr().err

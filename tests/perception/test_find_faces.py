@@ -75,7 +75,7 @@ def test_crop_landmarks_where_the_face_mesh_graph_fails(astronaut, reference):
     from the detector's box still places the mesh."""
     blurred = cv2.GaussianBlur(astronaut, (0, 0), 7)
     box = face_mod.detect_faces(blurred)[0]
-    assert face_mod._mesh_on_crop(blurred, box) is None and face_mod._mesh_on_whole(blurred, box) is None
+    assert face_mod.mesh_on_crop(blurred, box) is None and face_mod.mesh_on_whole_image(blurred, box) is None
     lm = face_landmarks(blurred)
     err = np.linalg.norm(lm.xy - reference.xy, axis=1)
     assert np.median(err) < 0.12 * reference.box.width

@@ -190,7 +190,7 @@ def test_pose_and_expression_controls(tab, studio, body):
     weights = json.loads(saved.read_text())["weights"]
     assert weights["browInnerUp"] == 0.85 and "jawOpen" in weights
     session.state.undo()  # back to the previous expression for the next tests
-    session._sync_controls()
+    session.sync_controls()
     session.request_update()
     assert session.state.values["jawOpen"] == jaw
 
@@ -258,7 +258,7 @@ def test_skeleton_load_folder_and_params_upload(tab, studio, body):
         files=[{"name": "params.json", "mimeType": "application/json", "buffer": json.dumps(params).encode()}])
     wait_for(lambda: session.state.source == "params params.json", what="the params upload")
     assert session.state.values["age"] == 0.25 and session.state.texture is None
-    session._load(*studio.read_avatar(exported)[:2], "folder again", "a")  # back to the export for the next tests
+    session.load_values(*studio.read_avatar(exported)[:2], "folder again", "a")  # back to the export for the next tests
 
 
 def test_tabs_have_their_own_avatar(browser, studio, tab):
@@ -287,9 +287,9 @@ def test_malformed_messages_do_not_crash_the_server(studio, tab):
     with connect(url, subprotocols=[f"viser-v{viser.__version__}"], open_timeout=10) as ws:
         ws.send(b"\x85\xa4type\xa9GuiUpdate\xa4uuid\xa3bad")
     # The slider callbacks validate values too: a forged one is refused, not applied.
-    session._on_slider("weight", float("nan"))
-    session._on_slider("weight", "12")
-    session._on_slider("pose.head.x", 1e9)
+    session.on_slider("weight", float("nan"))
+    session.on_slider("weight", "12")
+    session.on_slider("pose.head.x", 1e9)
     assert session.state.values["weight"] == 1.0
     # ... and the page still works.
     slider_thumb(page, "muscle").focus()

@@ -29,6 +29,6 @@ def test_layouts_with_equal_shapes_and_equal_first_uvs_do_not_collide(monkeypatc
     uv_faces = faces = np.arange(99, dtype=np.int64).reshape(33, 3)
     albedo, mask = np.zeros((16, 16, 3), np.float32), np.ones((16, 16), bool)
     for uvs in (uvs_a, uvs_b, uvs_a):
-        make_mod._correct_seams(albedo, uvs, uv_faces, faces, mask)
+        make_mod.correct_seams(albedo, uvs, uv_faces, faces, mask)
     assert len(built) == 2 and np.array_equal(built[1], uvs_b)
     assert used == [1, 2, 1]  # each layout's own seam layout, the first one from the cache

@@ -155,7 +155,7 @@ class AnnyBody(torch.nn.Module):
             return self(**self.tensors_from_params(values))
 
     # ----------------------------------------------------------------- forward
-    def _blendshape_coeffs(self, phenotype, local, expression):
+    def blendshape_coeffs(self, phenotype, local, expression):
         """Anny's blend-shape coefficients, vectorised (Anny loops over local changes in
         Python; the result is identical, see the tests): [phenotype weights, facial
         actions, local changes split into (+, -) pairs]."""
@@ -195,7 +195,7 @@ class AnnyBody(torch.nn.Module):
         avatarforge's world axes (identity = rest pose); ``translation`` moves the whole body.
         """
         m, R = self.model, self.to_ours
-        coeffs = self._blendshape_coeffs(phenotype, local, expression)
+        coeffs = self.blendshape_coeffs(phenotype, local, expression)
         rest = m.get_rest_model(coeffs)
         rest_v, rest_poses = rest["rest_vertices"], rest["rest_bone_poses"]
         b = max(rest_v.shape[0], 1 if pose is None else pose.shape[0])
@@ -246,7 +246,7 @@ class AnnyBody(torch.nn.Module):
         n = len(self.expression_names)
         expr = torch.cat([torch.zeros(1, n), torch.eye(n)], 0)
         with torch.no_grad():
-            coeffs = self._blendshape_coeffs(t["phenotype"], t["local"], expr)
+            coeffs = self.blendshape_coeffs(t["phenotype"], t["local"], expr)
             rest_v = self.model.get_rest_model(coeffs)["rest_vertices"]
         deltas = (rest_v[1:] - rest_v[:1]) @ self.to_ours.T
         return list(self.expression_names), deltas

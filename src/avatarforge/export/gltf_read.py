@@ -14,7 +14,7 @@ import numpy as np
 from pygltflib import GLTF2
 from scipy.spatial.transform import Rotation
 
-__all__ = ["GlbContents", "read_glb", "read_glb_positions", "node_world_matrices"]
+__all__ = ["GlbContents", "read_glb", "read_glb_positions", "node_world_matrices", "read_accessor"]
 
 _DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
@@ -67,7 +67,7 @@ def _view_start(gltf: GLTF2, view_index: int, offset: int | None) -> int:
     return (gltf.bufferViews[view_index].byteOffset or 0) + (offset or 0)
 
 
-def _accessor(gltf: GLTF2, blob: bytes, index: int) -> np.ndarray:
+def read_accessor(gltf: GLTF2, blob: bytes, index: int) -> np.ndarray:
     """(count, components) array of accessor ``index`` (strided and sparse data supported)."""
     acc = gltf.accessors[index]
     dtype, width = np.dtype(_DTYPES[acc.componentType]), _WIDTH[acc.type]
@@ -128,7 +128,7 @@ def read_glb(path: str | os.PathLike[str]) -> GlbContents:
     attr = prim.attributes
 
     def get(index: int | None) -> np.ndarray | None:
-        return None if index is None else _accessor(gltf, blob, index)
+        return None if index is None else read_accessor(gltf, blob, index)
 
     skin = gltf.skins[0]
     parent = np.full(len(gltf.nodes), -1, dtype=np.int64)

@@ -133,7 +133,7 @@ class BodyPartsModel(torch.nn.Module):
     ) -> tuple[Float[Tensor, "B S 3"], Float[Tensor, "B J 3"]]:
         """Rest-pose slice vertices and joint heads (avatarforge axes, root head at 0)."""
         expression = torch.zeros(phenotype.shape[0], len(self.body.expression_names), dtype=phenotype.dtype)
-        c = self.body._blendshape_coeffs(phenotype, local, expression)[:, self.cols].to(self.shapes.dtype)
+        c = self.body.blendshape_coeffs(phenotype, local, expression)[:, self.cols].to(self.shapes.dtype)
         b = c.shape[0]
         verts = self.template[None] + (c @ self.shapes).reshape(b, -1, 3)
         bones = self.bone_template[None] + (c @ self.bone_shapes).reshape(b, -1, 3)

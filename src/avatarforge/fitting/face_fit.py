@@ -25,7 +25,7 @@ from avatarforge.fitting.ibug68 import JAW, contour_lines, far_side, march, marc
 from avatarforge.perception.landmark_groups import EYE_PAIRS, IRIS, LIP_PAIRS, OVAL
 from avatarforge.render.camera import Camera
 
-__all__ = ["FaceFitConfig", "FaceFit", "fit_face", "CAMERA_ROTATION"]
+__all__ = ["FaceFitConfig", "FaceFit", "fit_face", "CAMERA_ROTATION", "jaw_lines"]
 
 #: World -> camera rotation of the fitting camera: it looks at the body's front (along -Z),
 #: image x = world +X (the body's left appears on the image's right), image y = world -Y.
@@ -339,7 +339,7 @@ def _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, loss
     full = _full_vertices(body, values)
     lm_ib = ibug.points(torch.as_tensor(full), body.faces.numpy()).numpy()
     ib_proj = camera.project(lm_ib)
-    lines, x_rest = _jaw_lines(body)
+    lines, x_rest = jaw_lines(body)
     used = np.unique(np.concatenate(lines))
     v_uv = np.zeros((len(full), 2))
     v_uv[used] = camera.project(full[used])[:, :2]
@@ -357,7 +357,7 @@ def _full_vertices(body, values) -> np.ndarray:
 _LINES_CACHE: dict[int, tuple] = {}
 
 
-def _jaw_lines(body) -> tuple[list[np.ndarray], np.ndarray]:
+def jaw_lines(body) -> tuple[list[np.ndarray], np.ndarray]:
     """The iBUG jaw points' marching lines on ``body``'s rest mesh (vertex ids, full mesh) and
     their rest x; the lines depend on the topology and the rest shape only, so once per body."""
     key = id(body)

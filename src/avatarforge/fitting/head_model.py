@@ -68,7 +68,7 @@ class HeadModel(torch.nn.Module):
         self.register_buffer("eye_r_ids", torch.nonzero(w[:, 3] > 0)[:, 0], persistent=False)
 
     def coeffs(self, phenotype, local, expression) -> Tensor:
-        return self.body._blendshape_coeffs(phenotype, local, expression)
+        return self.body.blendshape_coeffs(phenotype, local, expression)
 
     def forward(
         self,

@@ -183,7 +183,7 @@ def _optimizer(model, cfg: TrainConfig, phase: str) -> torch.optim.Adam:
     return torch.optim.Adam(groups)
 
 
-def _save(out: Path, model, opt, step: int, cfg: TrainConfig, data_meta: dict, data: AvatarDataset) -> None:
+def save_checkpoint(out: Path, model, opt, step: int, cfg: TrainConfig, data_meta: dict, data: AvatarDataset) -> None:
     from avatarforge.util.atomic import atomic_path, atomic_write_text
 
     with atomic_path(out / CHECKPOINT) as tmp:
@@ -281,13 +281,13 @@ def train(
                     on_log(last)
             timed_out = max_seconds is not None and time.perf_counter() - start > max_seconds
             if step % cfg.checkpoint_every == 0 or step == total or timed_out:
-                _save(out, model, opt, step, cfg, data_meta, data)
+                save_checkpoint(out, model, opt, step, cfg, data_meta, data)
             if timed_out:
                 break
     finally:
         log_f.close()
     if step >= total and not (out / CONFIG).exists():
-        _save(out, model, opt, step, cfg, data_meta, data)
+        save_checkpoint(out, model, opt, step, cfg, data_meta, data)
     return TrainResult(steps=step, seconds=time.perf_counter() - start, last=last)
 
 

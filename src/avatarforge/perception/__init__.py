@@ -45,6 +45,8 @@ _LAZY = {
     "eye_openness": "face_metrics",
     "mouth_openness": "face_metrics",
     "head_pose_angles": "face_metrics",
+    "loaded_models": "_mediapipe",
+    "native_stderr_captured": "_mediapipe",
 }
 
 __all__ = [

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["ModelKind", "run", "MAX_MESH_FACES", "face_mesh_connections"]
+__all__ = ["ModelKind", "run", "MAX_MESH_FACES", "face_mesh_connections", "loaded_models", "native_stderr_captured"]
 
 ModelKind = Literal["detect_short", "detect_full", "mesh", "landmarks", "selfie", "pose"]
 
@@ -47,7 +47,7 @@ _MODELS: dict[str, Any] = {}
 
 
 @contextmanager
-def _native_stderr_captured():
+def native_stderr_captured():
     """Send file descriptor 2 to a temporary file; replay it if the block raises."""
     if _VERBOSE:
         yield
@@ -155,10 +155,16 @@ def _create(kind: str):
     raise ValueError(f"unknown mediapipe model kind {kind!r}")
 
 
+def loaded_models() -> dict[str, Any]:
+    """The model graphs created so far, by kind (a copy: each kind is created once per process)."""
+    with _LOCK:
+        return dict(_MODELS)
+
+
 def run(kind: ModelKind, rgb: np.ndarray):
     """``process`` one RGB uint8 image with the shared instance of ``kind``."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    with _LOCK, _native_stderr_captured():
+    with _LOCK, native_stderr_captured():
         model = _MODELS.get(kind)
         if model is None:
             model = _MODELS[kind] = _create(kind)

@@ -44,7 +44,7 @@ from avatarforge.perception.face_detect import FaceBox, ImageLike, as_rgb, detec
 __all__ = [
     "CROP_SIZE", "MIN_FACE_PX", "MIN_LANDMARK_PX", "MAX_YAW_DEG", "ROI_SCALES",
     "FaceBox", "FaceLandmarks", "FoundFace", "detect_faces", "face_landmarks", "face_size", "find_faces",
-    "yaw_from_points",
+    "yaw_from_points", "mesh_on_whole_image",
 ]
 # FaceBox and detect_faces live in .face_detect and are re-exported here.
 
@@ -258,7 +258,7 @@ def _mesh_for_box(rgb: np.ndarray, box: FaceBox) -> np.ndarray | None:
             points = _landmarks_in_roi(rgb, _roi_from_box(again, scale))
             if _plausible(points, box):
                 return _refined(rgb, points)
-    points = _mesh_on_crop(rgb, box)
+    points = mesh_on_crop(rgb, box)
     return points if _plausible(points, box) else None
 
 
@@ -347,14 +347,14 @@ def _mesh_in_square(rgb: np.ndarray, x0: int, y0: int, side: int, box: FaceBox) 
     return _pick(sets, box)
 
 
-def _mesh_on_crop(rgb: np.ndarray, box: FaceBox) -> np.ndarray | None:
+def mesh_on_crop(rgb: np.ndarray, box: FaceBox) -> np.ndarray | None:
     """The mesh on a square around ``box``, :data:`MESH_CROP_MARGIN` times its size."""
     side = max(1, math.ceil(MESH_CROP_MARGIN * max(box.width, box.height)))
     cx, cy = box.center
     return _mesh_in_square(rgb, math.floor(cx - side / 2), math.floor(cy - side / 2), side, box)
 
 
-def _mesh_on_whole(rgb: np.ndarray, box: FaceBox) -> np.ndarray | None:
+def mesh_on_whole_image(rgb: np.ndarray, box: FaceBox) -> np.ndarray | None:
     """The mesh on the whole image (padded to a square), for when the crop gives nothing."""
     return _mesh_in_square(rgb, 0, 0, max(rgb.shape[:2]), box)
 

@@ -147,11 +147,11 @@ class StudioSession:
     def _wire(self) -> None:
         c = self.controls
         for name, handle in c.sliders.items():
-            handle.on_update(lambda ev, n=name, h=handle: self._guarded("edit", self._on_slider, n, h.value))
+            handle.on_update(lambda ev, n=name, h=handle: self._guarded("edit", self.on_slider, n, h.value))
         for axis, handle in c.joint_sliders.items():
             handle.on_update(lambda ev, a=axis, h=handle: self._guarded(
-                "edit", self._on_slider, f"pose.{c.joint.value}.{a}", h.value))
-        c.joint.on_update(lambda ev: self._sync_controls())
+                "edit", self.on_slider, f"pose.{c.joint.value}.{a}", h.value))
+        c.joint.on_update(lambda ev: self.sync_controls())
         c.undo.on_click(lambda ev: self._guarded("undo", self._history, self.state.undo))
         c.redo.on_click(lambda ev: self._guarded("redo", self._history, self.state.redo))
         c.reset.on_click(lambda ev: self._guarded("reset", self._after_bulk, self.state.reset))
@@ -168,7 +168,7 @@ class StudioSession:
         c.params_upload.on_upload(lambda ev: self._guarded("params.json", self._on_params_upload))
 
     # ------------------------------------------------------------ edits
-    def _on_slider(self, name: str, value) -> None:
+    def on_slider(self, name: str, value) -> None:
         if self._syncing():
             return
         self.last_edit_wall = time.time()
@@ -176,7 +176,7 @@ class StudioSession:
             changed = self.state.set({name: value}, key=name)
         except UserInputError as exc:
             self.notify("value refused", str(exc), error=True)
-            self._sync_controls()
+            self.sync_controls()
             return
         if changed:
             self.request_update(interactive=True)
@@ -184,21 +184,21 @@ class StudioSession:
     def edit(self, changes: dict[str, float]) -> dict[str, float]:
         """Change parameters from Python (as the sliders do) and update the view and sliders."""
         changed = self.state.set(changes)
-        self._sync_controls()
+        self.sync_controls()
         self.request_update()
         return changed
 
     def _history(self, step) -> None:
         if step():
-            self._sync_controls()
+            self.sync_controls()
             self.request_update()
 
     def _after_bulk(self, action) -> None:
         action()
-        self._sync_controls()
+        self.sync_controls()
         self.request_update()
 
-    def _sync_controls(self) -> None:
+    def sync_controls(self) -> None:
         """Set every slider to the state's value (without triggering edits)."""
         c, values = self.controls, self.state.values
         self._local.syncing = True
@@ -342,7 +342,7 @@ class StudioSession:
             self._guarded("textured view", self._show_textured, self.last_vertices)
 
     # ------------------------------------------------------------ files
-    def _load(self, values, texture, source: str, pose_name: str) -> None:
+    def load_values(self, values, texture, source: str, pose_name: str) -> None:
         self.state.load(values, texture, source, pose_name)
         self._mode = "textured" if texture is not None else "shaded"
         self._local.syncing = True
@@ -350,13 +350,13 @@ class StudioSession:
             self.controls.shading.value = self._mode
         finally:
             self._local.syncing = False
-        self._sync_controls()
+        self.sync_controls()
         self.request_update()
 
     def load_folder(self, path: Path) -> None:
         """Make the avatar saved in ``path`` (params.json [+ avatar_texture.png]) current."""
         values, texture, pose = self.app.read_avatar(path)
-        self._load(values, texture, f"folder {path.name}", pose)
+        self.load_values(values, texture, f"folder {path.name}", pose)
 
     def _on_load_folder(self) -> None:
         label = self.controls.folder.value
@@ -374,7 +374,7 @@ class StudioSession:
         upload = self.controls.params_upload.value
         path = store_params(self.app.config.outdir, upload.content)
         values, _, pose = self.app.read_avatar(path)
-        self._load(values, None, f"params {Path(upload.name).name[:60]}", pose)
+        self.load_values(values, None, f"params {Path(upload.name).name[:60]}", pose)
 
     def export(self, formats: tuple[str, ...] = ("glb",)) -> Path:
         """Write avatar.glb (+ avatar.vrm when ``formats`` has "vrm"), avatar.obj/.mtl(/_texture.png),
@@ -437,7 +437,7 @@ class StudioSession:
             try:
                 outdir = self.app.new_created_dir(label)
                 result = run_create(photo, outdir, self.app.body, on_stage, self.app.config.texture_size)
-                self._load(result.values, result.texture, f"created from {safe_name(label)}", result.pose)
+                self.load_values(result.values, result.texture, f"created from {safe_name(label)}", result.pose)
                 c.progress.value = 100.0
                 c.progress_text.content = f"created in {result.seconds:.0f} s → `{result.outdir}`"
                 for w in result.warnings:

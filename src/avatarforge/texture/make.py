@@ -34,7 +34,7 @@ from avatarforge.util.progress import Stages
 from avatarforge.util.threads import single_threaded
 
 __all__ = ["TextureConfig", "TextureResult", "make_texture", "bake_faces_mask", "clear_caches", "SEAM_HOOK",
-           "SHADING_RANGE"]
+           "SHADING_RANGE", "grow_mask"]
 
 #: Clip of the SH shading used to de-light and to re-light (extrapolated light on the body
 #: must not go black or blow out).
@@ -99,7 +99,7 @@ class TextureResult:
         return int(self.albedo.shape[0])
 
 
-def _correct_seams(albedo, uvs, uv_faces, faces, mask):
+def correct_seams(albedo, uvs, uv_faces, faces, mask):
     from avatarforge.texture.seams import SEAMS_VERSION, SeamLayout, correct_seams, seam_layout
     from avatarforge.util.npcache import array_digest, disk_cached
 
@@ -116,10 +116,10 @@ def _correct_seams(albedo, uvs, uv_faces, faces, mask):
 _SEAM_LAYOUTS: OrderedDict = OrderedDict()
 #: The seam-correction hook: ``(albedo (S,S,3) float32 linear, uvs, uv_faces, faces, covered
 #: mask (S,S)) -> albedo``. Default: :func:`avatarforge.texture.seams.correct_seams`.
-SEAM_HOOK: Callable = _correct_seams
+SEAM_HOOK: Callable = correct_seams
 
 
-def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
+def grow_mask(mask: np.ndarray, radius: float) -> np.ndarray:
     r = max(1, int(round(radius)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
@@ -200,7 +200,7 @@ def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
         # Around the face (sides, ears, jaw underside, neck) and on its rim seen at a grazing
         # angle, the photo often shows clothes, hair, glasses' arms or background: trust it only
         # as far as it looks like skin.
-        keep_out = _grow(regions.eyes | regions.brows | regions.lips, 4 * size / 1024)
+        keep_out = grow_mask(regions.eyes | regions.brows | regions.lips, 4 * size / 1024)
         keep_out |= regions.eyeball | regions.interior | regions.nostrils
         grazing = unpack(b.n_dot_v < 0.5, layout, False, bool)
         rim = ~regions.face | (~regions.skin & grazing)
