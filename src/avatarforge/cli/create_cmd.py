@@ -64,8 +64,8 @@ def create(
     compress: bool = eo.COMPRESS,
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB and/or VRM, OBJ, params, previews, report)."""
-    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     if backend != "anny":  # research backends live in their own module
+        export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
         from avatarforge.cli.research_cmd import create_research
 
         ignored = [n for n, v in (("--gender", gender), ("--age", age), ("--height", height), ("--weight", weight),
@@ -82,6 +82,7 @@ def create(
     # Bad input fails fast: a file that is not a usable photo, or a photo without a usable
     # face, is refused before torch and the body model load (seconds), not after.
     check_photo(photo, face_index)
+    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     # The body model (and torch with it, ~2.5 s) loads in a background thread, while this
     # thread reads the photo, detects the face and runs the eye network.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-body")
