@@ -1,6 +1,8 @@
 """`avatarforge create` and `avatarforge batch` end to end on real photos."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -198,3 +200,21 @@ def test_lit_texture_option_exports_the_photo_lit_texture(body, photos):
     np.testing.assert_array_equal(result.avatar.texture, result.texture.lit)
     assert np.abs(result.texture.lit.astype(float) - result.texture.albedo).mean() > 1
     assert result.face.iris is None  # the eye network was off
+
+
+@pytest.mark.parametrize("name,needle", [
+    ("coffee", "no face found"), ("notes", "not"), ("truncated", "truncated"),
+])
+def test_bad_photo_is_refused_before_torch_loads(photos, tmp_path, name, needle):
+    # A new process, as a user runs it: the refusal must come before torch (and the body
+    # model) is imported, i.e. in about a second instead of after the model load.
+    out = tmp_path / "o"
+    code = ("import sys\n"
+            "from avatarforge.cli.main import main\n"
+            f"rc = main(['create', {str(photos[name])!r}, '-o', {str(out)!r}])\n"
+            "print('torch' in sys.modules, 'anny' in sys.modules, rc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.stdout.split() == ["False", "False", "2"], (proc.stdout, proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0].lower()
+    assert not out.exists()

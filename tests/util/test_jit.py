@@ -1,3 +1,7 @@
+import json
+import os
+import subprocess
+import sys
 import warnings
 
 from avatarforge.util.jit import njit_cached
@@ -11,3 +15,44 @@ def test_uncacheable_function_falls_back_to_plain_jit():
         add = njit_cached(namespace["add"])
     assert any("NUMBA_CACHE_DIR" in str(w.message) for w in caught)
     assert add(2, 3) == 5
+
+
+def _raster_in_new_process(env) -> dict:
+    code = (
+        "import json, numpy as np\n"
+        "from avatarforge.render.raster import _raster_kernel, rasterize\n"
+        "screen = np.array([[1.0, 1.0, 2.0], [7.0, 1.0, 2.0], [1.0, 7.0, 2.0]])\n"
+        "r = rasterize(screen, np.array([[0, 1, 2]]), 8, 8)\n"
+        "import numba\n"
+        "s = _raster_kernel.stats\n"
+        "print(json.dumps({'hits': sum(s.cache_hits.values()), 'misses': sum(s.cache_misses.values()),\n"
+        "                  'covered': int((np.asarray(r.triangle_id) >= 0).sum()),\n"
+        "                  'dir': numba.config.CACHE_DIR}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_kernels_compile_once_into_the_avatarforge_cache(tmp_path):
+    # Without NUMBA_CACHE_DIR the kernels go under the avatarforge cache directory (which
+    # works for a read-only site-packages too), and a second process loads, not compiles.
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["AVATARFORGE_CACHE_DIR"] = str(tmp_path / "cache")
+    first = _raster_in_new_process(env)
+    second = _raster_in_new_process(env)
+    assert first["dir"] == str(tmp_path / "cache" / "numba")
+    assert first["misses"] == 1 and first["hits"] == 0
+    assert second["misses"] == 0 and second["hits"] == 1
+    assert first["covered"] == second["covered"] and 15 <= first["covered"] <= 21  # 15 inside + 6 on the edge
+    assert list((tmp_path / "cache" / "numba").rglob("*.nbi"))
+
+
+def test_numba_cache_dir_from_the_environment_wins(tmp_path, monkeypatch):
+    from avatarforge.util.paths import numba_cache_dir
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    monkeypatch.setenv("AVATARFORGE_CACHE_DIR", str(tmp_path / "af"))
+    assert numba_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert numba_cache_dir() == tmp_path / "af" / "numba"

@@ -9,7 +9,7 @@ import typer
 
 from avatarforge.cli import export_opts as eo
 
-__all__ = ["register", "body_overrides"]
+__all__ = ["register", "body_overrides", "check_photo"]
 
 
 def body_overrides(gender: Optional[str], age: Optional[float], muscle: Optional[float],
@@ -66,8 +66,8 @@ def create(
     compress: bool = eo.COMPRESS,
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB and/or VRM, OBJ, params, previews, report)."""
-    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     if backend != "anny":  # research backends live in their own module
+        export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
         from avatarforge.cli.research_cmd import create_research
 
         ignored = [n for n, v in (("--gender", gender), ("--age", age), ("--height", height), ("--weight", weight),
@@ -81,8 +81,12 @@ def create(
                                set_)
     from concurrent.futures import ThreadPoolExecutor
 
-    # The body model (and torch with it, ~2.5 s) loads in a background thread from the start,
-    # while this thread imports MediaPipe, reads the photo and detects the face.
+    # Bad input fails fast: a file that is not a usable photo, or a photo without a usable
+    # face, is refused before torch and the body model load (seconds), not after.
+    check_photo(photo, face_index)
+    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
+    # The body model (and torch with it, ~2.5 s) loads in a background thread, while this
+    # thread reads the photo, detects the face and runs the eye network.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-body")
     body = pool.submit(_load_body)
     try:
@@ -90,6 +94,19 @@ def create(
                 preview_size, eye_net, lit_texture, force, body, export, hair, hair_color)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def check_photo(photo: Path, face_index: Optional[int] = None) -> None:
+    """Raise :class:`~avatarforge.errors.UserInputError` unless ``photo`` decodes as an image
+    with a face the landmark model accepts (and ``face_index`` exists). Needs only Pillow and
+    MediaPipe (~1 s with their imports), never torch."""
+    from avatarforge.perception import load_image, load_mediapipe
+
+    image = load_image(photo)  # missing, not an image, truncated, too large: milliseconds
+    load_mediapipe()
+    from avatarforge.perception.face import face_landmarks
+
+    face_landmarks(image.rgb, face_index=face_index)  # no face / unusable face / bad index
 
 
 def _load_body():
@@ -100,10 +117,6 @@ def _load_body():
 
 def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
             preview_size, eye_net, lit_texture, force, body, export=None, hair="auto", hair_color=None) -> None:
-    from avatarforge.perception import load_mediapipe
-
-    load_mediapipe()  # first, while the other thread imports torch (both ~1-2 s)
-
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs
     from avatarforge.util.atomic import check_output_dir

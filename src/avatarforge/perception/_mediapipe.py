@@ -19,10 +19,13 @@ replayed on stderr before the exception propagates: our own errors are never hid
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 import tempfile
 import threading
+import types
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -39,6 +42,42 @@ _VERBOSE = os.environ.get("AVATARFORGE_MEDIAPIPE_LOGS", "") not in ("", "0")
 if not _VERBOSE:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+
+class _DeferredPyplot(types.ModuleType):
+    """Stands in for ``matplotlib.pyplot`` until an attribute is used, then imports the real
+    module (in its place in ``sys.modules``) and forwards to it."""
+
+    def __getattr__(self, name: str):
+        with _PYPLOT_LOCK:
+            if sys.modules.get("matplotlib.pyplot") is self:
+                del sys.modules["matplotlib.pyplot"]
+            real = importlib.import_module("matplotlib.pyplot")
+        return getattr(real, name)
+
+
+_PYPLOT_LOCK = threading.Lock()
+
+
+def _defer_pyplot() -> None:
+    """``import mediapipe`` imports its drawing helpers, which import ``matplotlib.pyplot``
+    (~0.7 s, a third of a bad photo's refusal time) for a plotting function avatarforge never
+    calls: put a stand-in there that imports pyplot on first use."""
+    if "matplotlib.pyplot" in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec("matplotlib.pyplot")  # imports matplotlib itself, not pyplot
+    except ImportError:
+        return
+    if spec is None:
+        return
+    stand_in = _DeferredPyplot("matplotlib.pyplot")
+    stand_in.__spec__ = spec  # the import system reads it; a plain attribute, no load
+    sys.modules["matplotlib.pyplot"] = stand_in
+
+
+_defer_pyplot()
 
 from mediapipe.python.solutions import face_mesh_connections  # noqa: E402 - after the env defaults
 

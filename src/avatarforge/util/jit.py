@@ -1,19 +1,31 @@
 """``numba.njit`` with an on-disk cache that degrades to no cache instead of failing.
 
-Numba stores compiled kernels next to the source (``__pycache__``), or, when that is not
-writable (a read-only site-packages), in ``$NUMBA_CACHE_DIR`` or the user cache directory.
-Set ``NUMBA_CACHE_DIR`` to choose the place. If no location is writable, numba refuses
-``cache=True`` at import time; we then compile without caching (each process pays the
-JIT warm-up, ~1-2 s) and warn once instead of crashing the import.
+Compiled kernels go to :func:`avatarforge.util.paths.numba_cache_dir` (``$NUMBA_CACHE_DIR``,
+else ``<avatarforge cache>/numba``), not next to the source: an installed package's
+site-packages may be read-only, and one fixed place means a second process loads every
+kernel instead of compiling it (~1-2 s). If no location is writable, numba refuses
+``cache=True`` at decoration time; we then compile without caching and warn once instead
+of crashing the import.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import warnings
 from collections.abc import Callable
 
-import numba
+from avatarforge.util.paths import numba_cache_dir
+
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    # Before numba reads its config; if numba was imported already, set it there too.
+    os.environ["NUMBA_CACHE_DIR"] = str(numba_cache_dir())
+
+import numba  # noqa: E402
+import numba.core.config  # noqa: E402
+
+if not numba.core.config.CACHE_DIR:
+    numba.core.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
 __all__ = ["njit_cached"]
 
