@@ -18,7 +18,6 @@ from jaxtyping import Float, Int
 
 __all__ = ["winding_number", "inside"]
 
-_kernel = None
 _fast_kernel = None
 
 
@@ -56,34 +55,6 @@ def _get_fast_kernel():
     return _fast_kernel
 
 
-def _get_kernel():
-    global _kernel
-    if _kernel is None:
-        import numba
-
-        from avatarforge.util.jit import njit_cached
-
-        def kernel(p, a, b, c, out):  # pragma: no cover - compiled
-            for i in numba.prange(p.shape[0]):
-                px, py, pz = p[i, 0], p[i, 1], p[i, 2]
-                total = 0.0
-                for f in range(a.shape[0]):
-                    ax, ay, az = a[f, 0] - px, a[f, 1] - py, a[f, 2] - pz
-                    bx, by, bz = b[f, 0] - px, b[f, 1] - py, b[f, 2] - pz
-                    cx, cy, cz = c[f, 0] - px, c[f, 1] - py, c[f, 2] - pz
-                    la = np.sqrt(ax * ax + ay * ay + az * az)
-                    lb = np.sqrt(bx * bx + by * by + bz * bz)
-                    lc = np.sqrt(cx * cx + cy * cy + cz * cz)
-                    det = ax * (by * cz - bz * cy) - ay * (bx * cz - bz * cx) + az * (bx * cy - by * cx)
-                    den = la * lb * lc + (ax * bx + ay * by + az * bz) * lc + (ax * cx + ay * cy + az * cz) * lb \
-                        + (bx * cx + by * cy + bz * cz) * la
-                    total += 2.0 * np.arctan2(det, den)
-                out[i] = total / (4.0 * np.pi)
-
-        _kernel = njit_cached(kernel, parallel=True, fastmath=True)
-    return _kernel
-
-
 def winding_number(points: Float[np.ndarray, "N 3"], vertices: Float[np.ndarray, "V 3"],
                    faces: Int[np.ndarray, "F 3"], beta: float | None = 2.5, cell: float = 0.06) -> Float[np.ndarray, " N"]:
     """Generalised winding number of each point w.r.t. the triangle mesh (float64).
@@ -97,8 +68,9 @@ def winding_number(points: Float[np.ndarray, "N 3"], vertices: Float[np.ndarray,
     if not len(p):
         return out
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    if beta is None:
-        _get_kernel()(p, np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c), out)
+    if beta is None:  # exact: one cluster of every triangle that is never approximated
+        _get_fast_kernel()(p, np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c),
+                           np.array([0, len(f)], np.int64), np.zeros((1, 3)), np.zeros((1, 3)), np.ones(1), np.inf, out)
         return out
     centroid = (a + b + c) / 3
     key = np.floor((centroid - centroid.min(0)) / cell).astype(np.int64)
