@@ -81,8 +81,9 @@ def create(
                                set_)
     from concurrent.futures import ThreadPoolExecutor
 
-    # Bad input fails fast: a file that is not a usable photo, or a photo without a usable
-    # face, is refused before torch and the body model load (seconds), not after.
+    # Bad input fails fast: bad flags, a file that is not a usable photo, or a photo without a
+    # usable face are refused before torch and the body model load (seconds), not after.
+    _hair_flags(hair, hair_color)
     check_photo(photo, face_index)
     export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     # The body model (and torch with it, ~2.5 s) loads in a background thread, while this
@@ -109,6 +110,18 @@ def check_photo(photo: Path, face_index: Optional[int] = None) -> None:
     face_landmarks(image.rgb, face_index=face_index)  # no face / unusable face / bad index
 
 
+def _hair_flags(hair: str, hair_color: Optional[str]) -> Optional[tuple[int, int, int]]:
+    """Validate --hair / --hair-color; the colour as (r, g, b) or None. The default ``auto``
+    needs no look-up (the styles' module imports torch, which the fast error path avoids)."""
+    if hair != "auto":
+        from avatarforge.bodies.hair import HAIR_STYLES
+        from avatarforge.errors import UserInputError
+
+        if hair not in HAIR_STYLES:
+            raise UserInputError(f"unknown --hair {hair!r}: choose auto, {', '.join(HAIR_STYLES)}")
+    return parse_hex_colour(hair_color, "--hair-color") if hair_color is not None else None
+
+
 def _load_body():
     from avatarforge.bodies import load_body
 
@@ -127,11 +140,7 @@ def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, se
 
     if pose.lower() not in POSE_PRESETS:
         raise UserInputError(f"unknown pose {pose!r}: choose one of {', '.join(POSE_PRESETS)}")
-    from avatarforge.bodies.hair import HAIR_STYLES
-
-    if hair not in ("auto", *HAIR_STYLES):
-        raise UserInputError(f"unknown --hair {hair!r}: choose auto, {', '.join(HAIR_STYLES)}")
-    rgb = parse_hex_colour(hair_color, "--hair-color") if hair_color is not None else None
+    rgb = _hair_flags(hair, hair_color)
     check_output_dir(out, force)
     given = body_overrides(gender, age, muscle, set_)
     from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built
