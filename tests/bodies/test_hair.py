@@ -106,3 +106,16 @@ def test_fit_recovers_a_known_hair_silhouette(body):
     labels["hair"] = np.zeros((h, w), bool)
     parsing.person = body_m.astype(np.float32)
     assert fit_hair(rec, parsing, body_m.astype(np.uint8) * 255, out).style.style == "bald"
+
+
+def test_percentile_per_group_equals_numpy():
+    from avatarforge.bodies.hair import percentile_per_group
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=500)
+    groups = [rng.choice(500, size=n, replace=False) for n in rng.integers(0, 30, size=300)] + [[], [7]]
+    for q in (0.0, 37.5, 90.0, 100.0):
+        got = percentile_per_group(values, groups, q, empty=-5.0)
+        want = [np.percentile(values[g], q) if len(g) else -5.0 for g in groups]
+        assert np.array_equal(got, want)
+    assert np.array_equal(percentile_per_group(values, [[], []], 90.0, 1.5), [1.5, 1.5])

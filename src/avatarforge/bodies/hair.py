@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float, Int
 
-__all__ = ["HairStyle", "HairMesh", "build_hair", "HAIR_STYLES"]
+__all__ = ["HairStyle", "HairMesh", "build_hair", "HAIR_STYLES", "percentile_per_group"]
 
 HAIR_STYLES = ("bald", "short", "medium", "long")
 """Named presets of :class:`HairStyle` (``length`` in metres below the eyes; 0 = no curtain)."""
@@ -99,6 +99,30 @@ def _hairline(theta: np.ndarray, fringe: float) -> np.ndarray:
 _PREP: dict = {}
 
 
+def percentile_per_group(values: Float[np.ndarray, " N"], groups, q: float, empty: float) -> Float[np.ndarray, " G"]:
+    """``np.percentile(values[g], q)`` (linear method) for each index list ``g`` of
+    ``groups``, ``empty`` for an empty one: one sort instead of a Python loop (the hair shell
+    asks for ~9,000 of them)."""
+    sizes = np.fromiter((len(g) for g in groups), np.int64, len(groups))
+    out = np.full(len(groups), float(empty))
+    if sizes.sum() == 0:
+        return out
+    owner = np.repeat(np.arange(len(groups)), sizes)
+    vals = np.asarray(values, np.float64)[np.concatenate([np.asarray(g, np.int64) for g in groups if len(g)])]
+    order = np.lexsort((vals, owner))  # by group, then by value
+    vals = vals[order]
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ok = sizes > 0
+    pos = q / 100.0 * (sizes[ok] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    t = pos - lo
+    a = vals[start[ok] + lo]
+    b = vals[start[ok] + np.minimum(lo + 1, sizes[ok] - 1)]
+    # numpy's lerp, both halves, so that the result is bit-identical to np.percentile
+    out[ok] = np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)
+    return out
+
+
 def _prepare(out, body_skin=None) -> dict:
     """Everything about the body the hair needs, independent of the style (cached for the
     last few outputs: fitting tries many styles on one body)."""
@@ -131,7 +155,7 @@ def _prepare(out, body_skin=None) -> dict:
     idx = tree.query_ball_point(grid_d.reshape(-1, 3), r=np.radians(7.0))
     med = float(np.median(r_head))
     # A high percentile, not the maximum: ears and the nose do not blow the shell up.
-    r_grid = np.array([np.percentile(r_head[i], 90) if len(i) else med for i in idx]).reshape(_N_AZ, 80)
+    r_grid = percentile_per_group(r_head, idx, 90.0, med).reshape(_N_AZ, 80)
     top_idx = tree.query_ball_point(np.array([0.0, 1.0, 0.0]), r=np.radians(7.0))
     torso = ~np.isin(dominant, limb_ids)
     body_ok = np.flatnonzero(torso)

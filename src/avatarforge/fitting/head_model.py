@@ -33,7 +33,8 @@ def sliced_blend_shapes(body, vertex_ids, local_ids=None) -> tuple[Tensor, Tenso
     else:
         li = torch.as_tensor(np.asarray(local_ids), dtype=torch.long)
         cols = torch.cat([torch.arange(first_local), first_local + torch.stack([2 * li, 2 * li + 1], 1).ravel()])
-    return cols, m.blendshapes[cols][:, ids].float().contiguous()
+    # Vertices first: indexing the coefficients first would copy the whole (C, V, 3) tensor.
+    return cols, m.blendshapes[:, ids][cols].float().contiguous()
 
 
 class HeadModel(torch.nn.Module):
@@ -52,11 +53,13 @@ class HeadModel(torch.nn.Module):
         cols, shapes = sliced_blend_shapes(body, ids, local_ids)
         self.register_buffer("cols", cols, persistent=False)
         self.register_buffer("shapes", shapes, persistent=False)
-        self.register_buffer("bone_template", m.template_bone_heads.float(), persistent=False)
-        self.register_buffer("bone_shapes", m.bone_heads_blendshapes.float(), persistent=False)
-        self.register_buffer("to_ours", body.to_ours.clone(), persistent=False)
         names = body.joint_names
         self.head, self.eye_l, self.eye_r = (names.index(n) for n in ("head", "eye.L", "eye.R"))
+        # Only the joints posing needs: (root, head, eye.L, eye.R).
+        bones = torch.tensor([0, self.head, self.eye_l, self.eye_r])
+        self.register_buffer("bone_template", m.template_bone_heads[bones].float(), persistent=False)
+        self.register_buffer("bone_shapes", m.bone_heads_blendshapes[:, bones].float().contiguous(), persistent=False)
+        self.register_buffer("to_ours", body.to_ours.clone(), persistent=False)
         # Skinning of the slice, as dense weights over (other, head, eye.L, eye.R).
         w = torch.zeros(len(ids), 4)
         sk_i, sk_w = body.skin_indices[ids], body.skin_weights[ids]
@@ -87,8 +90,8 @@ class HeadModel(torch.nn.Module):
         return self.pose(rest, bones, head_rot, eye_rot)
 
     def rest(self, phenotype, local, expression) -> tuple[Tensor, Tensor]:
-        """Rest-pose slice vertices and all joint heads, in Anny's frame (cacheable while
-        only the pose changes)."""
+        """Rest-pose slice vertices and the (root, head, eye.L, eye.R) joint heads, in Anny's
+        frame (cacheable while only the pose changes)."""
         c = self.coeffs(phenotype, local, expression)
         # c: coefficient, p: vertex, d: xyz
         rest = self.template[None] + torch.einsum("cpd,bc->bpd", self.shapes, c[:, self.cols])
@@ -99,7 +102,7 @@ class HeadModel(torch.nn.Module):
         """Apply head and eye rotations to a :meth:`rest` result."""
         root = bones[:, :1]
         rest = (rest - root) @ self.to_ours.T
-        joints = (bones[:, [self.head, self.eye_l, self.eye_r]] - root) @ self.to_ours.T
+        joints = (bones[:, 1:4] - root) @ self.to_ours.T
         rh = euler_xyz_to_matrix(head_rot)  # (B, 3, 3)
         re = euler_xyz_to_matrix(eye_rot)  # (B, 2, 3, 3)
         h, el, er = joints[:, 0:1], joints[:, 1:2], joints[:, 2:3]
@@ -118,8 +121,7 @@ class HeadModel(torch.nn.Module):
     def ground_offset(self, phenotype, local, expression) -> Tensor:
         """(B, 3) shift from this module's frame to the full model's (soles at y = 0)."""
         out = self.body(phenotype, local, expression)
-        c = self.coeffs(phenotype, local, expression)
-        bones = self.bone_template[None] + torch.einsum("cpd,bc->bpd", self.bone_shapes, c)
+        _, bones = self.rest(phenotype, local, expression)
         full_head = out.rest_joints_world[:, self.head, :3, 3]
-        mine = (bones[:, self.head] - bones[:, 0]) @ self.to_ours.T
+        mine = (bones[:, 1] - bones[:, 0]) @ self.to_ours.T
         return full_head - mine
