@@ -1,4 +1,8 @@
-"""Many photos -> many avatars: local worker processes (joblib) or a Ray cluster.
+"""Many photos -> many avatars: local worker processes or a Ray cluster.
+
+Locally the body model is loaded once, in the batch's own process; on Linux the workers are
+forked from it afterwards and share the loaded model (copy-on-write) instead of each
+importing and loading it again. One worker runs the photos in the batch's own process.
 
 One output folder per photo; resumable (a folder with a report.json is done and skipped
 unless ``force``); a failing photo is recorded with its error in ``batch_report.json`` and
@@ -65,6 +69,10 @@ def plan_batch(photos: Iterable[Path], outdir: Path, force: bool = False) -> lis
     return items
 
 
+#: The body model loaded by the batch's process before its workers fork (None: each loads one).
+_BODY = None
+
+
 def process_one(photo: str, out: str, options_dict: dict, force: bool) -> dict:
     """Create one avatar (runs inside a worker process); never raises."""
     from avatarforge.errors import AvatarforgeError
@@ -79,7 +87,7 @@ def process_one(photo: str, out: str, options_dict: dict, force: bool) -> dict:
     try:
         opts = CreateOptions(**options_dict)
         report = Report(command="batch")
-        result = create_avatar(photo, opts)
+        result = create_avatar(photo, opts, body=_BODY)
         write_create_outputs(result, out, report, force=True if force or Path(out).exists() else False,
                              preview_size=opts.preview_size)
         item.status, item.warnings = "done", list(result.warnings)
@@ -91,13 +99,44 @@ def process_one(photo: str, out: str, options_dict: dict, force: bool) -> dict:
     return asdict(item)
 
 
-def _local_runner(workers: int):
-    from joblib import Parallel, delayed
+def _process_job(job: tuple) -> dict:
+    return process_one(*job)
 
+
+def _local_runner(workers: int):
     def run(jobs, on_done):
-        parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-        for res in parallel(delayed(process_one)(*job) for job in jobs):
-            on_done(res)
+        global _BODY
+        import sys
+
+        if workers > 1 and not sys.platform.startswith("linux"):  # no safe fork: each worker loads
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+            for res in parallel(delayed(process_one)(*job) for job in jobs):
+                on_done(res)
+            return
+        import torch
+
+        from avatarforge.bodies import load_body
+
+        torch.set_num_threads(1)  # before any torch work: a forked child must not inherit a thread pool
+        _BODY = load_body()
+        if workers == 1:
+            for job in jobs:
+                on_done(process_one(*job))
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(_process_job, job): job for job in jobs}
+            for fut in as_completed(futures):
+                try:
+                    res = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died (e.g. killed): record, go on
+                    photo, out = futures[fut][:2]
+                    res = asdict(BatchItem(photo, out, "failed", f"internal error: worker died: {exc}"))
+                on_done(res)
 
     return run
 
