@@ -45,9 +45,13 @@ def versions() -> dict[str, str]:
 
 
 def _save_png(image, path: str | os.PathLike) -> None:
+    """A product picture as PNG at the textures' zlib level (``export.png``: ~3x faster to
+    encode than PIL's default level 6, files ~10 % larger)."""
     from PIL import Image
 
-    Image.fromarray(image).save(path, format="PNG")
+    from avatarforge.export.png import TEXTURE_PNG_LEVEL
+
+    Image.fromarray(image).save(path, format="PNG", compress_level=TEXTURE_PNG_LEVEL)
 
 
 def _preview_arrays(avatar: Avatar):

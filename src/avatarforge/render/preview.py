@@ -54,6 +54,12 @@ def render_views(
     with torch.no_grad():  # once for all views
         normals = vertex_normals(torch.as_tensor(v, dtype=torch.float32), np.asarray(faces, dtype=np.int64))
         texture = None if texture is None else colors01(texture, "texture")
+    if frame is not None:  # a close-up: triangles wholly above or below the picture cannot show
+        fy = v[np.asarray(faces), 1]
+        half = height_m * 1.12 / 2
+        keep = (fy.max(1) >= centre[1] - half) & (fy.min(1) <= centre[1] + half)
+        faces = np.asarray(faces)[keep]
+        uv_faces = None if uv_faces is None else np.asarray(uv_faces)[keep]
     images = []
     for azimuth in views.values():
         a = np.radians(azimuth)
