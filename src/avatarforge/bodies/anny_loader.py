@@ -49,6 +49,31 @@ def _quiet_import_anny():
     return anny
 
 
+@contextlib.contextmanager
+def _owned_integer_tensors():
+    """While Anny loads its cached build: integer tensors read from the safetensors file are
+    copied out of it. The file is memory-mapped; floating tensors leave it when the model is
+    converted to float32, but integer ones (faces, skinning indices) would stay views of it
+    and keep the whole mapping -- ~230 MB of resident pages -- alive for the process."""
+    import torch
+    from anny.models.model_data import ModelData
+
+    original = ModelData.__dict__["load_safetensors"]
+
+    def load_owned(cls, path):
+        data = original.__func__(cls, path)
+        for name, value in list(vars(data).items()):
+            if isinstance(value, torch.Tensor) and not value.is_floating_point():
+                object.__setattr__(data, name, value.clone())  # a frozen dataclass, still being built
+        return data
+
+    ModelData.load_safetensors = classmethod(load_owned)
+    try:
+        yield
+    finally:
+        ModelData.load_safetensors = original
+
+
 @functools.lru_cache(maxsize=4)
 def load_anny(local_changes: str = "default", facial_actions: str = "all"):
     """The Anny model (float32, torch LBS skinning) for one configuration, built once."""
@@ -59,7 +84,7 @@ def load_anny(local_changes: str = "default", facial_actions: str = "all"):
     root.mkdir(parents=True, exist_ok=True)
     anny.paths.set_anny_cache_path(root)
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), _owned_integer_tensors():
         model = anny.Anny(
             local_changes=local_changes,
             facial_actions=facial_actions,
