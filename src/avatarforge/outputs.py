@@ -1,6 +1,7 @@
-"""Write an avatar's output set into a directory, atomically, with a report; and the product
+"""Write an avatar's output set into a directory, atomically, with a report; the product
 pictures (preview.png, preview_head.png, fit_overlay.png) from an avatar or a face fit: the
-glue between product objects and :mod:`avatarforge.render`, whose functions take arrays."""
+glue between product objects and :mod:`avatarforge.render`, whose functions take arrays; and
+the face list of `avatarforge faces` (faces.json + faces.png)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from avatarforge.util.progress import Stages
 if TYPE_CHECKING:  # torch is imported by the avatar module: keep `Report` light to import
     from avatarforge.avatar import Avatar
     from avatarforge.export.settings import ExportSettings
+    from avatarforge.perception.face import FoundFace
 
 __all__ = ["write_outputs", "write_avatar_vrm", "Report", "file_sha256", "write_preview", "write_head_preview",
-           "write_fit_overlay"]
+           "write_fit_overlay", "faces_json", "write_faces"]
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -108,6 +110,46 @@ def write_fit_overlay(rec, path: str | os.PathLike, max_side: int = 1600):
                            rec.landmarks.points, rec.fit.ibug68_2d, max_side=max_side)
     _save_png(img, path)
     return img
+
+
+FACE_ORDER = "largest face first (3D size of its landmark mesh; ties: leftmost, then topmost); index = --face-index"
+
+
+def faces_json(faces: list[FoundFace], image_size: tuple[int, int]) -> dict:
+    """``{"image_size": [w, h], "order", "faces": [{"index", "box": [x0, y0, x1, y1], "score",
+    "yaw_deg"}]}`` for :func:`perception.find_faces`'s faces; boxes in original-image pixels
+    (x right, y down), in the ``--face-index`` order."""
+    return {
+        "image_size": [int(image_size[0]), int(image_size[1])],
+        "order": FACE_ORDER,
+        "faces": [
+            {
+                "index": f.index,
+                "box": [round(float(v), 1) for v in (f.box.x0, f.box.y0, f.box.x1, f.box.y1)],
+                "score": round(float(f.box.score), 3),
+                "yaw_deg": round(float(f.yaw_deg), 1),
+            }
+            for f in faces
+        ],
+    }
+
+
+def write_faces(folder: Path, rgb, faces: list[FoundFace], seconds: float | None = None, force: bool = False) -> dict:
+    """``folder``/faces.json (:func:`faces_json`, plus ``seconds`` of the search when given)
+    and faces.png (the photo with numbered boxes), written atomically; returns the JSON data."""
+    import numpy as np
+
+    from avatarforge.render.overlay import draw_numbered_boxes
+
+    data = faces_json(faces, (rgb.shape[1], rgb.shape[0]))
+    if seconds is not None:
+        data["seconds"] = round(float(seconds), 3)
+    boxes = np.array([[f.box.x0, f.box.y0, f.box.x1, f.box.y1] for f in faces], dtype=np.float64).reshape(-1, 4)
+    picture = draw_numbered_boxes(rgb, boxes, [f.index for f in faces])
+    with atomic_dir(folder, force=force) as tmp:
+        (tmp / "faces.json").write_text(json.dumps(data, indent=1))
+        _save_png(picture, tmp / "faces.png")
+    return data
 
 
 @dataclass

@@ -112,3 +112,15 @@ def test_fitting_groups_are_the_named_contours():
     assert lg.OVAL == tuple(sorted(lg.FACE_OVAL)) and len(set(lg.OVAL)) == 36
     assert lg.IRIS_RIGHT == (468, 469, 470, 471, 472) and lg.IRIS_LEFT == (473, 474, 475, 476, 477)
     assert lg.IRIS == lg.IRIS_RIGHT + lg.IRIS_LEFT
+
+
+def test_features_are_the_eye_brow_lip_and_nose_points():
+    """FEATURES (weighted up in the face fit) = the eye and lip contours, the brow lines and
+    mediapipe's nose lines; no oval, no iris point."""
+    expected = set()
+    for edges in (fmc.FACEMESH_RIGHT_EYE, fmc.FACEMESH_LEFT_EYE, fmc.FACEMESH_LIPS, fmc.FACEMESH_RIGHT_EYEBROW,
+                  fmc.FACEMESH_LEFT_EYEBROW, fmc.FACEMESH_NOSE):
+        expected |= {i for e in edges for i in e}
+    assert lg.FEATURES == tuple(sorted(expected)) and len(lg.FEATURES) == 116
+    assert not set(lg.FEATURES) & set(lg.IRIS)
+    assert {lg.RIGHT_EYE_OUTER, lg.LEFT_EYE_OUTER, lg.MOUTH_RIGHT, lg.MOUTH_LEFT, lg.NOSE_TIP} <= set(lg.FEATURES)

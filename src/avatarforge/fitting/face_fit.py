@@ -3,9 +3,9 @@
 Adam over identity (phenotypes + head/face local changes), expression (the 52 ARKit
 actions), head and eye rotation and a perspective camera, minimising the robust
 reprojection error of the 478 detected landmarks (with reliability weights from the
-embedding), the lower face contour with landmark marching on the far side of a turned
-head (:mod:`.ibug68`: the detected outline there is the silhouette), DECA's eye- and
-mouth-closure relations, the detector's relative depth, and priors that keep the
+embedding; the facial features weigh more than the skin points), the lower face contour
+with landmark marching on the far side of a turned head (:mod:`.ibug68`: the detected
+outline there is the silhouette), DECA's eye- and mouth-closure relations, the detector's relative depth, and priors that keep the
 parameters plausible. Two stages: rigid (camera + head rotation), then everything.
 Deterministic: no randomness, fixed initialisation.
 """
@@ -22,7 +22,7 @@ from torch import Tensor
 from avatarforge.bodies.landmark_embedding import LandmarkEmbedding, load_embedding
 from avatarforge.fitting.head_model import HeadModel
 from avatarforge.fitting.ibug68 import JAW, contour_lines, far_side, march, marched_jaw
-from avatarforge.perception.landmark_groups import EYE_PAIRS, IRIS, LIP_PAIRS, OVAL
+from avatarforge.perception.landmark_groups import EYE_PAIRS, FEATURES, IRIS, LIP_PAIRS, OVAL
 from avatarforge.render.camera import Camera
 
 __all__ = ["FaceFitConfig", "FaceFit", "fit_face", "CAMERA_ROTATION", "jaw_lines"]
@@ -49,6 +49,12 @@ class FaceFitConfig:
     Anny's mid-range 0.5 (a teenager); set False for photos of children."""
     regions: tuple[str, ...] = ("face", "head")
     """Local-change regions fitted (the rest stay at 0)."""
+    w_features: float = 3.0
+    """Weight of the facial-feature points (eye and lip contours, brows, nose lines:
+    ``landmark_groups.FEATURES``, 116 of the 478) relative to the points on smooth skin, which
+    the detector places from its shape prior more than from the photo. At 1 the ~300 skin
+    points outvote the features: the fitted brows sat ~2 % of the eye-corner distance below
+    the detected ones and the outer eye corners ~2 % outside them (bench_faces.py)."""
     w_contour: float = 0.5
     """Weight of the lower-face silhouette term."""
     w_closure: float = 2.0
@@ -127,6 +133,7 @@ class _Problem:
         self.line_local = [torch.as_tensor([pos[int(k)] for k in line], dtype=torch.long) for line in lines]
         # Reliability weights from the embedding's spread across identities.
         w = 1.0 / (1.0 + (emb.spread_mm / 3.0) ** 2)
+        w[list(FEATURES)] *= cfg.w_features
         w[self.lower_oval] = 0.0  # handled by the silhouette term
         w[list(IRIS)] = 1.0
         self.w = torch.as_tensor(w, dtype=torch.float32)

@@ -4,7 +4,7 @@
   with clear errors for bad files) and :func:`detection_view` for detectors;
 * :mod:`.face` -- :func:`detect_faces`, :func:`find_faces` (every face with its landmarks,
   largest first) and the 478-point :func:`face_landmarks` (mediapipe's bundled models, no
-  download); :mod:`.faces_report` -- ``faces.json`` / ``faces.png``;
+  download) (their ``faces.json`` / ``faces.png`` are written by :func:`avatarforge.outputs.write_faces`);
 * :mod:`.landmark_groups` -- index lists of the mesh's eyes, irises, brows, lips, oval, nose;
 * :mod:`.iris` -- the eye alignment network (iris centres in eye crops);
 * :mod:`.segmentation` -- :func:`person_mask` (person/background matting);

@@ -39,7 +39,7 @@ __all__ = [
     "LIPS_OUTER", "LIPS_OUTER_UPPER", "LIPS_OUTER_LOWER",
     "LIPS_INNER", "LIPS_INNER_UPPER", "LIPS_INNER_LOWER",
     "FACE_OVAL", "NOSE",
-    "OVAL", "EYE_PAIRS", "LIP_PAIRS", "IRIS_RIGHT", "IRIS_LEFT", "IRIS",
+    "OVAL", "EYE_PAIRS", "LIP_PAIRS", "IRIS_RIGHT", "IRIS_LEFT", "IRIS", "FEATURES",
 ]
 
 N_LANDMARKS = 478
@@ -201,6 +201,12 @@ IRIS_RIGHT = (RIGHT_IRIS_CENTER, *sorted(RIGHT_IRIS))
 IRIS_LEFT = (LEFT_IRIS_CENTER, *sorted(LEFT_IRIS))
 """Iris centre + 4 ring points of the subject's left eye: 473-477."""
 IRIS = IRIS_RIGHT + IRIS_LEFT
+FEATURES = tuple(sorted(set(RIGHT_EYE) | set(LEFT_EYE) | set(RIGHT_EYEBROW_UPPER) | set(RIGHT_EYEBROW_LOWER)
+                        | set(LEFT_EYEBROW_UPPER) | set(LEFT_EYEBROW_LOWER) | set(LIPS_OUTER) | set(LIPS_INNER)
+                        | set(NOSE)))
+"""The points on visible facial features (eye and lip contours, brow lines, nose lines), sorted:
+what a photo shows directly (an edge or a corner). Most other mesh points lie on smooth skin,
+where the detector places them from its shape prior rather than from the image."""
 
 
 def _check() -> None:

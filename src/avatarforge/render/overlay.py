@@ -1,14 +1,19 @@
-"""The fitted model drawn over the photo, with landmarks (the picture of fit_overlay.png)."""
+"""Pictures drawn over the photo: the fitted model with landmarks (fit_overlay.png) and
+numbered face boxes (faces.png)."""
 
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Float, UInt8
 from PIL import Image
 
 from avatarforge.render.shading import render_mesh
 from avatarforge.util.image import draw_points
 
-__all__ = ["overlay_mesh", "draw_fit_overlay"]
+__all__ = ["overlay_mesh", "draw_fit_overlay", "draw_numbered_boxes", "BOX_COLOURS"]
+
+#: RGB colour of box ``i`` in :func:`draw_numbered_boxes`: ``BOX_COLOURS[i % len(BOX_COLOURS)]``.
+BOX_COLOURS = ((0, 200, 0), (255, 140, 0), (0, 160, 255), (220, 0, 220), (230, 40, 40), (0, 200, 200))
 
 
 def overlay_mesh(photo: np.ndarray, vertices: np.ndarray, faces: np.ndarray, camera, alpha: float = 0.5,
@@ -34,4 +39,31 @@ def draw_fit_overlay(photo: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
     r = max(1, round(max(img.shape[:2]) / 500))
     draw_points(img, np.asarray(detected_2d)[:, :2] * scale - 0.5, (40, 220, 60), r)
     draw_points(img, np.asarray(fitted_2d)[:, :2] * scale - 0.5, (235, 40, 40), r + 1)
+    return img
+
+
+def draw_numbered_boxes(rgb: UInt8[np.ndarray, "H W 3"], boxes: Float[np.ndarray, "N 4"], labels: list[int],
+                        max_side: int = 1600) -> UInt8[np.ndarray, "h w 3"]:
+    """The photo (shrunk to ``max_side``) with each box ``(x0, y0, x1, y1)`` (photo pixels)
+    outlined in ``BOX_COLOURS[label % 6]`` and its label written in a tag above it (below
+    when there is no room above)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    img = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else rgb.copy()
+    thick = max(2, round(max(img.shape[:2]) / 500))
+    for box, label in zip(np.asarray(boxes, dtype=np.float64), labels):
+        colour = BOX_COLOURS[label % len(BOX_COLOURS)]
+        p0 = (round(box[0] * s), round(box[1] * s))
+        p1 = (round(box[2] * s), round(box[3] * s))
+        cv2.rectangle(img, p0, p1, colour, thick, cv2.LINE_AA)
+        text = str(label)
+        scale = max(0.6, (p1[0] - p0[0]) / 90)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        y_top = p0[1] - th - base - 2 * thick
+        y_top = y_top if y_top >= 0 else p1[1]  # no room above: the tag goes below the box
+        cv2.rectangle(img, (p0[0], y_top), (p0[0] + tw + 2 * thick, y_top + th + base + 2 * thick), colour, -1)
+        cv2.putText(img, text, (p0[0] + thick, y_top + th + thick), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), thick, cv2.LINE_AA)
     return img
