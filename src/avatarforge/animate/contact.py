@@ -64,7 +64,7 @@ def foot_contacts(kp: Float[np.ndarray, "F K 3"], fps: float, config: FootContac
 def root_translation(kp: Float[np.ndarray, "F K 3"], rest_kp: Float[np.ndarray, "K 3"]) -> Float[np.ndarray, "F 3"]:
     """The root's displacement: the tracked pelvis's offset from its median, scaled to the
     avatar's leg length (hip -> knee -> ankle, both sides)."""
-    def leg(p: np.ndarray) -> np.ndarray:
+    def leg(p: np.ndarray) -> np.ndarray | float:
         total = 0.0
         for s in "LR":
             a, b, c = (p[..., KEYPOINTS.index(f"{n}.{s}"), :] for n in ("hip", "knee", "ankle"))
