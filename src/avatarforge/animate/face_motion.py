@@ -17,7 +17,7 @@ import numpy as np
 from jaxtyping import Bool, Float
 
 __all__ = ["FaceMotion", "face_motion_from_frames", "relative_to_neutral", "euler_xyz_matrix",
-           "ADAPTER_FIT_STEPS"]
+           "ADAPTER_FIT_STEPS", "MAX_BASELINE"]
 
 
 @dataclass
@@ -52,15 +52,21 @@ def euler_xyz_matrix(angles_deg: Float[np.ndarray, "F 3"]) -> Float[np.ndarray, 
     return euler_xyz_to_matrix(torch.as_tensor(np.asarray(angles_deg, np.float64))).numpy()
 
 
+#: Largest per-action baseline removed as the performer's neutral (a clip where the eyes are
+#: shut most of the time must not turn its blinks into a neutral face).
+MAX_BASELINE = 0.25
+
+
 def relative_to_neutral(motion: FaceMotion, baseline_percentile: float = 5.0) -> FaceMotion:
     """Retarget relative to the performer's neutral face: each action weight is measured from
     its ``baseline_percentile`` over the valid frames (a resting face that the fit reads as a
-    slight squint or smile maps to 0) and rescaled to keep 1 at 1; the head rotation is taken
+    slight squint or smile maps to 0; at most :data:`MAX_BASELINE`) and rescaled to keep 1 at 1;
+    the head rotation is taken
     relative to its median (the performer's usual head pose faces the camera)."""
     if not motion.valid.any():
         return motion
     v = motion.valid
-    base = np.percentile(motion.weights[v], baseline_percentile, axis=0)
+    base = np.minimum(np.percentile(motion.weights[v], baseline_percentile, axis=0), MAX_BASELINE)
     weights = np.clip((motion.weights - base) / np.maximum(1.0 - base, 1e-6), 0.0, 1.0)
     from scipy.spatial.transform import Rotation
 
