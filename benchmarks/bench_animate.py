@@ -19,6 +19,7 @@
   avatar's head rendered by the CPU renderer: eye openness (mean of both eyes), mouth
   openness, head yaw and pitch (:mod:`perception.face_metrics`); Pearson r between driver
   and avatar over frames where both faces are found.
+* **no person** (/work/photos/video/no_face.mp4): must be refused with a one-line error.
 * **speed**: seconds per frame of each capture stage (2 shared cores, other jobs running).
 
 Writes benchmarks/results/animate.json; with --out, also the side-by-side MP4s and a few PNG frames.
@@ -38,6 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parent
 POSE2SIM = Path("/work/photos/pose2sim/Pose2Sim/Demo_SinglePerson/videos")
 FACE_VIDEO = Path("/work/photos/video/WolfgangLanger_Pexels.mp4")
+NO_PERSON = Path("/work/photos/video/no_face.mp4")
 
 #: pose parameter -> (low, high) degrees of the random synthetic poses
 RANGES = {
@@ -199,6 +201,20 @@ def face_transfer(avatar: Path, video: Path, step: int, max_frames: int | None, 
             "render_seconds_per_frame": round(t_render / anim.n_frames, 3), "pictures": shots}
 
 
+def no_person(avatar: Path, video: Path) -> dict:
+    """A video without anybody must be refused (UserInputError: one line, exit 2 in the CLI)."""
+    from avatarforge.animate import capture_animation
+    from avatarforge.errors import UserInputError
+
+    t0 = time.perf_counter()
+    try:
+        capture_animation(avatar, video)
+    except UserInputError as err:
+        return {"video": video.name, "refused": True, "message": str(err),
+                "seconds": round(time.perf_counter() - t0, 1)}
+    return {"video": video.name, "refused": False, "seconds": round(time.perf_counter() - t0, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--avatar", type=Path, help="An avatar folder (default: the default body, untextured).")
@@ -209,6 +225,7 @@ def main() -> None:
     ap.add_argument("--face-max-frames", type=int, default=None)
     ap.add_argument("--no-face", action="store_true")
     ap.add_argument("--no-body", action="store_true")
+    ap.add_argument("--no-person-video", type=Path, default=NO_PERSON)
     args = ap.parse_args()
     torch.set_num_threads(1)
     from avatarforge.bodies import load_body
@@ -235,6 +252,9 @@ def main() -> None:
             results["face_transfer"] = face_transfer(avatar, args.face_video, args.face_step, args.face_max_frames,
                                                      args.out)
             print("face_transfer", results["face_transfer"], flush=True)
+        if args.no_person_video.is_file():
+            results["no_person"] = no_person(avatar, args.no_person_video)
+            print("no_person", results["no_person"], flush=True)
     res_path.parent.mkdir(parents=True, exist_ok=True)
     res_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {res_path}")

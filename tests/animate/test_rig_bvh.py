@@ -76,7 +76,7 @@ def test_bvh_round_trip_reproduces_the_joint_positions(tmp_path) -> None:
 
 
 def test_bvh_parsed_by_bvhio_gives_the_same_positions(tmp_path) -> None:
-    bvhio = pytest.importorskip("bvhio")
+    import bvhio  # the dev extra: an independent BVH reader
     rig = toy_rig()
     f = 4
     d = random_deltas(rig, f, seed=3)
