@@ -47,6 +47,15 @@ def test_no_person_is_refused_with_exit_2(capsys, avatar_dir, tmp_path):
     assert code == 2 and "no frame could be tracked" in err and not out.exists()
 
 
+def test_sporadic_detections_are_not_a_person(capsys, avatar_dir, photos, tmp_path):
+    img = np.asarray(Image.open(photos["grace_hopper"]).convert("RGB"))[:480, :480]
+    video = _video(tmp_path / "one_face.mp4", [img] + [np.full_like(img, 128)] * 7)
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "animate", avatar_dir, "--video", video, "-o", out, "--face-only")
+    assert code == 2, err
+    assert "a face in only 1 of 8 frames (at least 25% needed)" in err and not out.exists()
+
+
 def test_bad_arguments_are_refused(capsys, tmp_path):
     code, _, err = run(capsys, "animate", tmp_path, "--video", tmp_path / "v.mp4", "-o", tmp_path / "o",
                        "--face-only", "--body-only")

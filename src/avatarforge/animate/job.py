@@ -62,6 +62,9 @@ class AnimateConfig:
     """One-euro filter: cutoff (Hz) for still values."""
     beta: float = 0.3
     """One-euro filter: how fast the cutoff rises with speed."""
+    min_person_fraction: float = 0.25
+    """A face or body found in fewer frames than this fraction is taken for detector false
+    positives (a cartoon animal, a poster) and the video is refused as showing nobody."""
 
 
 @dataclass
@@ -184,9 +187,18 @@ def capture_animation(avatar_dir: str | os.PathLike, video: str | os.PathLike, c
         with stages.stage("track face"):
             face = face_motion_from_frames(read_frames(video, max_frames=cfg.max_frames, step=cfg.step), fps)
         n = max(n, len(face))
-        if not face.valid.any() and track is None:
-            raise UserInputError(f"no person found in {video.name}: no face in any frame"
-                                 + ("" if not cfg.body else " and no body") + "; film a person facing the camera")
+    n_face = int(face.valid.sum()) if face is not None else 0
+    n_body = int(track.counts["tracked"] + track.counts["interpolated"]) if track is not None else 0
+    need = cfg.min_person_fraction * max(n, 1)
+    if max(n_face, n_body) < need:
+        found = " and ".join(f"a {what} in only {k} of {n} frames" for what, k, on in
+                             (("face", n_face, cfg.face), ("body", n_body, cfg.body)) if on)
+        raise UserInputError(f"no person found in {video.name}: {found} (at least "
+                             f"{cfg.min_person_fraction:.0%} needed); film one person facing the camera")
+    if track is not None and n_body < need:
+        track = None  # sporadic body detections: animate the face only
+    if face is not None and n_face < need:
+        face = FaceMotion.empty(len(face), fps)  # sporadic face detections: animate the body only
     if n == 0:
         raise UserInputError(f"no frames could be read from {video.name}")
 
