@@ -62,7 +62,7 @@ def test_bad_arguments_are_refused(capsys, tmp_path):
     assert code == 2 and "exclude each other" in err
     (tmp_path / "v.mp4").write_bytes(b"")
     code, _, err = run(capsys, "animate", tmp_path / "nothing", "--video", tmp_path / "v.mp4", "-o", tmp_path / "o")
-    assert code == 2 and "avatar folder not found" in err or "empty" in err
+    assert code == 2 and ("avatar folder not found" in err or "is empty" in err), err
 
 
 def test_face_animation_end_to_end(capsys, avatar_dir, photos, tmp_path):
