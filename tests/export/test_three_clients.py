@@ -201,3 +201,33 @@ def test_three_vrm_expressions_change_the_rendered_face(page, avatar_files) -> N
     assert blink_change[(rows[:, 0] > h * 0.25) & (rows[:, 0] < h * 0.55)].sum() > 200, blink_change.sum()
     assert blink_change[rows[:, 0] > h * 0.7].sum() < 0.05 * blink_change.sum()
     assert mouth_change[rows[:, 0] < h * 0.35].sum() < 0.05 * mouth_change.sum()
+
+
+def test_gltfloader_plays_an_added_animation(page, avatar_files) -> None:
+    """export.animation's clip on the avatar: three.js's AnimationMixer moves the joint and the
+    morph weights to the written keyframes (and interpolates between them)."""
+    from scipy.spatial.transform import Rotation
+
+    from avatarforge.export.animation import AnimationClip, add_animation
+    from avatarforge.export.gltf_read import read_glb
+
+    folder, glb, _, mesh = avatar_files
+    g = read_glb(folder / "avatar.glb")
+    node = g.joint_nodes[list(mesh.joint_names).index("upperarm01.L")]
+    n, fps = 11, 10.0
+    rest = Rotation.from_matrix(g.node_local[node][:3, :3])
+    quats = (rest * Rotation.from_euler("z", np.linspace(0, 60, n)[:, None], degrees=True)).as_quat()
+    weights = np.zeros((n, len(glb.morph_names)))
+    jaw = list(glb.morph_names).index("jawOpen")
+    weights[:, jaw] = np.linspace(0, 1, n)
+    data = add_animation((folder / "avatar.glb").read_bytes(), AnimationClip(fps, rotations={node: quats},
+                                                                             weights={0: weights}))
+    (folder / "animated.glb").write_bytes(data)
+    got = page.evaluate("([u, n, t]) => window.sampleAnimation(u, n, t)",
+                        ["/files/animated.glb", "upperarm01.L", [0.0, 0.5, 1.0]])
+    assert not page.errors, page.errors
+    assert got["duration"] == pytest.approx(1.0) and got["tracks"] >= 2
+    for s, k in zip(got["samples"], (0, 5, 10)):
+        q = np.array(s["q"])
+        assert min(np.abs(q - quats[k]).max(), np.abs(q + quats[k]).max()) < 1e-4, (s["t"], q, quats[k])
+        assert s["weights"][s["dictionary"]["jawOpen"]] == pytest.approx(weights[k, jaw], abs=1e-5)

@@ -1,0 +1,264 @@
+"""Animation capture figures (issue 22): body IK, body reprojection, expression transfer, speed.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_animate.py [--avatar DIR] [--out DIR]
+        [--pose2sim DIR] [--face-video FILE] [--face-step N] [--no-face] [--no-body]
+
+* **body, synthetic** (known poses): the default body in random poses (Anny pose parameters,
+  uniform within comfortable ranges); its keypoints are solved back onto the avatar's rest
+  skeleton by :func:`animate.ik.solve_body_ik`; MPJPE (pelvis-aligned, all 19 keypoints) and
+  mean bone direction error.
+* **body, real** (Pose2Sim Demo_SinglePerson, 4 cameras, 100 frames each): ``capture_animation
+  --body-only``; the animated avatar's keypoints are mapped onto the tracked 3D keypoints by ONE
+  similarity transform per clip (the avatar has its own size; the tracker's world is tilted
+  with the camera), projected with the tracker's camera and compared with the tracked 2D
+  keypoints: mean pixel error at the tracker's working size (longer side 640) and as a
+  fraction of the person's height in the image. Baseline: the avatar standing still in its
+  rest pose (same alignment), to show what the IK adds.
+* **face** (a real face video, default /work/photos/video/WolfgangLanger_Pexels.mp4): the
+  face-only animation; per frame, the face mesh (MediaPipe) on the driver frame and on the
+  avatar's head rendered by the CPU renderer: eye openness (mean of both eyes), mouth
+  openness, head yaw and pitch (:mod:`perception.face_metrics`); Pearson r between driver
+  and avatar over frames where both faces are found.
+* **no person** (/work/photos/video/no_face.mp4): must be refused with a one-line error.
+* **speed**: seconds per frame of each capture stage (2 shared cores, other jobs running).
+
+Writes benchmarks/results/animate.json; with --out, also the side-by-side MP4s and a few PNG frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent
+POSE2SIM = Path("/work/photos/pose2sim/Pose2Sim/Demo_SinglePerson/videos")
+FACE_VIDEO = Path("/work/photos/video/WolfgangLanger_Pexels.mp4")
+NO_PERSON = Path("/work/photos/video/no_face.mp4")
+
+#: pose parameter -> (low, high) degrees of the random synthetic poses
+RANGES = {
+    "pose.root.y": (-60, 60), "pose.spine03.x": (-15, 25), "pose.spine03.y": (-20, 20), "pose.neck01.x": (-20, 20),
+    "pose.upperarm01.L.z": (-30, 60), "pose.upperarm01.R.z": (-60, 30), "pose.upperarm01.L.x": (-80, 40),
+    "pose.upperarm01.R.x": (-80, 40), "pose.lowerarm01.L.y": (-90, 0), "pose.lowerarm01.R.y": (0, 90),
+    "pose.upperleg01.L.x": (-70, 20), "pose.upperleg01.R.x": (-70, 20), "pose.lowerleg01.L.x": (0, 90),
+    "pose.lowerleg01.R.x": (0, 90), "pose.foot.L.x": (-20, 20), "pose.foot.R.x": (-20, 20),
+}
+
+
+def _keypoints(world: np.ndarray, names: list[str]) -> np.ndarray:
+    from avatarforge.neural.skeleton import anny_keypoints
+
+    return anny_keypoints(torch.as_tensor(world), names).numpy()
+
+
+def body_synthetic(body, n: int = 40, seed: int = 0) -> dict:
+    from avatarforge.animate.ik import solve_body_ik
+    from avatarforge.animate.rig import pose_rig, rest_keypoints, rig_from_arrays
+    from avatarforge.avatar import build_avatar
+    from avatarforge.neural.skeleton import BONES, KEYPOINTS
+
+    avatar = build_avatar({}, pose="a", body=body)
+    mesh = avatar.rigged_mesh()
+    rig = rig_from_arrays(mesh.joint_names, mesh.joint_parents, mesh.joint_world, list(range(len(mesh.joint_names))))
+    rest = rest_keypoints(rig)
+    rng = np.random.default_rng(seed)
+    truth = []
+    for _ in range(n):
+        pose = {k: float(rng.uniform(*r)) for k, r in RANGES.items()}
+        out = body.forward_params({**avatar.values, **pose})
+        truth.append(_keypoints(out.joints[0].double().numpy(), list(out.joint_names)))
+    truth = np.stack(truth)
+    ik = solve_body_ik(rig, rest, truth)
+    got = _keypoints(pose_rig(rig, ik.deltas, np.zeros((n, 3))).world[..., :3, 3], rig.names)
+    pel = KEYPOINTS.index("pelvis")
+    err = np.linalg.norm((got - got[:, pel : pel + 1]) - (truth - truth[:, pel : pel + 1]), axis=-1)
+    d = lambda p: np.stack([p[:, b] - p[:, a] for a, b in BONES], 1)  # noqa: E731
+    g, t = d(got), d(truth)
+    cos = np.einsum("fbi,fbi->fb", g, t) / np.linalg.norm(g, axis=-1) / np.linalg.norm(t, axis=-1)
+    ang = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    return {"poses": n, "mpjpe_cm": round(float(err.mean() * 100), 2),
+            "mpjpe_cm_per_keypoint": {k: round(float(e * 100), 2) for k, e in zip(KEYPOINTS, err.mean(0))},
+            "bone_direction_error_deg_mean": round(float(ang.mean()), 2),
+            "bone_direction_error_deg_median": round(float(np.median(ang)), 2),
+            "frames_with_a_clamped_joint": int((ik.clamped > 0).sum())}
+
+
+def _reprojection(anim) -> dict:
+    """Mean 2D error of the animated avatar's keypoints vs the tracked ones (see the docstring)."""
+    from avatarforge.animate.rig import pose_rig
+    from avatarforge.util.geometry import umeyama
+
+    track = anim.track
+    idx = track.frame_index
+    names = anim.rig.names
+
+    def err_for(world: np.ndarray) -> tuple[float, float]:
+        kp = _keypoints(world[idx][..., :3, 3], names)  # (T, K, 3)
+        r, t, s = umeyama(kp.reshape(-1, 3), track.joints.reshape(-1, 3), scale=True)
+        mapped = s * kp @ r.T + t
+        uv = track.camera.project(mapped.reshape(-1, 3))[:, :2].reshape(len(idx), -1, 2)
+        e = np.linalg.norm(uv - track.points, axis=-1)
+        height = np.median(np.ptp(track.points[..., 1], axis=1))
+        return float(e.mean()), float(e.mean() / height)
+
+    px, frac = err_for(anim.posed.world)
+    still = pose_rig(anim.rig, np.broadcast_to(np.eye(3), anim.deltas.shape).copy(), anim.root_translation)
+    px0, frac0 = err_for(still.world)
+    return {"frames": int(anim.n_frames), "tracked": int(len(idx)), "reprojection_px": round(px, 2),
+            "reprojection_fraction_of_height": round(frac, 4), "rest_pose_baseline_px": round(px0, 2),
+            "rest_pose_baseline_fraction_of_height": round(frac0, 4)}
+
+
+def body_real(avatar: Path, videos: list[Path], out: Path | None) -> dict:
+    from avatarforge.animate import AnimateConfig, capture_animation
+    from avatarforge.animate.job import write_animation
+    from avatarforge.util.progress import Stages
+
+    res = {}
+    for v in videos:
+        cfg = AnimateConfig(face=False, body=True, video=out is not None)
+        stages = Stages()
+        anim, glb = capture_animation(avatar, v, cfg, stages)
+        r = _reprojection(anim)
+        r["seconds_per_frame"] = {k: round(t / anim.n_frames, 4) for k, t in stages.timings.items()}
+        if out is not None:
+            write_animation(anim, glb, v, out / f"body_{v.stem}", cfg, force=True)
+        res[v.stem] = r
+        print(v.stem, r, flush=True)
+    px = [r["reprojection_px"] for r in res.values()]
+    base = [r["rest_pose_baseline_px"] for r in res.values()]
+    return {"videos": res, "mean_reprojection_px": round(float(np.mean(px)), 2),
+            "mean_rest_pose_baseline_px": round(float(np.mean(base)), 2)}
+
+
+def _face_metrics(rgb: np.ndarray):
+    from avatarforge.errors import UserInputError
+    from avatarforge.perception.face import face_landmarks
+    from avatarforge.perception.face_metrics import eye_openness, head_pose_angles, mouth_openness
+
+    try:
+        p = face_landmarks(rgb).points
+    except UserInputError:
+        return None
+    hp = head_pose_angles(p)
+    return [eye_openness(p).mean, mouth_openness(p), hp.yaw, hp.pitch]
+
+
+def face_transfer(avatar: Path, video: Path, step: int, max_frames: int | None, out: Path | None) -> dict:
+    from avatarforge.animate import AnimateConfig, capture_animation
+    from avatarforge.animate.job import setup_renderer
+    from avatarforge.util.progress import Stages
+    from avatarforge.util.video import read_frames
+
+    cfg = AnimateConfig(face=True, body=False, step=step, max_frames=max_frames, height=360)
+    stages = Stages()
+    t0 = time.perf_counter()
+    anim, glb = capture_animation(avatar, video, cfg, stages)
+    capture_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "avatar.glb"
+        path.write_bytes(glb)
+        renderer = setup_renderer(anim, path, cfg)
+    driver, avatar_m, shots = [], [], {}
+    t_render = 0.0
+    for i, frame in enumerate(read_frames(video, max_frames=max_frames, step=step)):
+        if i >= anim.n_frames:
+            break
+        t1 = time.perf_counter()
+        img = renderer.render(renderer.vertices(anim.posed.world[i], anim.morph_weights[i]))
+        t_render += time.perf_counter() - t1
+        driver.append(_face_metrics(frame))
+        avatar_m.append(_face_metrics(img))
+        if out is not None and i % max(1, anim.n_frames // 6) == 0:
+            from avatarforge.animate.render import side_by_side
+            from PIL import Image
+
+            out.mkdir(parents=True, exist_ok=True)
+            shots[i] = str(out / f"face_{i:04d}.png")
+            Image.fromarray(side_by_side(frame, img, 360)).save(shots[i])
+    both = [k for k in range(len(driver)) if driver[k] is not None and avatar_m[k] is not None]
+    d = np.array([driver[k] for k in both])
+    a = np.array([avatar_m[k] for k in both])
+    names = ["eye_openness", "mouth_openness", "head_yaw", "head_pitch"]
+    pearson = {n: round(float(np.corrcoef(d[:, j], a[:, j])[0, 1]), 3) for j, n in enumerate(names)}
+    return {"video": video.name, "step": step, "frames": int(anim.n_frames),
+            "face_found_in_video": int(anim.face.valid.sum()), "both_faces_found": len(both),
+            "pearson": pearson, "targets": {"mouth_openness": 0.8, "eye_openness": 0.7, "head_yaw": 0.8,
+                                            "head_pitch": 0.8},
+            "driver_range": {n: [round(float(d[:, j].min()), 3), round(float(d[:, j].max()), 3)]
+                             for j, n in enumerate(names)},
+            "avatar_range": {n: [round(float(a[:, j].min()), 3), round(float(a[:, j].max()), 3)]
+                             for j, n in enumerate(names)},
+            "capture_seconds_per_frame": round(capture_s / anim.n_frames, 3),
+            "capture_fps": round(anim.n_frames / capture_s, 2),
+            "stage_seconds_per_frame": {k: round(t / anim.n_frames, 4) for k, t in stages.timings.items()},
+            "render_seconds_per_frame": round(t_render / anim.n_frames, 3), "pictures": shots}
+
+
+def no_person(avatar: Path, video: Path) -> dict:
+    """A video without anybody must be refused (UserInputError: one line, exit 2 in the CLI)."""
+    from avatarforge.animate import capture_animation
+    from avatarforge.errors import UserInputError
+
+    t0 = time.perf_counter()
+    try:
+        capture_animation(avatar, video)
+    except UserInputError as err:
+        return {"video": video.name, "refused": True, "message": str(err),
+                "seconds": round(time.perf_counter() - t0, 1)}
+    return {"video": video.name, "refused": False, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--avatar", type=Path, help="An avatar folder (default: the default body, untextured).")
+    ap.add_argument("--out", type=Path, help="Write MP4s/PNGs here.")
+    ap.add_argument("--pose2sim", type=Path, default=POSE2SIM)
+    ap.add_argument("--face-video", type=Path, default=FACE_VIDEO)
+    ap.add_argument("--face-step", type=int, default=2)
+    ap.add_argument("--face-max-frames", type=int, default=None)
+    ap.add_argument("--no-face", action="store_true")
+    ap.add_argument("--no-body", action="store_true")
+    ap.add_argument("--no-person-video", type=Path, default=NO_PERSON)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from avatarforge.bodies import load_body
+
+    body = load_body()
+    res_path = ROOT / "results" / "animate.json"
+    results = json.loads(res_path.read_text()) if res_path.is_file() else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        avatar = args.avatar
+        if avatar is None:
+            from avatarforge.avatar import build_avatar
+            from avatarforge.export import write_glb
+
+            avatar = Path(tmp)
+            write_glb(build_avatar({}, pose="a", body=body).rigged_mesh(), avatar / "avatar.glb")
+        results["avatar"] = "default body" if args.avatar is None else args.avatar.name
+        if not args.no_body:
+            results["body_synthetic"] = body_synthetic(body)
+            print("body_synthetic", results["body_synthetic"], flush=True)
+            videos = sorted(args.pose2sim.glob("*.mp4"))
+            if videos:
+                results["body_pose2sim"] = body_real(avatar, videos, args.out)
+        if not args.no_face and args.face_video.is_file():
+            results["face_transfer"] = face_transfer(avatar, args.face_video, args.face_step, args.face_max_frames,
+                                                     args.out)
+            print("face_transfer", results["face_transfer"], flush=True)
+        if args.no_person_video.is_file():
+            results["no_person"] = no_person(avatar, args.no_person_video)
+            print("no_person", results["no_person"], flush=True)
+    res_path.parent.mkdir(parents=True, exist_ok=True)
+    res_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {res_path}")
+
+
+if __name__ == "__main__":
+    main()
