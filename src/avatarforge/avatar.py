@@ -64,7 +64,7 @@ class Avatar:
 
             hair = build_hair(out, self.hair.style)
         return Avatar(self.body, values, pose.lower(), out, self.texture, texture_lit=self.texture_lit, hair=hair,
-                      hair_srgb=self.hair_srgb)
+                      hair_srgb=self.hair_srgb, outfit=self.outfit, garments=dress(out, self.outfit))
 
     def rigged_mesh(self) -> RiggedMesh:
         """The export mesh: neutral face in the export pose, the expression as morph weights.

@@ -118,6 +118,13 @@ class BodyRegions:
     """Arm/leg chain coordinate (0 shoulder/hip, 1 elbow/knee, 2 wrist/ankle); 0 elsewhere."""
     height: Float[np.ndarray, " V"]
     """Rest-pose height (metres)."""
+    x: Float[np.ndarray, " V"]
+    """Rest-pose sideways position (metres, 0 on the body's midline)."""
+    z: Float[np.ndarray, " V"]
+    """Rest-pose depth (metres, +z the front)."""
+    neck_y: float
+    """Height of the neck's base joint."""
+    neck_z: float
     hip_y: float
     waist_y: float
     knee_y: float
@@ -178,33 +185,63 @@ def body_regions(out) -> BodyRegions:
         chain[arm] = _chain(rv[arm], j[f"upperarm01.{side}"], j[f"lowerarm01.{side}"], j[f"wrist.{side}"])
         leg = np.isin(group, [_G["leg"], _G["foot"]]) & this_side
         chain[leg] = _chain(rv[leg], j[f"upperleg01.{side}"], j[f"lowerleg01.{side}"], j[f"foot.{side}"])
-    return BodyRegions(group, chain, rv[:, 1], float(j["root"][1]), float(j["spine03"][1]),
+    return BodyRegions(group, chain, rv[:, 1], rv[:, 0], rv[:, 2], float(j["neck01"][1]), float(j["neck01"][2]), float(j["root"][1]), float(j["spine03"][1]),
                        float((j["lowerleg01.L"][1] + j["lowerleg01.R"][1]) / 2),
                        float((j["foot.L"][1] + j["foot.R"][1]) / 2))
 
 
-def _covered(spec: GarmentSpec, r: BodyRegions, part: str) -> np.ndarray:
-    """Body vertices under ``part`` (``top``, ``bottom`` or ``feet``) of garment ``spec``."""
+def _field(spec: GarmentSpec, r: BodyRegions, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(allowed, s)`` of ``part`` (``top``, ``bottom`` or ``feet``) of garment ``spec``: the body
+    groups it may cover, and a signed distance-like field (metres; <= 0 inside) whose zero level
+    is the garment's edge (hem, neckline, cuff). The edge follows the zero level, not the
+    triangles (see :func:`_offset_part`), so it is a clean line on the skin."""
     g, c, y = r.group, r.chain, r.height
     span = r.waist_y - r.hip_y
-    body = np.isin(g, [_G["torso"], _G["leg"]])
+    # Chain units to metres (about a bone's length), so that the fields compare.
+    chain_m = 0.3
     if part == "top":
-        sleeve = (g == _G["arm"]) & (c <= spec.sleeve) if spec.sleeve and spec.sleeve > 0 else np.zeros(len(g), bool)
-        return (body & (y >= r.hip_y + spec.hem * span)) | sleeve
-    if part == "bottom":
-        legs = (g == _G["leg"]) & (c <= spec.leg)
-        return (g == _G["torso"]) & (y <= r.hip_y + spec.waist * span) | legs & (y <= r.hip_y + spec.waist * span)
-    return (g == _G["foot"]) | ((g == _G["leg"]) & (c >= 1.86))  # feet: to just above the ankle
+        groups = ["torso", "leg", "head"] + (["arm"] if spec.sleeve and spec.sleeve > 0 else [])
+        front = np.clip((r.z - r.neck_z) / 0.05, 0.0, 1.0)
+        # A crew neck: the neck's cylinder (within 8 cm of its axis) is open above a line lower
+        # in front; the shoulders beside it stay covered.
+        radial = np.hypot(r.x, r.z - r.neck_z)
+        neck = np.maximum(np.minimum(y - (r.neck_y - 0.02 - 0.035 * front), 0.08 - radial), y - r.neck_y)
+        s = np.maximum(r.hip_y + spec.hem * span - y, neck)
+        if spec.sleeve and spec.sleeve > 0:
+            s = np.where(g == _G["arm"], np.maximum(s, (c - spec.sleeve) * chain_m), s)
+    elif part == "bottom":
+        groups = ["torso", "leg"]
+        s = np.maximum(y - (r.hip_y + spec.waist * span), np.where(g == _G["leg"], (c - spec.leg) * chain_m, -1.0))
+    else:  # shoes: the feet up to just above the ankle
+        groups = ["foot", "leg"]
+        s = np.where(g == _G["leg"], (1.86 - c) * chain_m, -1.0)
+    return np.isin(g, [_G[n] for n in groups]), s
 
 
-def _offset_part(v: np.ndarray, n: np.ndarray, faces: np.ndarray, keep: np.ndarray, thickness: float):
-    """(vertices, faces, body vertex of each garment vertex) of the body triangles whose three
-    corners are in ``keep``, pushed ``thickness`` out along the normals."""
-    f = faces[keep[faces].all(1)]
+def _offset_part(v: np.ndarray, n: np.ndarray, faces: np.ndarray, allowed: np.ndarray, s: np.ndarray,
+                 thickness: float):
+    """(vertices, faces, body vertex of each garment vertex, covered body vertices) of the body
+    triangles in ``allowed`` that reach inside (``s <= 0``), pushed ``thickness`` out along the
+    normals. Their corners outside move along the triangle edges onto the zero level of ``s``
+    (the mean of the crossings with their inside neighbours): a clean edge, not a saw-tooth."""
+    inside = allowed & (s <= 0)
+    f = faces[allowed[faces].all(1) & inside[faces].any(1)]
     used = np.unique(f)
+    pos = v.copy()
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    e = np.concatenate([e, e[:, ::-1]])
+    e = e[~inside[e[:, 0]] & inside[e[:, 1]]]  # (outside corner, inside neighbour)
+    if len(e):
+        a, b = e[:, 0], e[:, 1]
+        t = np.clip(s[a] / np.maximum(s[a] - s[b], 1e-12), 0.0, 0.9)[:, None]  # stop short of a sliver
+        cross = v[a] + t * (v[b] - v[a])
+        cnt = np.bincount(a, minlength=len(v))
+        moved = np.flatnonzero(cnt)
+        for axis in range(3):
+            pos[moved, axis] = np.bincount(a, cross[:, axis], minlength=len(v))[moved] / cnt[moved]
     remap = np.full(len(v), -1)
     remap[used] = np.arange(len(used))
-    return v[used] + thickness * n[used], remap[f], used
+    return pos[used] + thickness * n[used], remap[f], used, used[inside[used]]
 
 
 def _hull(v: np.ndarray, r: BodyRegions, top_y_rest: float, hem_chain: float, thickness: float, out,
@@ -286,13 +323,13 @@ def build_garment(out, name: str, regions: BodyRegions | None = None) -> Garment
     if spec.skirt is not None and name == "dress":  # the dress's bodice ends a little below the waist
         parts = ["top"]
     for part in parts:
-        keep = _covered(spec, r, part)
-        gv, gf, used = _offset_part(v, n, faces, keep, spec.thickness)
+        allowed, field_s = _field(spec, r, part)
+        gv, gf, used, inside = _offset_part(v, n, faces, allowed, field_s, spec.thickness)
         pieces_v.append(gv)
         pieces_f.append(gf)
         pieces_i.append(si[used])
         pieces_w.append(sw[used])
-        covers.append(used)
+        covers.append(inside)
     if spec.skirt is not None:
         span = r.waist_y - r.hip_y
         top_rest = r.hip_y + (spec.waist if spec.waist is not None else spec.hem + 0.2) * span
