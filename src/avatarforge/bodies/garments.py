@@ -61,7 +61,7 @@ class GarmentSpec:
 #: Thickness order (inner to outer): shoes 6 mm < trousers/shorts 8 mm < tops 10 mm < shirt
 #: 12 mm < jacket 18 mm, so a top over trousers and trousers over shoes never z-fight.
 GARMENTS: dict[str, GarmentSpec] = {g.name: g for g in (
-    GarmentSpec("tshirt", ("top",), 0.010, sleeve=0.42, hem=-0.25),
+    GarmentSpec("tshirt", ("top",), 0.010, sleeve=0.5, hem=-0.25),
     GarmentSpec("longsleeve", ("top",), 0.010, sleeve=1.93, hem=-0.25),
     GarmentSpec("shirt", ("top",), 0.012, sleeve=1.95, hem=-0.45),
     GarmentSpec("jacket", ("top",), 0.018, sleeve=1.97, hem=-0.7),
@@ -125,6 +125,9 @@ class BodyRegions:
     neck_y: float
     """Height of the neck's base joint."""
     neck_z: float
+    shoulder_x: float
+    shoulder_y: float
+    """Half the distance between the shoulder (upper arm) joints."""
     hip_y: float
     waist_y: float
     knee_y: float
@@ -185,7 +188,9 @@ def body_regions(out) -> BodyRegions:
         chain[arm] = _chain(rv[arm], j[f"upperarm01.{side}"], j[f"lowerarm01.{side}"], j[f"wrist.{side}"])
         leg = np.isin(group, [_G["leg"], _G["foot"]]) & this_side
         chain[leg] = _chain(rv[leg], j[f"upperleg01.{side}"], j[f"lowerleg01.{side}"], j[f"foot.{side}"])
-    return BodyRegions(group, chain, rv[:, 1], rv[:, 0], rv[:, 2], float(j["neck01"][1]), float(j["neck01"][2]), float(j["root"][1]), float(j["spine03"][1]),
+    return BodyRegions(group, chain, rv[:, 1], rv[:, 0], rv[:, 2], float(j["neck01"][1]), float(j["neck01"][2]),
+                       float(abs(j["upperarm01.L"][0] - j["upperarm01.R"][0]) / 2),
+                       float((j["upperarm01.L"][1] + j["upperarm01.R"][1]) / 2), float(j["root"][1]), float(j["spine03"][1]),
                        float((j["lowerleg01.L"][1] + j["lowerleg01.R"][1]) / 2),
                        float((j["foot.L"][1] + j["foot.R"][1]) / 2))
 
@@ -200,7 +205,7 @@ def _field(spec: GarmentSpec, r: BodyRegions, part: str) -> tuple[np.ndarray, np
     # Chain units to metres (about a bone's length), so that the fields compare.
     chain_m = 0.3
     if part == "top":
-        groups = ["torso", "leg", "head"] + (["arm"] if spec.sleeve and spec.sleeve > 0 else [])
+        groups = ["torso", "leg", "head", "arm"]
         front = np.clip((r.z - r.neck_z) / 0.05, 0.0, 1.0)
         # A crew neck: the neck's cylinder (within 8 cm of its axis) is open above a line lower
         # in front; the shoulders beside it stay covered.
@@ -209,6 +214,10 @@ def _field(spec: GarmentSpec, r: BodyRegions, part: str) -> tuple[np.ndarray, np
         s = np.maximum(r.hip_y + spec.hem * span - y, neck)
         if spec.sleeve and spec.sleeve > 0:
             s = np.where(g == _G["arm"], np.maximum(s, (c - spec.sleeve) * chain_m), s)
+        else:  # sleeveless: the armhole is a cut just inside the shoulder joints, above the armpits
+            hole = np.where(y > r.shoulder_y - 0.1, np.abs(r.x) - (r.shoulder_x - 0.025),
+                            np.where(g == _G["arm"], 0.05, -1.0))
+            s = np.maximum(s, hole)
     elif part == "bottom":
         groups = ["torso", "leg"]
         s = np.maximum(y - (r.hip_y + spec.waist * span), np.where(g == _G["leg"], (c - spec.leg) * chain_m, -1.0))
@@ -241,7 +250,13 @@ def _offset_part(v: np.ndarray, n: np.ndarray, faces: np.ndarray, allowed: np.nd
             pos[moved, axis] = np.bincount(a, cross[:, axis], minlength=len(v))[moved] / cnt[moved]
     remap = np.full(len(v), -1)
     remap[used] = np.arange(len(used))
-    return pos[used] + thickness * n[used], remap[f], used, used[inside[used]]
+    # Covered: the inside vertices not on the garment's border (skin exactly at a hard edge,
+    # such as a sleeveless armhole, is as much out of the garment as in it).
+    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), 1)
+    uniq, count = np.unique(edges, axis=0, return_counts=True)
+    border = np.zeros(len(v), bool)
+    border[uniq[count == 1].ravel()] = True
+    return pos[used] + thickness * n[used], remap[f], used, used[inside[used] & ~border[used]]
 
 
 def _hull(v: np.ndarray, r: BodyRegions, top_y_rest: float, hem_chain: float, thickness: float, out,
@@ -352,10 +367,11 @@ def build_garment(out, name: str, regions: BodyRegions | None = None) -> Garment
         pieces_w.append(hw)
         y_hem = hv[:, 1].min()
         y_top = hv[:, 1].max()
-        # Covered: the skin between the waistband and the hem, except where it faces down (the
-        # crotch, the backs of the knees, more than ~17 degrees down): a skirt is open below, that skin shows from below.
+        # Covered: the skin between the waistband and the hem, except what a skirt, open below,
+        # shows from below: skin facing down (the crotch, the backs of the knees, more than ~17
+        # degrees down) and the last 8 cm above the hem (the inner thighs see out under it).
         under = np.flatnonzero(np.isin(r.group, [_G["torso"], _G["leg"]]) & (v[:, 1] <= y_top - 0.02)
-                               & (v[:, 1] >= y_hem + 0.05) & (n[:, 1] > -0.3))
+                               & (v[:, 1] >= y_hem + 0.08) & (n[:, 1] > -0.3))
         covers.append(under)
     offsets = np.cumsum([0] + [len(p) for p in pieces_v])
     fv = np.concatenate([f + o for f, o in zip(pieces_f, offsets)])

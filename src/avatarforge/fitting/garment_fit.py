@@ -91,7 +91,7 @@ def parse_outfit(text: str) -> list[tuple[str, tuple[int, int, int] | None]] | N
         if name in ALIASES:
             name, rgb = ALIASES[name]
         if name not in GARMENTS:
-            raise ValueError(f"unknown garment {name or item!r} in --outfit: choose auto, none, or garments joined by '+' "
+            raise ValueError(f"unknown garment {name or item!r}: choose auto, none, or garments joined by '+' "
                              f"from {', '.join(GARMENT_TYPES + tuple(ALIASES))} (e.g. tshirt:#c03030+jeans+shoes)")
         if colour:
             rgb = _hex(colour.strip())

@@ -170,7 +170,7 @@ def outfit_request(text: str):
     try:
         return parse_outfit(text)
     except ValueError as err:
-        raise UserInputError(str(err)) from None
+        raise UserInputError(f"--outfit {text!r}: {err}") from None
 
 
 #: Phenotypes taken from a full-body fit. Age and gender come from the face; stature is not
