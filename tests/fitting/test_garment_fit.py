@@ -87,4 +87,20 @@ def test_types_and_colours_from_a_parsing(sleeves, legs, top, bottom):
         gf.MIN_PIXELS = old
     assert fit.seen["top"].name == top and fit.seen["bottom"].name == bottom
     assert fit.seen["top"].colour_srgb == (200, 30, 30) and fit.seen["bottom"].colour_srgb == (20, 30, 90)
-    assert fit.seen["feet"].name == "shoes"
+    assert fit.seen["feet"].name == "shoes" and not fit.bare_feet
+
+
+def test_bare_feet_get_no_default_shoes():
+    import avatarforge.fitting.garment_fit as gf
+
+    rgb, parsing, pose = _scene("short", "shorts")
+    L = {n: i for i, n in enumerate(LABELS)}
+    parsing.labels[175:200] = np.where(parsing.labels[175:200] > 0, L["body_skin"], 0)
+    old = gf.MIN_PIXELS
+    gf.MIN_PIXELS = 20
+    try:
+        fit = fit_outfit(rgb, parsing, pose)
+    finally:
+        gf.MIN_PIXELS = old
+    assert fit.bare_feet and "feet" not in fit.seen
+    assert "shoes" not in [c.name for c in fit.choices()]

@@ -53,12 +53,16 @@ class OutfitFit:
 
     seen: dict[str, GarmentChoice] = field(default_factory=dict)
     """Slot -> the garment seen there (type from the photo where it can tell, else the default's)."""
+    bare_feet: bool = False
+    """The feet are seen and are skin: no shoes by default."""
 
     def choices(self) -> list[GarmentChoice]:
         """The full outfit: what was seen, the neutral default for the rest."""
         out = list(self.seen.values())
         names = [c.name for c in out]
         for d in DEFAULT_OUTFIT:
+            if d == "shoes" and self.bare_feet:
+                continue
             try:
                 check_outfit(names + [d])
             except ValueError:
@@ -155,6 +159,7 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None) -> OutfitFit:
     person = parsing.person
     seen: dict[str, GarmentChoice] = {}
     P = vis = None
+    bare = False
     if pose is not None:
         from avatarforge.perception.pose import landmark_index
 
@@ -218,11 +223,14 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None) -> OutfitFit:
                 c0, c1 = int(max(0, lo[0] - r)), int(min(w, hi[0] + r))
                 r0, r1 = int(max(0, lo[1] - r)), int(min(h, hi[1] + r))
                 feet[r0:r1, c0:c1] = True
-        feet &= (person > 0.5) & ~parsing.mask("body_skin", "hands")
-        shoe = _median(rgb, feet)
-        if shoe is not None:
+        feet &= person > 0.5
+        skin = parsing.mask("body_skin", "hands")
+        shoe = _median(rgb, feet & ~skin)
+        if feet.sum() >= MIN_PIXELS and (feet & skin).sum() > 0.5 * feet.sum():
+            bare = True  # mostly skin around the feet: barefoot
+        elif shoe is not None:
             seen["feet"] = GarmentChoice("shoes", shoe, "photo")
-    return OutfitFit(seen)
+    return OutfitFit(seen, bare)
 
 
 def _lab(srgb: np.ndarray) -> np.ndarray:
