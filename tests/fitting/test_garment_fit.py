@@ -53,12 +53,14 @@ def _scene(sleeves: str, legs: str):
     rgb[40:100, 40:61] = (200, 30, 30)
     for s in ("left", "right"):
         seg(f"{s}_shoulder", f"{s}_elbow", "upper_clothing", (200, 30, 30))
-        seg(f"{s}_elbow", f"{s}_wrist", "upper_clothing" if sleeves == "long" else "body_skin",
-            (200, 30, 30) if sleeves == "long" else (220, 170, 140))
+        seg(f"{s}_elbow", f"{s}_wrist", "upper_clothing" if sleeves != "short" else "body_skin",
+            (200, 30, 30) if sleeves != "short" else (220, 170, 140))
         seg(f"{s}_hip", f"{s}_knee", "lower_clothing", (20, 30, 90), 10)
         seg(f"{s}_knee", f"{s}_ankle", "lower_clothing" if legs != "shorts" else "body_skin",
             (20, 30, 90) if legs != "shorts" else (220, 170, 140), 10)
         seg(f"{s}_heel", f"{s}_foot_index", "lower_clothing", (30, 30, 30), 8)
+    if sleeves == "suit":
+        rgb[lab == L["upper_clothing"]] = (20, 30, 90)
     if legs == "skirt":
         lab[100:150, 35:66] = L["lower_clothing"]
         rgb[100:150, 35:66] = (20, 30, 90)
@@ -74,7 +76,7 @@ def _scene(sleeves: str, legs: str):
 
 @pytest.mark.parametrize("sleeves,legs,top,bottom", [
     ("long", "long", "longsleeve", "trousers"), ("short", "shorts", "tshirt", "shorts"),
-    ("short", "skirt", "tshirt", "skirt"),
+    ("short", "skirt", "tshirt", "skirt"), ("suit", "long", "jacket", "trousers"),
 ])
 def test_types_and_colours_from_a_parsing(sleeves, legs, top, bottom):
     import avatarforge.fitting.garment_fit as gf
@@ -86,7 +88,8 @@ def test_types_and_colours_from_a_parsing(sleeves, legs, top, bottom):
     finally:
         gf.MIN_PIXELS = old
     assert fit.seen["top"].name == top and fit.seen["bottom"].name == bottom
-    assert fit.seen["top"].colour_srgb == (200, 30, 30) and fit.seen["bottom"].colour_srgb == (20, 30, 90)
+    assert fit.seen["top"].colour_srgb == ((200, 30, 30) if sleeves != "suit" else (20, 30, 90))
+    assert fit.seen["bottom"].colour_srgb == (20, 30, 90)
     assert fit.seen["feet"].name == "shoes" and not fit.bare_feet
 
 

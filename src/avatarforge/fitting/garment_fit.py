@@ -5,7 +5,8 @@ What the photo says: the colour of a garment is the median of its parsed pixels 
 clothing; the shoes: the person's non-skin pixels around the feet landmarks). The type comes from
 where the clothing reaches, sampled along the pose's limbs: clothing over the forearms means
 long sleeves, over the shins long legs; a lower garment that also fills the gap between the knees
-is a skirt, and a skirt in the top's colour a dress. A portrait shows only the top (its colour;
+is a skirt, a skirt in the top's colour a dress, and long sleeves over trousers of the same
+colour a suit's jacket. A portrait shows only the top (its colour;
 sleeves unseen: a T-shirt); what is not seen gets the neutral default (:data:`DEFAULT_OUTFIT`,
 colours from ``bodies.garments.DEFAULT_COLOURS``).
 """
@@ -211,6 +212,11 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None) -> OutfitFit:
             seen["top"] = GarmentChoice("dress", bottom_rgb, "photo")
         else:
             seen["bottom"] = GarmentChoice(name, bottom_rgb, "photo")
+            top = seen.get("top")
+            if name == "trousers" and top is not None and top.name == "longsleeve":
+                lab = _lab(np.asarray([top.colour_srgb, bottom_rgb], np.uint8))
+                if np.linalg.norm(lab[0] - lab[1]) < 12.0:  # long sleeves and trousers of one cloth: a suit
+                    seen["top"] = GarmentChoice("jacket", top.colour_srgb, "photo")
     if P is not None:
         feet = np.zeros(upper.shape, bool)
         h, w = feet.shape
