@@ -335,8 +335,6 @@ def build_garment(out, name: str, regions: BodyRegions | None = None) -> Garment
     n = vertex_normals(v, faces).astype(np.float64)
     pieces_v, pieces_f, pieces_i, pieces_w, covers = [], [], [], [], []
     parts = [p for p, on in (("top", spec.sleeve is not None), ("bottom", spec.leg is not None), ("feet", spec.feet)) if on]
-    if spec.skirt is not None and name == "dress":  # the dress's bodice ends a little below the waist
-        parts = ["top"]
     for part in parts:
         allowed, field_s = _field(spec, r, part)
         gv, gf, used, inside = _offset_part(v, n, faces, allowed, field_s, spec.thickness)
