@@ -1,8 +1,9 @@
 """Choose the outfit (garment types and colours, :mod:`avatarforge.bodies.garments`) from a
 photo's parsing, or from the user's ``--outfit``.
 
-What the photo says: the colour of a garment is the median of its parsed pixels (upper / lower
-clothing; the shoes: the person's non-skin pixels around the feet landmarks). The type comes from
+What the photo says: the colour of a garment is the median of its parsed pixels (upper clothing
+on the chest between the shoulders and hips, lower clothing along the thighs, which must show
+it; the shoes: the person's non-skin pixels around the feet landmarks). The type comes from
 where the clothing reaches, sampled along the pose's limbs: clothing over the forearms means
 long sleeves, over the shins long legs; a lower garment that also fills the gap between the knees
 is a skirt, a skirt in the top's colour a dress, and long sleeves over trousers of the same
@@ -155,6 +156,8 @@ def _share_along(labels_ok: np.ndarray, person: np.ndarray, a: np.ndarray, b: np
 def fit_outfit(rgb: np.ndarray, parsing, pose=None) -> OutfitFit:
     """What garments the photo shows (see the module docstring); ``parsing`` is the photo's
     ``perception.parsing.PhotoParsing``, ``pose`` its ``perception.pose.BodyPose`` or None."""
+    import cv2
+
     rgb = np.asarray(rgb)
     upper, lower = parsing.mask("upper_clothing"), parsing.mask("lower_clothing")
     person = parsing.person
@@ -170,6 +173,14 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None) -> OutfitFit:
             i = landmark_index(name)
             return P[i] if vis[i] > 0.5 else None
     top_rgb = _median(rgb, upper)
+    if P is not None:  # the chest: the torso between the shoulders and hips, not other people's clothes
+        quad = [at(n) for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
+        if all(q is not None for q in quad):
+            q = np.asarray(quad)
+            q = q.mean(0) + 0.7 * (q - q.mean(0))
+            chest = np.zeros(upper.shape, np.uint8)
+            cv2.fillPoly(chest, [np.round(q).astype(np.int32)], 1)
+            top_rgb = _median(rgb, upper & chest.astype(bool)) or top_rgb
     if top_rgb is not None:
         name = "tshirt"
         if P is not None:
@@ -184,8 +195,20 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None) -> OutfitFit:
             if fore and np.mean(fore) > 0.5:
                 name = "longsleeve"
         seen["top"] = GarmentChoice(name, top_rgb, "photo")
-    bottom_rgb = _median(rgb, lower)
-    if bottom_rgb is not None and P is not None:
+    bottom_rgb = None
+    if P is not None:  # the thighs: lower clothing along hip -> knee (not a table in front of them)
+        thighs, band = [], np.zeros(lower.shape, np.uint8)
+        hw = [at("left_hip"), at("right_hip")]
+        width = max(3, int(0.35 * np.linalg.norm(hw[0] - hw[1]))) if hw[0] is not None and hw[1] is not None else 3
+        for side in ("left", "right"):
+            hp, kn = at(f"{side}_hip"), at(f"{side}_knee")
+            if hp is not None and kn is not None:
+                thighs.append(_share_along(lower, person, hp, kn, 0.2, 0.8))
+                cv2.line(band, tuple(int(c) for c in np.round(hp)), tuple(int(c) for c in np.round(kn)), 1, width)
+        thighs = [t for t in thighs if t is not None]
+        if thighs and np.mean(thighs) > 0.5:
+            bottom_rgb = _median(rgb, lower & band.astype(bool)) or _median(rgb, lower)
+    if bottom_rgb is not None:
         name = "trousers"
         shins, gaps = [], []
         for side in ("left", "right"):
