@@ -107,3 +107,21 @@ def test_bare_feet_get_no_default_shoes():
         gf.MIN_PIXELS = old
     assert fit.bare_feet and "feet" not in fit.seen
     assert "shoes" not in [c.name for c in fit.choices()]
+
+
+def test_someone_elses_pose_is_not_used():
+    """In a group photo the pose may be another person's: its nose is not on the chosen face."""
+    import avatarforge.fitting.garment_fit as gf
+
+    rgb, parsing, pose = _scene("long", "long")
+    pose.points[POSE_LANDMARK_NAMES.index("nose")] = (50, 20)
+    face = np.array([[40.0, 10.0], [60.0, 10.0], [50.0, 30.0]])
+    old = gf.MIN_PIXELS
+    gf.MIN_PIXELS = 20
+    try:
+        mine = fit_outfit(rgb, parsing, pose, face)
+        other = fit_outfit(rgb, parsing, pose, face + 45.0)
+    finally:
+        gf.MIN_PIXELS = old
+    assert mine.seen["top"].name == "longsleeve" and "bottom" in mine.seen
+    assert other.seen["top"].name == "tshirt" and "bottom" not in other.seen and "feet" not in other.seen

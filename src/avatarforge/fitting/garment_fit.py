@@ -153,9 +153,11 @@ def _share_along(labels_ok: np.ndarray, person: np.ndarray, a: np.ndarray, b: np
     return float(labels_ok[pts[on, 1], pts[on, 0]].mean())
 
 
-def fit_outfit(rgb: np.ndarray, parsing, pose=None) -> OutfitFit:
+def fit_outfit(rgb: np.ndarray, parsing, pose=None, face_points: np.ndarray | None = None) -> OutfitFit:
     """What garments the photo shows (see the module docstring); ``parsing`` is the photo's
-    ``perception.parsing.PhotoParsing``, ``pose`` its ``perception.pose.BodyPose`` or None."""
+    ``perception.parsing.PhotoParsing``, ``pose`` its ``perception.pose.BodyPose`` or None.
+    ``face_points`` (the chosen face's landmarks, pixels): a pose whose nose is not on that
+    face is someone else's (group photos) and is not used."""
     import cv2
 
     rgb = np.asarray(rgb)
@@ -168,11 +170,26 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None) -> OutfitFit:
         from avatarforge.perception.pose import landmark_index
 
         P, vis = np.asarray(pose.points, np.float64), np.asarray(pose.visibility)
+        if face_points is not None:
+            fp = np.asarray(face_points)[:, :2]
+            lo, hi = fp.min(0), fp.max(0)
+            margin = 0.25 * (hi - lo)
+            nose = P[landmark_index("nose")]
+            if np.any(nose < lo - margin) or np.any(nose > hi + margin):
+                P = vis = None
 
         def at(name: str) -> np.ndarray | None:
             i = landmark_index(name)
             return P[i] if vis[i] > 0.5 else None
     top_rgb = _median(rgb, upper)
+    if face_points is not None:  # without a usable pose: the chest right under the chosen face
+        fp = np.asarray(face_points)[:, :2]
+        (x0, y0), (x1, y1) = fp.min(0), fp.max(0)
+        fw, fh = x1 - x0, y1 - y0
+        below = np.zeros(upper.shape, bool)
+        below[int(max(0, y1 + 0.3 * fh)): int(max(0, y1 + 2.0 * fh)),
+              int(max(0, x0 - 0.7 * fw)): int(max(0, x1 + 0.7 * fw))] = True
+        top_rgb = _median(rgb, upper & below) or top_rgb
     if P is not None:  # the chest: the torso between the shoulders and hips, not other people's clothes
         quad = [at(n) for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
         if all(q is not None for q in quad):

@@ -129,7 +129,7 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         from avatarforge.avatar import dress
         from avatarforge.fitting.garment_fit import composite_garments, fit_outfit, resolve_outfit
 
-        outfit = resolve_outfit(outfit_request(opts.outfit), fit_outfit(rec.rgb, parsing, pose))
+        outfit = resolve_outfit(outfit_request(opts.outfit), fit_outfit(rec.rgb, parsing, pose, rec.landmarks.points))
         worn = tuple((c.name, c.colour_srgb) for c in outfit)
         rendered = composite_garments(rendered, rec.fit.camera, fitted_out, dress(fitted_out, worn),
                                       [c for _, c in worn], hair.mesh)
