@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ import torch
 from avatarforge.bodies import BodyModel, BodyOutput, ParamsFile, load_body, pose_preset
 from avatarforge.export.mesh import RiggedMesh
 
-__all__ = ["Avatar", "build_avatar", "load_avatar_params", "material_groups", "lod_meshes"]
+__all__ = ["Avatar", "build_avatar", "dress", "load_avatar_params", "material_groups", "lod_meshes"]
 
 
 @dataclass
@@ -31,6 +31,10 @@ class Avatar:
     """bodies.hair.HairMesh on ``output`` (None: bald / no hair geometry)."""
     hair_srgb: tuple[int, int, int] = (60, 45, 35)
     """Hair colour (sRGB 0-255)."""
+    outfit: tuple = ()
+    """(garment type, sRGB colour) pairs (see bodies.garments); their meshes are ``garments``."""
+    garments: list = field(default_factory=list)
+    """bodies.garments.GarmentMesh per outfit item, built on ``output``."""
 
     @property
     def expression(self) -> dict[str, float]:
@@ -60,7 +64,7 @@ class Avatar:
 
             hair = build_hair(out, self.hair.style)
         return Avatar(self.body, values, pose.lower(), out, self.texture, texture_lit=self.texture_lit, hair=hair,
-                      hair_srgb=self.hair_srgb)
+                      hair_srgb=self.hair_srgb, outfit=self.outfit, garments=dress(out, self.outfit))
 
     def rigged_mesh(self) -> RiggedMesh:
         """The export mesh: neutral face in the export pose, the expression as morph weights.
@@ -95,16 +99,21 @@ class Avatar:
         )
 
     def _parts(self) -> list:
-        """The hair as its own skinned mesh and material (none without hair)."""
+        """The hair and each garment as its own skinned mesh and material (none on a bare body)."""
         from avatarforge.export.mesh import MeshPart
-
-        if self.hair is None:
-            return []
         from avatarforge.util.colour import srgb_to_linear
 
-        lin = srgb_to_linear(np.asarray(self.hair_srgb, np.float64) / 255.0)
-        return [MeshPart("hair", self.hair.vertices, self.hair.faces, self.hair.skin_indices, self.hair.skin_weights,
-                         (*[float(c) for c in lin], 1.0))]
+        def rgba(srgb) -> tuple[float, float, float, float]:
+            return (*[float(c) for c in srgb_to_linear(np.asarray(srgb, np.float64) / 255.0)], 1.0)
+
+        parts = []
+        if self.hair is not None:
+            parts.append(MeshPart("hair", self.hair.vertices, self.hair.faces, self.hair.skin_indices,
+                                  self.hair.skin_weights, rgba(self.hair_srgb)))
+        for g, (_, srgb) in zip(self.garments, self.outfit):
+            parts.append(MeshPart(g.name, g.vertices, g.faces, g.skin_indices, g.skin_weights, rgba(srgb),
+                                  look="garment"))
+        return parts
 
 
 #: Material groups kept at full resolution per level of detail (the mouth cavity, 1,244
@@ -145,6 +154,15 @@ def material_groups(uvs: np.ndarray, uv_faces: np.ndarray) -> np.ndarray:
     groups[np.isin(labels, part_ids("eye_front*", "eye_back*"))] = GROUP_NAMES.index("eyes")
     groups[np.isin(labels, part_ids("mouth_cavity", "tongue"))] = GROUP_NAMES.index("mouth")
     return groups
+
+
+def dress(output: BodyOutput, outfit) -> list:
+    """The garment meshes of ``outfit`` ((type, sRGB) pairs) on the body output ``output``."""
+    if not outfit:
+        return []
+    from avatarforge.bodies.garments import build_outfit
+
+    return build_outfit(output, [name for name, _ in outfit])
 
 
 def build_avatar(

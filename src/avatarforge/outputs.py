@@ -57,15 +57,17 @@ def _save_png(image, path: str | os.PathLike) -> None:
 
 
 def _preview_arrays(avatar: Avatar):
-    """(vertices, faces, texture, uvs, uv_faces) of the avatar's body plus its hair (if any)."""
+    """(vertices, faces, texture, uvs, uv_faces) of the avatar's body plus its hair and garments."""
     from avatarforge.render.preview import with_hair
 
     out = avatar.output
     arrays = (out.vertices[0].detach().numpy(), out.faces.numpy(), avatar.texture, out.uvs.numpy(),
               out.uv_faces.numpy())
-    if avatar.hair is None:
-        return arrays
-    return with_hair(*arrays, avatar.hair.vertices, avatar.hair.faces, avatar.hair_srgb)
+    if avatar.hair is not None:
+        arrays = with_hair(*arrays, avatar.hair.vertices, avatar.hair.faces, avatar.hair_srgb)
+    for g, (_, srgb) in zip(avatar.garments, avatar.outfit):  # each garment: one more colour block
+        arrays = with_hair(*arrays, g.vertices, g.faces, srgb)
+    return arrays
 
 
 def write_preview(avatar: Avatar, path: str | os.PathLike, size: int = 512):

@@ -123,6 +123,30 @@ def test_create_bad_outputs_and_flags(capsys, body, photos, tmp_path, created):
     assert code == 2 and "directory" in err
 
 
+def test_create_outfit(created):
+    """The astronaut (a portrait) wears a top in her suit's colours, the rest is the neutral
+    default; each garment is its own mesh in the GLB and object in the OBJ."""
+    from pygltflib import GLTF2
+
+    report = json.loads((created / "report.json").read_text())
+    outfit = {g["type"]: g for g in report["outfit"]}
+    assert {"trousers", "shoes"} <= set(outfit) and outfit["trousers"]["source"] == "default"
+    tops = [g for g in report["outfit"] if g["type"] in ("tshirt", "longsleeve", "shirt", "jacket")]
+    assert len(tops) == 1 and tops[0]["source"] == "photo"
+    meshes = {m.name for m in GLTF2.load_binary(str(created / "avatar.glb")).meshes}
+    assert set(outfit) <= meshes
+    assert all(f"o {name}" in (created / "avatar.obj").read_text() for name in outfit)
+
+
+@pytest.mark.parametrize("value,needle", [("cape", "unknown garment 'cape'"), ("tshirt+shirt", "both cover the top"),
+                                          ("tshirt:red", "#RRGGBB"), ("skirt+dress", "both cover")])
+def test_bad_outfit_is_one_line_before_the_photo(capsys, tmp_path, value, needle):
+    code, _, err = run(capsys, "create", tmp_path / "missing.jpg", "-o", tmp_path / "o", "--outfit", value)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and "--outfit" in lines[0] and needle in lines[0], err
+    assert not (tmp_path / "o").exists()
+
+
 def test_batch_records_failures_and_resumes(capsys, body, photos, tmp_path):
     src = tmp_path / "in"
     src.mkdir()

@@ -20,6 +20,8 @@ def body(
     params: Optional[Path] = typer.Option(None, "--params", help="Start from a params.json (or a folder holding one)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height in pixels of each preview view."),
+    outfit: str = typer.Option("none", "--outfit", help="Clothing: none (bare body), auto (a neutral outfit), or garments "
+                               "joined by '+', each optionally :#RRGGBB (see `create --help`)."),
     format_: str = eo.FORMAT,
     skeleton_names: str = eo.SKELETON_NAMES,
     texture_atlas: bool = eo.TEXTURE_ATLAS,
@@ -36,7 +38,10 @@ def body(
     from avatarforge.util.atomic import check_output_dir
     from avatarforge.util.progress import Stages
 
+    from avatarforge.pipeline.create import outfit_request
+
     export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
+    wanted = outfit_request(outfit)
     check_output_dir(out, force)
     from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built
 
@@ -56,6 +61,14 @@ def body(
         values.update(ParamSet.parse_assignments(set_))
         with stages.stage("build"):
             avatar = build_avatar(values, pose=pose, body=model)
+            if wanted != []:  # auto (no photo): the neutral outfit
+                from avatarforge.avatar import dress
+                from avatarforge.fitting.garment_fit import resolve_outfit
+
+                worn = resolve_outfit(wanted, None)
+                avatar.outfit = tuple((c.name, c.colour_srgb) for c in worn)
+                avatar.garments = dress(avatar.output, avatar.outfit)
+                report.info["outfit"] = [c.to_dict() for c in worn]
         report.info["given"] = sorted(ParamSet.parse_assignments(set_))
         report.info["pose"] = avatar.pose_preset
         write_outputs(avatar, out, report, stages, force=force, preview_size=preview_size, export=export)

@@ -285,9 +285,8 @@ def build_document(mesh: RiggedMesh, opts: GlbOptions) -> tuple[GlbBuilder, dict
         gltf["meshes"].append({"name": part.name, "primitives": [prim]})
         gltf["nodes"].append({"name": part.name, "mesh": len(gltf["meshes"]) - 1, "skin": 0})
         gltf["scenes"][0]["nodes"].append(len(gltf["nodes"]) - 1)
-        gltf["materials"].append({"name": f"{mesh.name}_{part.name}", "doubleSided": bool(part.double_sided),
-                                  "pbrMetallicRoughness": {"baseColorFactor": [float(c) for c in part.base_color],
-                                                           "metallicFactor": 0.0, "roughnessFactor": 0.6}})
+        gltf["materials"].append(material(f"{mesh.name}_{part.name}", MATERIAL_LOOKS[part.look], color=part.base_color))
+        gltf["materials"][-1]["doubleSided"] = bool(part.double_sided)
     info = GlbInfo(
         n_vertices=len(src),
         n_faces=len(split.faces),

@@ -42,8 +42,9 @@ class MaterialLook:
     """Draw back faces too (thin sheets such as hair cards or cloth)."""
 
 
-#: Material groups in index order. ``hair`` and ``garment`` are reserved: no geometry uses
-#: them yet, and a material is written only for a group that has triangles.
+#: Material groups in index order. ``hair`` and ``garment`` are the looks of the separate
+#: hair and garment meshes (`export.mesh.MeshPart.look`); a body material is written only for
+#: a group that has triangles.
 GROUP_NAMES = ("skin", "eyes", "mouth", "hair", "garment")
 MATERIAL_LOOKS = {
     "skin": MaterialLook(roughness=0.6),

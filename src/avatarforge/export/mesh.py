@@ -28,6 +28,8 @@ class MeshPart:
     base_color: tuple[float, float, float, float]
     """Linear RGBA material colour."""
     double_sided: bool = True
+    look: str = "hair"
+    """Its material group in `export.materials.MATERIAL_LOOKS` (hair, garment)."""
 
 
 @dataclass

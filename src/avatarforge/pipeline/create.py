@@ -15,7 +15,7 @@ from avatarforge.util.threads import single_threaded
 
 __all__ = ["CreateOptions", "CreateResult", "create_avatar", "write_create_outputs", "CREATE_STAGES"]
 
-CREATE_STAGES = 18  # for the progress bar
+CREATE_STAGES = 19  # for the progress bar
 
 
 @dataclass
@@ -46,6 +46,9 @@ class CreateOptions:
     """Hair style: None (from the photo) or bald, short, medium, long."""
     hair_color: tuple[int, int, int] | None = None
     """Hair colour (sRGB 0-255) instead of the photo's."""
+    outfit: str = "auto"
+    """Clothing: auto (from the photo, neutral where unseen), none (the bare body), or garments
+    joined by '+', each optionally ``:#RRGGBB`` (``fitting.garment_fit.parse_outfit``)."""
     lit_texture: bool = False
     """Put the photo-lit texture (the photo's light and shadows baked in) into the GLB/OBJ
     instead of the de-lit albedo: looks like the photo in unlit viewers, wrong under new light."""
@@ -72,6 +75,8 @@ class CreateResult:
     """perception.parsing.PhotoParsing of the photo (labels, person mask, detected accessories)."""
     hair: object | None = None
     """fitting.hair_fit.HairFit: the hair style, colour and its mesh on the photo's pose."""
+    outfit: list = field(default_factory=list)
+    """fitting.garment_fit.GarmentChoice per garment worn (type, colour, source)."""
 
 
 @single_threaded
@@ -120,6 +125,14 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         if opts.hair_color is not None:
             hair.colour_srgb = tuple(int(c) for c in opts.hair_color)
         rendered = composite_hair(rendered, rec, hair, fitted_out)
+    with stages.stage("clothing"):
+        from avatarforge.avatar import dress
+        from avatarforge.fitting.garment_fit import composite_garments, fit_outfit, resolve_outfit
+
+        outfit = resolve_outfit(outfit_request(opts.outfit), fit_outfit(rec.rgb, parsing, pose, rec.landmarks.points))
+        worn = tuple((c.name, c.colour_srgb) for c in outfit)
+        rendered = composite_garments(rendered, rec.fit.camera, fitted_out, dress(fitted_out, worn),
+                                      [c for _, c in worn], hair.mesh)
     with stages.stage("rig"):
         values = dict(inf.values)
         pose_keys = [k for k in values if k.startswith("pose.")]
@@ -139,11 +152,25 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         output = body.forward_params(full)
         hair_mesh = None if hair.mesh is None else build_hair(output, hair.style)
         avatar = Avatar(body, full, opts.pose.lower(), output, image,
-                        texture_lit=opts.lit_texture and image is not None, hair=hair_mesh, hair_srgb=hair.colour_srgb)
+                        texture_lit=opts.lit_texture and image is not None, hair=hair_mesh, hair_srgb=hair.colour_srgb,
+                        outfit=worn, garments=dress(output, worn))
     warnings = list(rec.warnings) + list(inf.warnings) + list(parsing.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
-    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing, hair)
+    return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing, hair,
+                        outfit)
+
+
+def outfit_request(text: str):
+    """``CreateOptions.outfit`` parsed (``fitting.garment_fit.parse_outfit``); a bad value is a
+    one-line UserInputError."""
+    from avatarforge.errors import UserInputError
+    from avatarforge.fitting.garment_fit import parse_outfit
+
+    try:
+        return parse_outfit(text)
+    except ValueError as err:
+        raise UserInputError(f"--outfit {text!r}: {err}") from None
 
 
 #: Phenotypes taken from a full-body fit. Age and gender come from the face; stature is not
@@ -222,6 +249,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
                                             for k, v in result.fidelity.get("relit_albedo", {}).items()},
         "faces_found": int(rec.landmarks.n_faces_found),
         **_parsing_info(result),
+        "outfit": [c.to_dict() for c in result.outfit],
         **eyes_info(rec),
         "full_body": None if result.body_fit is None else {
             "rmse_px": round(result.body_fit.rmse_px, 2), "silhouette_iou": round(result.body_fit.silhouette_iou, 3),

@@ -10,7 +10,7 @@ from PIL import Image
 from avatarforge.render.shading import render_mesh
 from avatarforge.util.image import draw_points
 
-__all__ = ["overlay_mesh", "draw_fit_overlay", "draw_numbered_boxes", "BOX_COLOURS"]
+__all__ = ["overlay_mesh", "draw_fit_overlay", "draw_numbered_boxes", "BOX_COLOURS", "composite_flat_meshes"]
 
 #: RGB colour of box ``i`` in :func:`draw_numbered_boxes`: ``BOX_COLOURS[i % len(BOX_COLOURS)]``.
 BOX_COLOURS = ((0, 200, 0), (255, 140, 0), (0, 160, 255), (220, 0, 220), (230, 40, 40), (0, 200, 200))
@@ -67,3 +67,35 @@ def draw_numbered_boxes(rgb: UInt8[np.ndarray, "H W 3"], boxes: Float[np.ndarray
         cv2.putText(img, text, (p0[0] + thick, y_top + th + thick), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (255, 255, 255), thick, cv2.LINE_AA)
     return img
+def composite_flat_meshes(rgba: np.ndarray, camera, occluders: list[tuple[np.ndarray, np.ndarray]],
+                          meshes: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
+    """``rgba`` (H, W, 4 uint8, e.g. a render of the body by ``camera``) with ``meshes``
+    ((vertices, faces, sRGB colour) each) drawn where they are the nearest surface, in front of
+    the ``occluders`` ((vertices, faces) each: the body, its hair): flat colour, lightly shaded by
+    the surface's angle to the camera, opaque."""
+    from avatarforge.render.raster import rasterize
+
+    h, w = rgba.shape[:2]
+    depth = np.full((h, w), np.inf)
+    for v, f in occluders:
+        r = rasterize(camera.project(np.asarray(v, np.float64)), np.asarray(f, np.int64), h, w,
+                      perspective=camera.is_perspective)
+        depth = np.where(r.mask, np.minimum(depth, r.depth), depth)
+    out = rgba.copy()
+    for v, f, srgb in meshes:
+        v = np.asarray(v, np.float64)
+        f = np.asarray(f, np.int64)
+        r = rasterize(camera.project(v), f, h, w, perspective=camera.is_perspective)
+        show = r.mask & (r.depth < depth)
+        rows, cols = np.nonzero(show)
+        tri = f[r.triangle_id[rows, cols]]
+        a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
+        n = np.cross(b - a, c - a)
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        to_cam = camera.position[None] - (a + b + c) / 3 if camera.is_perspective else -camera.R[2][None]
+        to_cam = to_cam / np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-12)
+        shade = 0.75 + 0.25 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
+        out[rows, cols, :3] = np.clip(np.asarray(srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
+        out[rows, cols, 3] = 255
+        depth[rows, cols] = r.depth[rows, cols]
+    return out
