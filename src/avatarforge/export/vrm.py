@@ -13,8 +13,8 @@ What VRM 1.0 asks of the model and how it is met here:
   bind the composed viseme targets.
 - ``lookAt``: type ``bone`` (Anny's eye joints turn the eyeballs), origin between the eyes.
 - ``firstPerson``: the mesh annotated ``auto`` (the loader hides the head in first person).
-- ``VRMC_springBone`` and ``VRMC_materials_mtoon`` are not written: there is no hair
-  geometry yet to sway, and the materials stay glTF PBR (any VRM loader falls back to them).
+- ``VRMC_materials_mtoon`` (``toon``): every material gets an MToon block (`materials.mtoon`)
+  on top of its glTF PBR (or unlit) material, which loaders without MToon fall back to.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from avatarforge.export.face_shapes import (
 )
 from avatarforge.export.gltf import GlbInfo, GlbOptions, build_document
 from avatarforge.export.humanoid import VRM_BONE_PARENTS, VRM_REQUIRED_BONES, humanoid_bones
+from avatarforge.export.materials import GROUP_NAMES, MTOON_EXTENSION, TOON_OUTLINE_GROUPS, mtoon
 from avatarforge.export.mesh import RiggedMesh
 from avatarforge.util.atomic import atomic_write_bytes
 
@@ -150,9 +151,43 @@ def _expressions(morph_names: list[str]) -> dict[str, Any]:
     return {"preset": preset}
 
 
-def build_vrm(mesh: RiggedMesh, meta: VrmMeta | None = None, options: GlbOptions | None = None
-              ) -> tuple[bytes, GlbInfo]:
-    """Encode ``mesh`` (in T-pose) as a VRM 1.0 file (a GLB with ``VRMC_vrm``)."""
+def _mean_texture_colour(mesh: RiggedMesh, faces: np.ndarray) -> np.ndarray:
+    """Mean linear RGB of ``mesh.texture`` at the UVs of the triangles ``faces`` (rows)."""
+    from avatarforge.util.colour import srgb_to_linear
+
+    tex = np.asarray(mesh.texture)[..., :3]
+    uv = np.asarray(mesh.uvs)[np.unique(np.asarray(mesh.uv_faces)[faces])]
+    h, w = tex.shape[:2]
+    col = np.clip(np.round(uv[:, 0] * (w - 1)), 0, w - 1).astype(np.int64)
+    row = np.clip(np.round((1.0 - uv[:, 1]) * (h - 1)), 0, h - 1).astype(np.int64)  # v up, row 0 at the top
+    return srgb_to_linear(tex[row, col] / 255.0).mean(axis=0)
+
+
+def _add_toon(gltf: dict[str, Any], mesh: RiggedMesh, info: GlbInfo) -> None:
+    """``VRMC_materials_mtoon`` on every material: the body's groups (in ``info.materials``
+    order, textured or ``mesh.base_color``), then one per part (its colour)."""
+    groups = np.asarray(mesh.face_groups) if mesh.face_groups is not None else None
+    looks = []
+    for name in info.materials:
+        if mesh.texture is None:
+            looks.append((name, np.asarray(mesh.base_color[:3]), None))
+            continue
+        if len(info.materials) == 1 or groups is None:
+            rows = np.arange(len(mesh.faces))
+        else:
+            rows = np.flatnonzero(groups == GROUP_NAMES.index(name))
+        looks.append((name, _mean_texture_colour(mesh, rows), 0))
+    looks += [(part.name, np.asarray(part.base_color[:3]), None) for part in mesh.parts]
+    for material, (name, base, texture) in zip(gltf["materials"], looks, strict=True):
+        material.setdefault("extensions", {})[MTOON_EXTENSION] = mtoon(
+            base, texture=texture, outline=name in TOON_OUTLINE_GROUPS)
+    gltf["extensionsUsed"] = [*gltf.get("extensionsUsed", []), MTOON_EXTENSION]
+
+
+def build_vrm(mesh: RiggedMesh, meta: VrmMeta | None = None, options: GlbOptions | None = None,
+              toon: bool = False) -> tuple[bytes, GlbInfo]:
+    """Encode ``mesh`` (in T-pose) as a VRM 1.0 file (a GLB with ``VRMC_vrm``); ``toon`` adds
+    ``VRMC_materials_mtoon`` to every material."""
     bones = humanoid_bones(mesh.joint_names)
     missing = [b for b in VRM_REQUIRED_BONES if b not in bones]
     if missing:
@@ -172,6 +207,8 @@ def build_vrm(mesh: RiggedMesh, meta: VrmMeta | None = None, options: GlbOptions
     for key, degrees in LOOK_RANGE_DEG.items():
         look_at[key] = {"inputMaxValue": 90.0, "outputScale": degrees if look_at["type"] == "bone" else 1.0}
     meta = meta or VrmMeta(name=mesh.name)
+    if toon:
+        _add_toon(gltf, mesh, info)
     gltf["extensionsUsed"] = [*gltf.get("extensionsUsed", []), VRM_EXTENSION]
     gltf["extensions"] = {VRM_EXTENSION: {
         "specVersion": "1.0",
@@ -187,9 +224,9 @@ def build_vrm(mesh: RiggedMesh, meta: VrmMeta | None = None, options: GlbOptions
 
 
 def write_vrm(mesh: RiggedMesh, path: str | os.PathLike[str], meta: VrmMeta | None = None,
-              options: GlbOptions | None = None) -> GlbInfo:
+              options: GlbOptions | None = None, toon: bool = False) -> GlbInfo:
     """Write ``mesh`` (in T-pose) as ``path`` (``.vrm``), atomically; see `build_vrm`."""
-    data, info = build_vrm(mesh, meta, options)
+    data, info = build_vrm(mesh, meta, options, toon)
     info.path = atomic_write_bytes(path, data)
     return info
 
