@@ -199,11 +199,13 @@ def hair_colliders(
         if radius > 0.01:
             out.append(HairCollider(idx[joint], a, radius, b))
 
-    if "head" in idx:  # the cranium (above the head joint): its box centre, half its width
+    if "head" in idx:  # the cranium (above the head joint): radius half its width, centre that far below its top
         skull = v[(dom == idx["head"]) & (v[:, 1] > pos[idx["head"], 1])]
         if len(skull) >= 10:
             lo, hi = np.percentile(skull, 2, axis=0), np.percentile(skull, 98, axis=0)
-            add("head", ("head",), (lo + hi) / 2, None, 100, cap=float(hi[0] - lo[0]) / 2)
+            r = float(hi[0] - lo[0]) / 2
+            centre = np.array([(lo[0] + hi[0]) / 2, hi[1] - r, (lo[2] + hi[2]) / 2])
+            add("head", ("head",), centre, None, 100, cap=r)
     if "neck01" in idx and "head" in idx:
         add("neck01", ("neck01", "neck02", "neck03"), pos[idx["neck01"]], pos[idx["head"]], 50)
     if all(n in idx for n in ("spine01", "upperarm01.L", "upperarm01.R")):
