@@ -4,26 +4,19 @@ hanging hair, MToon colours from the base colours."""
 
 from __future__ import annotations
 
-import json
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from avatarforge.export import read_glb, write_glb
-from avatarforge.export.gltf_read import node_world_matrices
+from avatarforge.export.gltf_read import node_world_matrices, read_glb_json
 from avatarforge.export.materials import SHADE_POWER, SHADE_SCALE, shade_colour
 from avatarforge.export.validate import format_issues
 from avatarforge.export.vrm import write_vrm
 from avatarforge.util.colour import srgb_to_linear
 
 
-def _json(path: Path) -> dict:
-    data = path.read_bytes()
-    length, kind = struct.unpack_from("<II", data, 12)
-    assert kind == 0x4E4F534A
-    return json.loads(data[20 : 20 + length])
+_json = read_glb_json
 
 
 @pytest.fixture(scope="module")

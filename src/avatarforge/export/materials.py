@@ -34,6 +34,9 @@ __all__ = [
     "shade_colour",
     "mtoon",
     "TOON_OUTLINE_GROUPS",
+    "SHADE_POWER",
+    "SHADE_SCALE",
+    "OUTLINE_WIDTH_M",
 ]
 
 #: glTF sampler enums (WebGL's): filters and wrap modes.
