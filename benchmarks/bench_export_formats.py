@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/bench_export_formats.py PHOTO --sizes 1024 2048 --out /tmp/bench-export
 
-Runs ``avatarforge create PHOTO --format glb,vrm --lod --compress --texture-size N`` per size,
-validates every .glb/.vrm with the Khronos validator, loads avatar.vrm with @pixiv/three-vrm in
-headless Chromium (the test page tests/export/web/viewer.html; load time = median of 3), sets
-``aa`` and ``blink`` and counts the changed pixels, and saves the frames as PNGs in --out.
-Prints a table and a JSON line; asserts nothing.
+Runs ``avatarforge create PHOTO --format glb,vrm --lod --compress --texture-size N --hair long``
+per size, and once more with ``--toon`` (avatar_toon.vrm), validates every .glb/.vrm with the
+Khronos validator, loads avatar.vrm with @pixiv/three-vrm in headless Chromium (the test page
+tests/export/web/viewer.html; load time = median of 3), sets ``aa`` and ``blink`` and counts
+the changed pixels, counts the spring joints and how far the hair tails lag a 23-degree nod
+(default stiffness vs 1000), loads the toon VRM (MToon materials, pixels changed against the
+plain one) and saves the frames as PNGs in --out. Prints a table, writes
+benchmarks/results/export_formats.json (``--results``); asserts nothing.
 """
 
 from __future__ import annotations
@@ -76,6 +79,23 @@ def browser_figures(folder: Path, shots: Path, tag: str) -> dict:
             head = page.evaluate("window.bonePosition('head')")
             (shots / f"{tag}_vrm_body.png").write_bytes(
                 _png(page.evaluate("([t, d, e]) => window.renderView(t, d, e)", [[0, head[1] - 0.6, 0], 6.0, {}])))
+            springs = {"joints": len(got["springJoints"]), "colliders": got["springColliders"]}
+            if got["springJoints"]:
+                loose = page.evaluate("window.swayTest('x', 0.4, 40, null, false)")
+                stiff = page.evaluate("window.swayTest('x', 0.4, 40, 1000, false)")
+                springs |= {"nod_tail_lag_max_m": round(max(loose["off"]), 4),
+                            "nod_tail_lag_max_m_stiffness_1000": round(max(stiff["off"]), 4)}
+            body_view = [[0, head[1] - 0.2, 0], 2.5, {}]
+            plain = _png(page.evaluate("([t, d, e]) => window.renderView(t, d, e)", body_view))
+            (shots / f"{tag}_vrm_plain_body.png").write_bytes(plain)
+            toon = {}
+            if (folder / "avatar_toon.vrm").is_file():
+                t_got = page.evaluate("window.loadAvatar('/files/avatar_toon.vrm')")
+                toon_png = _png(page.evaluate("([t, d, e]) => window.renderView(t, d, e)", body_view))
+                (shots / f"{tag}_vrm_toon_body.png").write_bytes(toon_png)
+                a, b = (np.asarray(Image.open(io.BytesIO(x)).convert("RGB"), np.int16) for x in (plain, toon_png))
+                toon = {"mtoon_materials": sorted(set(t_got["mtoon"])), "load_ms": round(t_got["ms"], 1),
+                        "changed_pixels_vs_plain": int((np.abs(a - b).sum(-1) > 30).sum())}
             glb = page.evaluate("window.loadAvatar('/files/avatar.glb')")
     finally:
         server.shutdown()
@@ -83,7 +103,8 @@ def browser_figures(folder: Path, shots: Path, tag: str) -> dict:
     return {"vrm_load_ms_median": round(statistics.median(r["ms"] for r in runs), 1),
             "vrm_load_ms_runs": [round(r["ms"], 1) for r in runs],
             "bones_resolved": len(got["bones"]), "expressions": len(got["expressions"]),
-            "changed_pixels": changed, "glb_materials": sorted(glb["materials"]), "glb_morphs": len(glb["morphs"])}
+            "changed_pixels": changed, "glb_materials": sorted(glb["materials"]), "glb_morphs": len(glb["morphs"]),
+            "springs": springs, "toon": toon}
 
 
 def main() -> None:
@@ -92,6 +113,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--reuse", action="store_true", help="Use existing create folders in --out.")
+    ap.add_argument("--hair", default="long", help="--hair for create (long: the VRM has spring chains).")
+    ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "export_formats.json")
     args = ap.parse_args()
     from avatarforge.export.validate import validate_gltf
 
@@ -99,10 +122,13 @@ def main() -> None:
     results = {}
     for size in args.sizes:
         folder = args.out / f"create{size}"
+        cmd = [str(Path(sys.executable).parent / "avatarforge"), "create", str(args.photo), "--texture-size", str(size),
+               "--hair", args.hair, "--force"]
         if not (args.reuse and folder.is_dir()):
-            subprocess.run([str(Path(sys.executable).parent / "avatarforge"), "create", str(args.photo), "-o",
-                            str(folder), "--texture-size", str(size), "--format", "glb,vrm", "--lod", "--compress",
-                            "--force"], check=True)
+            subprocess.run([*cmd, "-o", str(folder), "--format", "glb,vrm", "--lod", "--compress"], check=True)
+            toon_dir = args.out / f"create{size}_toon"
+            subprocess.run([*cmd, "-o", str(toon_dir), "--format", "vrm", "--toon"], check=True)
+            (toon_dir / "avatar.vrm").replace(folder / "avatar_toon.vrm")
         files = {}
         for f in sorted([*folder.glob("*.glb"), *folder.glob("*.vrm")]):
             issues = validate_gltf(f)["issues"]
@@ -116,6 +142,12 @@ def main() -> None:
         print("  lod:", {k: (v["vertices"], v["faces"]) for k, v in (report.get("lod") or {}).items()})
         print("  browser:", results[size]["browser"])
     print(json.dumps(results))
+    import os
+    import platform
+
+    args.results.write_text(json.dumps({"photo": args.photo.name, "hair": args.hair, "machine": platform.machine(),
+                                        "loadavg": os.getloadavg(), "sizes": results}, indent=1) + "\n")
+    print("wrote", args.results)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from avatarforge.bodies import BodyModel, BodyOutput, ParamsFile, load_body, pose_preset
-from avatarforge.export.mesh import RiggedMesh
+from avatarforge.export.mesh import RiggedMesh, SpringChain
 
 __all__ = ["Avatar", "build_avatar", "dress", "load_avatar_params", "material_groups", "lod_meshes"]
 
@@ -79,12 +79,24 @@ class Avatar:
         # Per vertex: sum_k w_vk * R_{j(v,k)} -> (V, 3, 3)
         lin = torch.einsum("vk,vkab->vab", out.skin_weights, t[out.skin_indices])
         posed_deltas = torch.einsum("vab,mvb->mva", lin, deltas)
+        names_j, parents_j = list(out.joint_names), np.asarray(out.joint_parents, dtype=np.int64)
+        world_j = out.joints_world[0].double().numpy()
+        parts, springs, colliders = self._parts(), [], []
+        rig = self._hair_joints(out, world_j)
+        if rig is not None:  # the hair's joints after the body's; the hair skinned to them
+            names_j += rig.names
+            parents_j = np.concatenate([parents_j, rig.parents])
+            world_j = np.concatenate([world_j, rig.world])
+            parts[0] = replace(parts[0], skin_indices=rig.skin_indices, skin_weights=rig.skin_weights)  # the hair part (first)
+            springs = [SpringChain(chain) for chain in rig.chains]
+            moving = rig.world[[i for i in range(len(rig.names)) if rig.parents[i] >= len(out.joint_names)]]  # not roots
+            colliders = self._colliders(out, world_j[: len(out.joint_names)], moving, springs[0].hit_radius)
         return RiggedMesh(
             vertices=out.vertices[0].numpy().astype(np.float32),
             faces=out.faces.numpy().astype(np.int64),
-            joint_names=list(out.joint_names),
-            joint_parents=np.asarray(out.joint_parents, dtype=np.int64),
-            joint_world=out.joints_world[0].double().numpy(),
+            joint_names=names_j,
+            joint_parents=parents_j,
+            joint_world=world_j,
             skin_indices=out.skin_indices.numpy(),
             skin_weights=out.skin_weights.numpy(),
             uvs=out.uvs.numpy(),
@@ -95,8 +107,32 @@ class Avatar:
             texture=self.texture,
             face_groups=material_groups(out.uvs.numpy(), out.uv_faces.numpy()) if self.body.name == "anny" else None,
             texture_lit=self.texture_lit and self.texture is not None,
-            parts=self._parts(),
+            parts=parts,
+            springs=springs,
+            colliders=colliders,
         )
+
+    def _hair_joints(self, out: BodyOutput, joint_world: np.ndarray):
+        """bodies.hair_joints.HairJoints of the hair on ``out`` (None: no hair, or too short to sway)."""
+        if self.hair is None or "head" not in out.joint_names:
+            return None
+        from avatarforge.bodies.hair_joints import hair_joints
+
+        head = list(out.joint_names).index("head")
+        return hair_joints(np.asarray(self.hair.vertices), np.asarray(self.hair.skin_indices),
+                           np.asarray(self.hair.skin_weights), joint_world[head], head, len(out.joint_names))
+
+    @staticmethod
+    def _colliders(out: BodyOutput, joint_world: np.ndarray, hair_world: np.ndarray, hit_radius: float) -> list:
+        from avatarforge.bodies.hair_joints import hair_colliders
+        from avatarforge.export.mesh import SpringCollider
+
+        sw = out.skin_weights.numpy()
+        dominant = out.skin_indices.numpy()[np.arange(len(sw)), sw.argmax(1)]
+        found = hair_colliders(out.vertices[0].double().numpy(), dominant, list(out.joint_names), joint_world,
+                               hair_world, hit_radius)
+        return [SpringCollider(c.joint, tuple(float(x) for x in c.centre), c.radius,
+                               None if c.tail is None else tuple(float(x) for x in c.tail)) for c in found]
 
     def _parts(self) -> list:
         """The hair and each garment as its own skinned mesh and material (none on a bare body)."""

@@ -264,7 +264,7 @@ def write_avatar_vrm(avatar: Avatar, path: Path, export: ExportSettings, mesh=No
     if mesh.morph_weights is not None:
         mesh = replace(mesh, morph_weights=np.zeros_like(mesh.morph_weights))
     meta = VrmMeta(name=mesh.name, authors=(export.author,), body_model=avatar.body.name)
-    return write_vrm(mesh, path, meta, export.glb_options())
+    return write_vrm(mesh, path, meta, export.glb_options(), toon=export.toon)
 
 
 def write_lods(avatar: Avatar, mesh, folder: Path, export: ExportSettings) -> dict:

@@ -76,7 +76,7 @@ def test_body_writes_a_valid_rigged_avatar(capsys, body, tmp_path, gltf_validato
 def test_body_export_formats(capsys, body, tmp_path, gltf_validator):
     out = tmp_path / "vrm"
     code, _, err = run(capsys, "body", "-o", str(out), "--format", "vrm", "--pose", "a", "--no-visemes",
-                       "--texture-atlas", "--preview-size", "64")
+                       "--texture-atlas", "--toon", "--preview-size", "64")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["avatar.mtl", "avatar.obj", "avatar.vrm", "params.json",
                                                       "preview.png", "report.json"]
@@ -97,7 +97,12 @@ def test_body_export_formats(capsys, body, tmp_path, gltf_validator):
     arm = world[j("wrist.L"), :3, 3] - world[j("upperarm01.L"), :3, 3]
     assert abs(arm[1]) < 0.02 * np.linalg.norm(arm) and np.allclose(nodes[:, :3, :3], np.eye(3))
     assert not np.any(vrm.morph_weights)  # neutral face: the app drives the expressions
-    for args, msg in ((["--format", "fbx"], "--format takes"), (["--skeleton-names", "unity"], "--skeleton-names takes")):
+    from avatarforge.export.gltf_read import read_glb_json
+
+    doc = read_glb_json(out / "avatar.vrm")  # --toon: MToon on the material
+    assert doc["materials"][0]["extensions"]["VRMC_materials_mtoon"]["specVersion"] == "1.0"
+    for args, msg in ((["--format", "fbx"], "--format takes"), (["--skeleton-names", "unity"], "--skeleton-names takes"),
+                      (["--toon"], "--toon makes the VRM")):
         bad = tmp_path / "bad"
         code, _, err = run(capsys, "body", "-o", str(bad), *args)
         assert code == 2 and err.startswith("error: ") and msg in err and "Traceback" not in err

@@ -77,6 +77,13 @@ def avatar_files(tmp_path_factory, body):
         meshopt_compress(folder / "avatar.glb", folder / "avatar_meshopt.glb")
     except MissingDependencyError:
         pass  # its test skips (or fails on CI)
+    # The same body with long hair (spring chains): plain and toon VRM.
+    from avatarforge.bodies.hair import HairStyle, build_hair
+
+    avatar.hair = build_hair(avatar.output, HairStyle.preset("long"))
+    hair_mesh = avatar.rigged_mesh()
+    write_vrm(hair_mesh, folder / "avatar_hair.vrm")
+    write_vrm(hair_mesh, folder / "avatar_toon.vrm", toon=True)
     return folder, glb, vrm, mesh
 
 
@@ -113,8 +120,11 @@ def _load(page, name: str) -> dict:
     return page.evaluate(f"window.loadAvatar('/files/{name}')")
 
 
-def _frame(page, target, distance, expressions=None, shot: str | None = None) -> np.ndarray:
-    url = page.evaluate("([t, d, e]) => window.renderView(t, d, e)", [list(target), distance, expressions or {}])
+def _frame(page, target, distance, expressions=None, shot: str | None = None, keep: bool = False) -> np.ndarray:
+    """Render from ``distance`` in front of ``target`` with ``expressions`` set (``keep``: leave
+    the VRM as it is: no expression reset, no update)."""
+    exprs = None if keep else (expressions or {})
+    url = page.evaluate("([t, d, e]) => window.renderView(t, d, e)", [list(target), distance, exprs])
     png = base64.b64decode(url.split(",", 1)[1])
     if SHOT_DIR and shot:
         Path(SHOT_DIR).mkdir(parents=True, exist_ok=True)
@@ -173,6 +183,57 @@ def test_three_vrm_resolves_the_humanoid(page, avatar_files) -> None:
     assert set(got["normalizedBones"]) == set(got["bones"])
     assert set(VRM_PRESETS) <= set(got["expressions"])
     assert got["lookAt"] == "VRMLookAtBoneApplier" and got["firstPerson"]
+    assert got["springJoints"] == [] and got["mtoon"] == []  # no hair, no --toon
+
+
+def test_three_vrm_loads_mtoon_and_it_renders_differently(page, avatar_files) -> None:
+    plain = _load(page, "avatar_hair.vrm")
+    assert not page.errors, page.errors
+    assert plain["mtoon"] == [] and all("MToonMaterial" not in m["material"] for m in plain["meshes"])
+    head = page.evaluate("window.bonePosition('head')")
+    view = ((0.0, head[1] - 0.2, 0.0), 2.5)
+    before = _frame(page, *view, shot="vrm_hair_plain.png")
+    toon = _load(page, "avatar_toon.vrm")
+    assert not page.errors, page.errors
+    # Every material is MToon; skin and hair get an outline (a second, back-face material).
+    want = [f"avatar_{m}" for m in ("skin", "eyes", "mouth", "hair")] + ["avatar_skin (Outline)", "avatar_hair (Outline)"]
+    assert sorted(set(toon["mtoon"])) == sorted(want)
+    assert all(set(m["material"]) == {"MToonMaterial"} for m in toon["meshes"])
+    by_name = {m["name"]: m for m in toon["meshes"]}
+    assert len(by_name["hair"]["material"]) == 2  # surface + outline
+    after = _frame(page, *view, shot="vrm_hair_toon.png")
+    diff = np.abs(after - before).sum(-1) > 30
+    assert diff.mean() > 0.05, diff.mean()  # the toon shading changes a large part of the figure
+    figure = np.abs(before - np.array([128, 128, 128])).sum(-1) > 30  # not the grey background
+    assert diff[figure].mean() > 0.3, diff[figure].mean()
+
+
+def test_three_vrm_spring_bones_sway_the_hair(page, avatar_files) -> None:
+    got = _load(page, "avatar_hair.vrm")
+    assert not page.errors, page.errors
+    names = avatar_files[3].joint_names
+    assert len(got["springJoints"]) == 5 * 3  # 5 chains of 4 joints: 3 head-tail pairs each
+    assert all(n.startswith("hair_") for n in got["springJoints"]) and got["springColliders"] == 3
+    assert not set(got["springJoints"]) & set(names)  # not body joints
+    # Nod the head 23 degrees forward at once and step the simulation (a nod: turning or
+    # tilting it instead presses the long hair onto the shoulder and neck colliders, which
+    # then hold the tips whatever the stiffness).
+    loose = page.evaluate("window.swayTest('x', 0.4, 40, null, false)")
+    stiff = page.evaluate("window.swayTest('x', 0.4, 40, 1000, false)")
+    # The tails lag behind the turned head and swing; with a huge stiffness they stay put
+    # relative to the head (and still move in the world, as the head turns).
+    assert max(loose["off"]) > 0.02, loose
+    assert max(stiff["off"]) < 0.2 * max(loose["off"]), (stiff, loose)
+    assert np.ptp(loose["off"][10:]) > 0.002  # still moving after the first steps: a swing
+    assert min(stiff["moved"][-5:]) > 0.02  # the hair followed the head in the world
+    if SHOT_DIR:  # what a nod does to the hair, 8 frames in (for the eye, not asserted)
+        head = page.evaluate("window.bonePosition('head')")
+        _frame(page, (0.0, head[1] - 0.1, 0.0), 1.6, shot="vrm_hair_rest.png")
+        page.evaluate("window.swayTest('x', 0.4, 8, null, true)")
+        _frame(page, (0.0, head[1] - 0.1, 0.0), 1.6, shot="vrm_hair_sway.png", keep=True)
+        page.evaluate("window.swayTest('x', 0.4, 8, 1000, true)")
+        _frame(page, (0.0, head[1] - 0.1, 0.0), 1.6, shot="vrm_hair_stiff.png", keep=True)
+        page.evaluate("window.swayTest('x', 0.0, 1, null, false)")  # back to rest
 
 
 def test_three_vrm_expressions_change_the_rendered_face(page, avatar_files) -> None:

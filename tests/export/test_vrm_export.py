@@ -3,9 +3,6 @@ expressions, visemes, material groups, unlit, samplers, joint names."""
 
 from __future__ import annotations
 
-import json
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +10,7 @@ import pytest
 from avatarforge.export import read_glb, write_glb
 from avatarforge.export.face_shapes import OCULUS_VISEMES, VISEME_RECIPES, VRM_VISEME_EXPRESSIONS
 from avatarforge.export.gltf import GlbOptions
-from avatarforge.export.gltf_read import node_world_matrices
+from avatarforge.export.gltf_read import node_world_matrices, read_glb_json
 from avatarforge.export.humanoid import (
     ANNY_TO_VRM,
     VRM_BONE_PARENTS,
@@ -26,11 +23,7 @@ from avatarforge.export.validate import format_issues
 from avatarforge.export.vrm import VRM_PRESETS, write_vrm
 
 
-def _json(path: Path) -> dict:
-    data = path.read_bytes()
-    length, kind = struct.unpack_from("<II", data, 12)
-    assert kind == 0x4E4F534A
-    return json.loads(data[20 : 20 + length])
+_json = read_glb_json
 
 
 @pytest.fixture(scope="module")

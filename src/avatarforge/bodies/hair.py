@@ -138,7 +138,7 @@ def _prepare(out, body_skin=None) -> dict:
     sw = sw.numpy() if hasattr(sw, "numpy") else np.asarray(sw)
     dominant = si[np.arange(len(si)), sw.argmax(1)]
     head_ids = [names.index(n) for n in ("head", "eye.L", "eye.R") if n in names]
-    limb_ids = [i for i, n in enumerate(names) if any(k in n for k in ("arm", "hand", "finger", "thumb", "index",
+    limb_ids = [i for i, n in enumerate(names) if any(k in n for k in ("arm", "hand", "wrist", "metacarpal", "finger", "thumb", "index",
                                                                          "middle", "ring", "pinky"))]
     origin, rot = _head_frame(out)
     local = (v - origin) @ rot  # rows: vertices in the head frame

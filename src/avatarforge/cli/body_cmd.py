@@ -29,6 +29,7 @@ def body(
     morph_normals: bool = eo.MORPH_NORMALS,
     lod: bool = eo.LOD,
     compress: bool = eo.COMPRESS,
+    toon: bool = eo.TOON,
 ) -> None:
     """Build a body from parameters and write GLB (and/or VRM), OBJ, params.json, preview.png, report.json."""
     from avatarforge.avatar import build_avatar
@@ -40,7 +41,7 @@ def body(
 
     from avatarforge.pipeline.create import outfit_request
 
-    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
+    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress, toon)
     wanted = outfit_request(outfit)
     check_output_dir(out, force)
     from avatarforge.bodies.anny_loader import anny_cache_dir, is_anny_built

@@ -68,10 +68,11 @@ def create(
     morph_normals: bool = eo.MORPH_NORMALS,
     lod: bool = eo.LOD,
     compress: bool = eo.COMPRESS,
+    toon: bool = eo.TOON,
 ) -> None:
     """Photo -> personalised, textured, rigged avatar (GLB and/or VRM, OBJ, params, previews, report)."""
     if backend != "anny":  # research backends live in their own module
-        export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
+        export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress, toon)
         from avatarforge.cli.research_cmd import create_research
 
         ignored = [n for n, v in (("--gender", gender), ("--age", age), ("--height", height), ("--weight", weight),
@@ -80,7 +81,7 @@ def create(
             from avatarforge.errors import UserInputError
 
             raise UserInputError("the export flags (--format, --skeleton-names, --texture-atlas, --no-visemes, --no-morph-normals, --lod, "
-                                 "--compress) need --backend anny")
+                                 "--compress, --toon) need --backend anny")
         return create_research(photo, out, backend, assets, pose, face_index, texture_size, preview_size, force, ignored,
                                set_)
     from concurrent.futures import ThreadPoolExecutor
@@ -93,7 +94,7 @@ def create(
 
         outfit_request(outfit)
     check_photo(photo, face_index)
-    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
+    export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress, toon)
     # The body model (and torch with it, ~2.5 s) loads in a background thread, while this
     # thread reads the photo, detects the face and runs the eye network.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-body")

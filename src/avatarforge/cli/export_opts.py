@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 __all__ = ["FORMAT", "SKELETON_NAMES", "TEXTURE_ATLAS", "VISEMES", "MORPH_NORMALS", "LOD", "COMPRESS",
-           "export_settings"]
+           "TOON", "export_settings"]
 
 FORMAT = typer.Option("glb", "--format", help="glb, vrm (VRM 1.0 for VTuber apps, always T-pose) or both: glb,vrm.")
 SKELETON_NAMES = typer.Option("anny", "--skeleton-names",
@@ -19,9 +19,11 @@ LOD = typer.Option(False, "--lod", help="Also write avatar_lod1..3.glb (lighter 
 COMPRESS = typer.Option(False, "--compress",
                         help="Also write avatar_meshopt.glb (meshopt-compressed by gltfpack; needs npm ci in tools/).")
 
+TOON = typer.Option(False, "--toon", help="VRM: toon materials (VRMC_materials_mtoon: shade colour, outlines).")
+
 
 def export_settings(format_: str, skeleton_names: str, texture_atlas: bool, visemes: bool, morph_normals: bool,
-                    lod: bool, compress: bool):
+                    lod: bool, compress: bool, toon: bool = False):
     """The flags as `ExportSettings` (bad values: `UserInputError`)."""
     from avatarforge.export.settings import ExportSettings, parse_formats
 
@@ -31,4 +33,4 @@ def export_settings(format_: str, skeleton_names: str, texture_atlas: bool, vise
         find_gltfpack()
     return ExportSettings(formats=parse_formats(format_), skeleton_names=skeleton_names.strip().lower(),
                           texture_atlas=texture_atlas, visemes=visemes, morph_normals=morph_normals, lod=lod,
-                          compress=compress)
+                          compress=compress, toon=toon)

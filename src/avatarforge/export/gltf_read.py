@@ -7,14 +7,18 @@ attributes and morph targets), plus strided and sparse accessors.
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pygltflib import GLTF2
 from scipy.spatial.transform import Rotation
 
-__all__ = ["GlbContents", "read_glb", "read_glb_positions", "node_world_matrices", "read_accessor"]
+__all__ = ["GlbContents", "read_glb", "read_glb_json", "read_glb_positions", "node_world_matrices", "read_accessor"]
 
 _DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
@@ -173,3 +177,12 @@ def read_glb(path: str | os.PathLike[str]) -> GlbContents:
 def read_glb_positions(path: str | os.PathLike[str]) -> np.ndarray:
     """(S, 3) float32 POSITION of the first primitive of the first mesh."""
     return read_glb(path).positions
+
+
+def read_glb_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON chunk of a GLB (or .vrm) file as a dict, as written (extensions included)."""
+    data = Path(path).read_bytes()
+    length, kind = struct.unpack_from("<II", data, 12)
+    if data[:4] != b"glTF" or kind != 0x4E4F534A:  # "JSON"
+        raise ValueError(f"{path} is not a GLB file (no JSON chunk first)")
+    return json.loads(data[20 : 20 + length])

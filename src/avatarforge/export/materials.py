@@ -6,6 +6,11 @@ texture and one sampler serve all; the groups differ in their surface (roughness
 engine can shade the eyes glossy and the skin soft, or swap one material. When the texture
 already holds the photo's lighting, the materials are ``KHR_materials_unlit``: an engine
 must not light it a second time.
+
+For a toon look (VRM only) each material also gets ``VRMC_materials_mtoon`` (`mtoon`): a
+lit colour (the glTF base colour) and a shade colour derived from it, a hard light/shade
+boundary, flattened ambient light and, on skin and hair, an outline. Loaders without MToon
+fall back to the glTF material underneath.
 """
 
 from __future__ import annotations
@@ -13,16 +18,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "LINEAR",
     "LINEAR_MIPMAP_LINEAR",
     "CLAMP_TO_EDGE",
     "UNLIT_EXTENSION",
+    "MTOON_EXTENSION",
     "MaterialLook",
     "MATERIAL_LOOKS",
     "GROUP_NAMES",
     "sampler",
     "material",
+    "shade_colour",
+    "mtoon",
+    "TOON_OUTLINE_GROUPS",
+    "SHADE_POWER",
+    "SHADE_SCALE",
+    "OUTLINE_WIDTH_M",
 ]
 
 #: glTF sampler enums (WebGL's): filters and wrap modes.
@@ -30,6 +44,7 @@ LINEAR = 9729
 LINEAR_MIPMAP_LINEAR = 9987
 CLAMP_TO_EDGE = 33071
 UNLIT_EXTENSION = "KHR_materials_unlit"
+MTOON_EXTENSION = "VRMC_materials_mtoon"
 
 
 @dataclass(frozen=True)
@@ -82,4 +97,55 @@ def material(
     out: dict[str, Any] = {"name": name, "pbrMetallicRoughness": pbr, "doubleSided": look.double_sided}
     if unlit:
         out["extensions"] = {UNLIT_EXTENSION: {}}
+    return out
+
+
+#: Shade colour = ``SHADE_SCALE * base ** SHADE_POWER`` per linear channel: darker, and more
+#: saturated (the strongest channel loses least), as painted shadows are (skin shades red).
+SHADE_POWER = 1.6
+SHADE_SCALE = 0.85
+#: Outline colour = this times the shade colour (linear).
+OUTLINE_DARKEN = 0.35
+#: Outline width in metres (``worldCoordinates``): visible on a full body, thin on a face.
+OUTLINE_WIDTH_M = 0.0015
+#: Material groups drawn with an outline (the eyes and the mouth cavity are not: inner parts).
+TOON_OUTLINE_GROUPS = ("skin", "hair", "garment")
+
+
+def shade_colour(base: np.ndarray | tuple[float, ...]) -> np.ndarray:
+    """MToon shade colour of a linear RGB base colour (``SHADE_SCALE * base ** SHADE_POWER``)."""
+    rgb = np.clip(np.asarray(base, dtype=np.float64)[:3], 0.0, 1.0)
+    return SHADE_SCALE * rgb**SHADE_POWER
+
+
+def mtoon(base: np.ndarray | tuple[float, ...], *, texture: int | None = None, outline: bool = True) -> dict[str, Any]:
+    """The ``VRMC_materials_mtoon`` 1.0 object of a material whose lit colour is ``base``
+    (linear RGB: the base colour factor, or the mean colour of texture ``texture``).
+
+    With a texture the shade is the texture times a tint (``shadeMultiplyTexture``), the
+    tint being shade / base of the mean colour, so the shade of the mean colour is
+    `shade_colour` of it. ``outline``: a world-space outline of `OUTLINE_WIDTH_M`.
+    """
+    rgb = np.clip(np.asarray(base, dtype=np.float64)[:3], 0.0, 1.0)
+    shade = shade_colour(rgb)
+    out: dict[str, Any] = {
+        "specVersion": "1.0",
+        "transparentWithZWrite": False,
+        "renderQueueOffsetNumber": 0,
+        "shadingShiftFactor": 0.0,  # the light/shade boundary at N.L = 0
+        "shadingToonyFactor": 0.9,  # a narrow boundary: two tones
+        "giEqualizationFactor": 0.9,  # ambient light nearly the same from every side (flat)
+        "parametricRimColorFactor": [0.0, 0.0, 0.0],
+        "rimLightingMixFactor": 1.0,
+        "outlineWidthMode": "worldCoordinates" if outline else "none",
+        "outlineWidthFactor": OUTLINE_WIDTH_M if outline else 0.0,
+        "outlineColorFactor": [float(c) for c in OUTLINE_DARKEN * shade],
+        "outlineLightingMixFactor": 1.0,
+    }
+    if texture is None:
+        out["shadeColorFactor"] = [float(c) for c in shade]
+    else:
+        tint = np.divide(shade, rgb, out=np.full(3, SHADE_SCALE), where=rgb > 1e-6)
+        out["shadeColorFactor"] = [float(c) for c in np.clip(tint, 0.0, 1.0)]
+        out["shadeMultiplyTexture"] = {"index": texture}
     return out

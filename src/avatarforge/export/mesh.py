@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["RiggedMesh", "MeshPart", "DEFAULT_SKIN_RGBA"]
+__all__ = ["RiggedMesh", "MeshPart", "SpringChain", "SpringCollider", "DEFAULT_SKIN_RGBA"]
 
 #: Base colour (linear RGBA) of the default skin material when there is no photo texture.
 DEFAULT_SKIN_RGBA = (0.80, 0.55, 0.45, 1.0)
@@ -30,6 +30,38 @@ class MeshPart:
     double_sided: bool = True
     look: str = "hair"
     """Its material group in `export.materials.MATERIAL_LOOKS` (hair, garment)."""
+
+
+@dataclass(frozen=True)
+class SpringChain:
+    """A chain of joints an engine sways (hair): VRM's ``VRMC_springBone`` spring.
+
+    The settings are VRM's per joint (the same for every joint of the chain; the last joint
+    is only the tip). Per frame (1/60 s) the tip of each segment keeps ``1 - drag_force`` of
+    its velocity, is pulled back towards its rest direction by ``stiffness * dt`` and down by
+    ``gravity_power * dt`` (metres per second, roughly), then put back at the segment's length.
+    """
+
+    joints: tuple[int, ...]
+    """Joint indices, root first (each the parent or an ancestor of the next)."""
+    hit_radius: float = 0.015
+    """Collision radius of each joint (metres)."""
+    stiffness: float = 0.8
+    gravity_power: float = 0.2
+    gravity_dir: tuple[float, float, float] = (0.0, -1.0, 0.0)
+    drag_force: float = 0.35
+    """0: keeps swinging, 1: stops at once."""
+
+
+@dataclass(frozen=True)
+class SpringCollider:
+    """A sphere (``tail`` None) or a capsule (``centre`` to ``tail``) on a joint that spring
+    chains do not enter; positions in world coordinates in the bind pose."""
+
+    joint: int
+    centre: tuple[float, float, float]
+    radius: float
+    tail: tuple[float, float, float] | None = None
 
 
 @dataclass
@@ -77,6 +109,10 @@ class RiggedMesh:
     """The texture already holds lighting (the photo's): engines should not light it again."""
     parts: list[MeshPart] = field(default_factory=list)
     """Further meshes skinned to the same joints, each with its own material (hair)."""
+    springs: list[SpringChain] = field(default_factory=list)
+    """Joint chains that sway (hair); the VRM writes them as ``VRMC_springBone``."""
+    colliders: list[SpringCollider] = field(default_factory=list)
+    """Body shapes the springs collide with."""
 
     def __post_init__(self) -> None:
         v = self.vertices.shape[0]

@@ -45,6 +45,9 @@ class ExportSettings:
     """Also write lighter meshes (avatar_lod1..3.glb) from Anny's reduced topologies."""
     compress: bool = False
     """Also write avatar_meshopt.glb: meshopt-compressed with gltfpack (npm, tools/)."""
+    toon: bool = False
+    """VRM only: ``VRMC_materials_mtoon`` toon materials (a shade colour derived from each base
+    colour, outlines on skin and hair). The GLB keeps its PBR/unlit materials."""
     author: str = "avatarforge user"
     """VRM meta author."""
 
@@ -53,6 +56,8 @@ class ExportSettings:
             raise UserInputError(f"--skeleton-names takes {', '.join(SKELETON_NAMINGS)}, got {self.skeleton_names!r}")
         if not self.formats or any(f not in EXPORT_FORMATS for f in self.formats):
             raise UserInputError(f"formats must be among {', '.join(EXPORT_FORMATS)}, got {self.formats!r}")
+        if self.toon and "vrm" not in self.formats:
+            raise UserInputError("--toon makes the VRM's materials toon (MToon, a VRM extension): add --format vrm or glb,vrm")
 
     def glb_options(self) -> GlbOptions:
         return GlbOptions(skeleton_names=self.skeleton_names, single_material=self.texture_atlas,

@@ -13,8 +13,10 @@ What VRM 1.0 asks of the model and how it is met here:
   bind the composed viseme targets.
 - ``lookAt``: type ``bone`` (Anny's eye joints turn the eyeballs), origin between the eyes.
 - ``firstPerson``: the mesh annotated ``auto`` (the loader hides the head in first person).
-- ``VRMC_springBone`` and ``VRMC_materials_mtoon`` are not written: there is no hair
-  geometry yet to sway, and the materials stay glTF PBR (any VRM loader falls back to them).
+- ``VRMC_springBone`` (when the mesh has ``springs``: hair chains): one spring per chain,
+  the body colliders (spheres, capsules) in one collider group every spring uses.
+- ``VRMC_materials_mtoon`` (``toon``): every material gets an MToon block (`materials.mtoon`)
+  on top of its glTF PBR (or unlit) material, which loaders without MToon fall back to.
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ from avatarforge.export.face_shapes import (
     VRM_EXPRESSION_RECIPES,
     VRM_VISEME_EXPRESSIONS,
 )
-from avatarforge.export.gltf import GlbInfo, GlbOptions, build_document
+from avatarforge.export.gltf import GlbInfo, GlbOptions, build_document, rest_joint_world
 from avatarforge.export.humanoid import VRM_BONE_PARENTS, VRM_REQUIRED_BONES, humanoid_bones
+from avatarforge.export.materials import GROUP_NAMES, MTOON_EXTENSION, TOON_OUTLINE_GROUPS, mtoon
 from avatarforge.export.mesh import RiggedMesh
 from avatarforge.util.atomic import atomic_write_bytes
 
-__all__ = ["VrmMeta", "build_vrm", "write_vrm", "VRM_EXTENSION", "VRM_PRESETS", "BODY_MODEL_LICENSES",
+__all__ = ["VrmMeta", "build_vrm", "write_vrm", "VRM_EXTENSION", "SPRING_EXTENSION", "VRM_PRESETS", "BODY_MODEL_LICENSES",
            "T_POSE_TOLERANCE_DEG"]
 
 VRM_EXTENSION = "VRMC_vrm"
+SPRING_EXTENSION = "VRMC_springBone"
 #: VRM 1.0's preset expression names.
 VRM_PRESETS = ("happy", "angry", "sad", "relaxed", "surprised", "aa", "ih", "ou", "ee", "oh", "blink",
                "blinkLeft", "blinkRight", "lookUp", "lookDown", "lookLeft", "lookRight", "neutral")
@@ -150,9 +154,73 @@ def _expressions(morph_names: list[str]) -> dict[str, Any]:
     return {"preset": preset}
 
 
-def build_vrm(mesh: RiggedMesh, meta: VrmMeta | None = None, options: GlbOptions | None = None
-              ) -> tuple[bytes, GlbInfo]:
-    """Encode ``mesh`` (in T-pose) as a VRM 1.0 file (a GLB with ``VRMC_vrm``)."""
+def _mean_texture_colour(mesh: RiggedMesh, faces: np.ndarray) -> np.ndarray:
+    """Mean linear RGB of ``mesh.texture`` at the UVs of the triangles ``faces`` (rows)."""
+    from avatarforge.util.colour import srgb_to_linear
+
+    tex = np.asarray(mesh.texture)[..., :3]
+    uv = np.asarray(mesh.uvs)[np.unique(np.asarray(mesh.uv_faces)[faces])]
+    h, w = tex.shape[:2]
+    col = np.clip(np.round(uv[:, 0] * (w - 1)), 0, w - 1).astype(np.int64)
+    row = np.clip(np.round((1.0 - uv[:, 1]) * (h - 1)), 0, h - 1).astype(np.int64)  # v up, row 0 at the top
+    return srgb_to_linear(tex[row, col] / 255.0).mean(axis=0)
+
+
+def _add_toon(gltf: dict[str, Any], mesh: RiggedMesh, info: GlbInfo) -> None:
+    """``VRMC_materials_mtoon`` on every material: the body's groups (in ``info.materials``
+    order, textured or ``mesh.base_color``), then one per part (its colour)."""
+    groups = np.asarray(mesh.face_groups) if mesh.face_groups is not None else None
+    looks = []
+    for name in info.materials:
+        if mesh.texture is None:
+            looks.append((name, np.asarray(mesh.base_color[:3]), None))
+            continue
+        if len(info.materials) == 1 or groups is None:
+            rows = np.arange(len(mesh.faces))
+        else:
+            rows = np.flatnonzero(groups == GROUP_NAMES.index(name))
+        looks.append((name, _mean_texture_colour(mesh, rows), 0))
+    looks += [(part.name, np.asarray(part.base_color[:3]), None) for part in mesh.parts]
+    for material, (name, base, texture) in zip(gltf["materials"], looks, strict=True):
+        material.setdefault("extensions", {})[MTOON_EXTENSION] = mtoon(
+            base, texture=texture, outline=name in TOON_OUTLINE_GROUPS)
+    gltf["extensionsUsed"] = [*gltf.get("extensionsUsed", []), MTOON_EXTENSION]
+
+
+def _spring_bone(mesh: RiggedMesh, joint_world: np.ndarray) -> dict[str, Any]:
+    """``VRMC_springBone`` 1.0 of ``mesh.springs`` / ``mesh.colliders``; ``joint_world``: the
+    joints' world transforms as written (collider positions become node-local)."""
+    inv = np.linalg.inv(np.asarray(joint_world, np.float64))
+
+    def local(j: int, p: tuple[float, float, float]) -> list[float]:
+        return (inv[j] @ np.array([*p, 1.0]))[:3].tolist()
+
+    colliders = []
+    for c in mesh.colliders:
+        shape = ({"sphere": {"offset": local(c.joint, c.centre), "radius": float(c.radius)}} if c.tail is None else
+                 {"capsule": {"offset": local(c.joint, c.centre), "radius": float(c.radius),
+                              "tail": local(c.joint, c.tail)}})
+        colliders.append({"node": c.joint + 1, "shape": shape})
+    springs = []
+    for i, chain in enumerate(mesh.springs):
+        settings = {"hitRadius": chain.hit_radius, "stiffness": chain.stiffness, "gravityPower": chain.gravity_power,
+                    "gravityDir": list(chain.gravity_dir), "dragForce": chain.drag_force}
+        joints = [{"node": j + 1, **settings} for j in chain.joints[:-1]] + [{"node": chain.joints[-1] + 1}]
+        spring: dict[str, Any] = {"name": mesh.joint_names[chain.joints[0]] or f"spring{i}", "joints": joints}
+        if colliders:
+            spring["colliderGroups"] = [0]
+        springs.append(spring)
+    out: dict[str, Any] = {"specVersion": "1.0", "springs": springs}
+    if colliders:
+        out["colliders"] = colliders
+        out["colliderGroups"] = [{"name": "body", "colliders": list(range(len(colliders)))}]
+    return out
+
+
+def build_vrm(mesh: RiggedMesh, meta: VrmMeta | None = None, options: GlbOptions | None = None,
+              toon: bool = False) -> tuple[bytes, GlbInfo]:
+    """Encode ``mesh`` (in T-pose) as a VRM 1.0 file (a GLB with ``VRMC_vrm``); ``toon`` adds
+    ``VRMC_materials_mtoon`` to every material."""
     bones = humanoid_bones(mesh.joint_names)
     missing = [b for b in VRM_REQUIRED_BONES if b not in bones]
     if missing:
@@ -172,24 +240,30 @@ def build_vrm(mesh: RiggedMesh, meta: VrmMeta | None = None, options: GlbOptions
     for key, degrees in LOOK_RANGE_DEG.items():
         look_at[key] = {"inputMaxValue": 90.0, "outputScale": degrees if look_at["type"] == "bone" else 1.0}
     meta = meta or VrmMeta(name=mesh.name)
+    if toon:
+        _add_toon(gltf, mesh, info)
     gltf["extensionsUsed"] = [*gltf.get("extensionsUsed", []), VRM_EXTENSION]
+    mesh_nodes = [i for i, node in enumerate(gltf["nodes"]) if "mesh" in node]  # the body, then the hair
     gltf["extensions"] = {VRM_EXTENSION: {
         "specVersion": "1.0",
         "meta": meta.to_json(),
         "humanoid": {"humanBones": {bone: {"node": j + 1} for bone, j in bones.items()}},  # joint j is node j + 1
         "expressions": _expressions(list(info.morph_names)),
         "lookAt": look_at,
-        "firstPerson": {"meshAnnotations": [{"node": 0, "type": "auto"}]},
+        "firstPerson": {"meshAnnotations": [{"node": i, "type": "auto"} for i in mesh_nodes]},
     }}
+    if mesh.springs:
+        gltf["extensionsUsed"].append(SPRING_EXTENSION)
+        gltf["extensions"][SPRING_EXTENSION] = _spring_bone(mesh, rest_joint_world(mesh, identity_rest=True))
     data = b.pack(gltf)
     info.n_bytes = len(data)
     return data, info
 
 
 def write_vrm(mesh: RiggedMesh, path: str | os.PathLike[str], meta: VrmMeta | None = None,
-              options: GlbOptions | None = None) -> GlbInfo:
+              options: GlbOptions | None = None, toon: bool = False) -> GlbInfo:
     """Write ``mesh`` (in T-pose) as ``path`` (``.vrm``), atomically; see `build_vrm`."""
-    data, info = build_vrm(mesh, meta, options)
+    data, info = build_vrm(mesh, meta, options, toon)
     info.path = atomic_write_bytes(path, data)
     return info
 
