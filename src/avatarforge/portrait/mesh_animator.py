@@ -273,44 +273,64 @@ class MeshAnimator:
 
     def _fill(self, out: np.ndarray, flow: np.ndarray, tgt_lm: np.ndarray, closures: dict[str, float],
               window) -> None:
+        """Paint the mouth interior and closed lids into ``out``; each in a small box around
+        its feature (``window`` = the flow's (row, col, height, width) in the image)."""
         import cv2
 
         r0, c0, h, w = window
-        shape = (h, w)
-        jj, ii = np.meshgrid(np.arange(w), np.arange(h))
-        sx = np.clip(np.floor(jj + c0 + 0.5 + flow[..., 0]).astype(int), 0, self.width - 1)
-        sy = np.clip(np.floor(ii + r0 + 0.5 + flow[..., 1]).astype(int), 0, self.height - 1)
-        lm = tgt_lm - [c0, r0]
-        layers = []
+
+        def box(points: np.ndarray, pad: float):
+            """(rows, cols, origin, flow) of the window part around ``points`` (image pixels)."""
+            x0, y0 = np.floor(points.min(0) - pad).astype(int) - [c0, r0]
+            x1, y1 = np.ceil(points.max(0) + pad).astype(int) - [c0, r0]
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 <= x0 or y1 <= y0:
+                return None
+            jj, ii = np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))
+            f = flow[y0:y1, x0:x1]
+            sx = np.clip(np.floor(jj + c0 + 0.5 + f[..., 0]).astype(int), 0, self.width - 1)
+            sy = np.clip(np.floor(ii + r0 + 0.5 + f[..., 1]).astype(int), 0, self.height - 1)
+            return (y1 - y0, x1 - x0), np.array([x0 + c0, y0 + r0], float), sx, sy
+
+        def blend(rgb: np.ndarray, alpha: np.ndarray, origin: np.ndarray) -> None:
+            x, y = int(origin[0]), int(origin[1])
+            part = out[y:y + alpha.shape[0], x:x + alpha.shape[1]]
+            touched = alpha > 1e-3
+            a = alpha[touched][:, None]
+            blended = part[..., :3][touched] * (1 - a) + rgb[touched] * a
+            part[..., :3][touched] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
+
+        lm = tgt_lm
         # the mouth: inside the posed inner lips, where the sample did not come from the photo's own mouth
         inner = lm[_cycle(lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER)]
         opening = self._gap(lm, lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER) - self.src_lip_gap
-        new = polygon_mask(shape, inner) & ~self.src_mouth[sy, sx]
-        if opening > 1.0 and new.sum() > 2:
-            mouth_w = float(np.linalg.norm(lm[lg.MOUTH_LEFT] - lm[lg.MOUTH_RIGHT]))
-            rgb, alpha = mouth_interior(shape, lm[list(lg.LIPS_INNER_UPPER)], lm[list(lg.LIPS_INNER_LOWER)],
-                                        self.lip_rgb, self.skin_rgb, mouth_w)
-            layers.append((rgb, alpha * cv2.GaussianBlur(new.astype(np.float64), (0, 0), 0.7)))
+        b = box(inner, 3) if opening > 1.0 else None
+        if b is not None:
+            shape, origin, sx, sy = b
+            new = polygon_mask(shape, inner - origin) & ~self.src_mouth[sy, sx]
+            if new.sum() > 2:
+                mouth_w = float(np.linalg.norm(lm[lg.MOUTH_LEFT] - lm[lg.MOUTH_RIGHT]))
+                rgb, alpha = mouth_interior(shape, lm[list(lg.LIPS_INNER_UPPER)] - origin,
+                                            lm[list(lg.LIPS_INNER_LOWER)] - origin, self.lip_rgb, self.skin_rgb, mouth_w)
+                blend(rgb, alpha * cv2.GaussianBlur(new.astype(np.float64), (0, 0), 0.7), origin)
         # the eyes: what showed the eye in the photo and lies outside the posed lids now
         for side, (up, lo) in _EYES.items():
             closure = closures[side]
             if closure < 0.02:
                 continue
+            width = float(np.linalg.norm(lm[up[0]] - lm[up[-1]]))
+            b = box(lm[[*up, *lo]], 0.3 * width + 3)
+            if b is None:
+                continue
+            shape, origin, sx, sy = b
             # the upper lid slides down to the lower one (the body's blink barely moves the
             # embedded lid landmarks, so the lid edge is placed here)
-            upper, lower = resample_path(lm[list(up)], 16), resample_path(lm[list(lo)], 16)
+            upper, lower = resample_path(lm[list(up)] - origin, 16), resample_path(lm[list(lo)] - origin, 16)
             if np.linalg.norm(upper[0] - lower[0]) > np.linalg.norm(upper[0] - lower[-1]):
                 lower = lower[::-1]
             edge = upper + closure * (lower - upper)
             covered = self.src_eyes[side][sy, sx] & ~polygon_mask(shape, np.concatenate([edge, lower[::-1]]))
-            width = float(np.linalg.norm(lm[up[0]] - lm[up[-1]]))
-            layers.append(closed_lid(shape, covered, edge, self.lid_rgb[side], self.lash_rgb[side], width, closure))
-        window = out[r0:r0 + h, c0:c0 + w]
-        for rgb, alpha in layers:
-            a = alpha[..., None]
-            touched = alpha > 1e-3
-            blended = window[..., :3] * (1 - a) + rgb * a
-            window[..., :3][touched] = np.clip(np.round(blended[touched]), 0, 255).astype(np.uint8)
+            blend(*closed_lid(shape, covered, edge, self.lid_rgb[side], self.lash_rgb[side], width, closure), origin)
 
     def pose_image(self, image: np.ndarray, pose: TalkingPose) -> UInt8[np.ndarray, "H W 4"]:
         """The neural poser's interface (for ``portrait live``): RGBA of :meth:`render`;

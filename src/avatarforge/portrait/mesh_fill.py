@@ -34,7 +34,7 @@ def resample_path(points: Float[np.ndarray, "K 2"], n: int) -> Float[np.ndarray,
 
 
 def polygon_mask(shape: tuple[int, int], polygon: Float[np.ndarray, "K 2"]) -> Bool[np.ndarray, "H W"]:
-    """Pixels whose centre is inside ``polygon`` (pixel coordinates, centres at +0.5)."""
+    """Pixels whose centre is inside ``polygon`` or on its edge (pixel coordinates, centres at +0.5)."""
     m = np.zeros(shape, np.uint8)
     pts = np.round((polygon - 0.5) * (1 << SUB)).astype(np.int32)
     cv2.fillPoly(m, [pts], 1, lineType=cv2.LINE_8, shift=SUB)
