@@ -66,7 +66,7 @@ def test_jaw_open_moves_the_lips_and_not_the_background(animator):
     changed = (out != img).any(-1)
     person = (img != img[0, 0]).any(-1)
     dist = cv2.distanceTransform(np.where(person, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
-    far = dist > 2 * animator.cfg.person_margin * animator.face_height + 3
+    far = dist > animator.cfg.person_margin * animator.face_height + 2
     assert far.sum() > 1000 and not changed[far].any()
     assert changed.sum() > 200
 
@@ -112,7 +112,9 @@ def test_tracking_follows_a_synthetic_face_video(body):
     assert track.found.tolist() == [True, True, True, False, True]
     jaw = track.expression[:, list(track.expression_names).index("jawOpen")]
     assert jaw[1] > jaw[0] + 0.2 and jaw[4] < jaw[1] - 0.15
-    assert 10.0 < track.head[2, 1] - track.head[0, 1] < 30.0
+    # a 15 degree turn in one frame: the warm-started steps get most of the way, the right way
+    assert 6.0 < track.head[2, 1] - track.head[0, 1] < 25.0
+    assert track.head[4, 1] < track.head[2, 1] - 4.0
     assert np.array_equal(track.head[3], track.head[2])  # no face: the previous values held
     assert track.first_fit is not None and track.seconds_per_frame > 0
 

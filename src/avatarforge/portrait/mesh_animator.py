@@ -27,6 +27,7 @@ from avatarforge.perception import landmark_groups as lg
 from avatarforge.portrait.mesh_fill import closed_lid, median_colour, mouth_interior, polygon_mask, resample_path
 from avatarforge.portrait.mesh_warp import backward_warp, extend_flow, mesh_flow, project_points
 from avatarforge.portrait.pose import MAX_DEGREES, TalkingPose
+from avatarforge.util.image import smoothstep
 
 __all__ = ["FacePose", "MeshAnimatorConfig", "MeshAnimator"]
 
@@ -53,8 +54,12 @@ class MeshAnimatorConfig:
 
     falloff: float = 0.5
     """Distance (in face heights, forehead to chin) over which the motion fades beyond the head."""
-    person_margin: float = 0.12
-    """The person mask is grown by this many face heights before it limits the motion."""
+    person_margin: float = 0.04
+    """The motion fades to zero over this many face heights beyond the person mask: further
+    out, the background stays as it was."""
+    segment: bool = True
+    """Without a transparent background, find the person with MediaPipe's selfie segmentation
+    (else the motion is limited by the falloff only)."""
     jaw_max: float = 0.7
     """``jawOpen`` at the talking-head value mouth = 1."""
     fill: bool = True
@@ -132,9 +137,9 @@ class MeshAnimator:
             person = image[..., 3].astype(np.float64) / 255
         self.soft_person = None
         if person is not None:
-            grow = max(1, int(self.cfg.person_margin * self.face_height))
-            m = cv2.dilate((person > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
-            self.soft_person = cv2.GaussianBlur(m.astype(np.float64), (0, 0), grow / 2)
+            grow = max(1.0, self.cfg.person_margin * self.face_height)
+            dist = cv2.distanceTransform(np.where(person > 0.5, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
+            self.soft_person = smoothstep(1.0 - dist / grow)  # 1 on the person, 0 from `grow` px out
         self._colours()
 
     # ------------------------------------------------------------------ construction
@@ -155,6 +160,11 @@ class MeshAnimator:
 
             targets = refine_iris_points(rgb, lm.points).points
         body = body or load_body()
+        transparent = image.shape[2] == 4 and (image[..., 3] < 250).mean() > 0.01
+        if person is None and cfg.segment and not transparent:
+            from avatarforge.perception.segmentation import person_mask
+
+            person = person_mask(rgb)
         return cls(image, fit_face(targets, lm.image_size, body, fit_config), body, cfg, person)
 
     # ------------------------------------------------------------------ geometry
@@ -283,7 +293,7 @@ class MeshAnimator:
             """(rows, cols, origin, flow) of the window part around ``points`` (image pixels)."""
             x0, y0 = np.floor(points.min(0) - pad).astype(int) - [c0, r0]
             x1, y1 = np.ceil(points.max(0) + pad).astype(int) - [c0, r0]
-            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
             if x1 <= x0 or y1 <= y0:
                 return None
             jj, ii = np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))
