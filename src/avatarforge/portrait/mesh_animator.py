@@ -188,6 +188,10 @@ class MeshAnimator:
         self.src_mouth = cv2.dilate(inner.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         self.src_lip_gap = self._gap(lm, lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER)
         self.lip_rgb = median_colour(img, outer & ~inner, (150, 80, 80))
+        # the photo's own teeth when its mouth shows them (bright pixels between the lips)
+        px = img[..., :3][inner].astype(np.float64)
+        bright = px[px.mean(1) > max(140.0, np.percentile(px.mean(1), 70))] if len(px) > 20 else px[:0]
+        self.teeth_rgb = np.median(bright, 0) if len(bright) > 10 else None
         self.skin_rgb = median_colour(img, polygon_mask(shape, lm[list(lg.FACE_OVAL)]) & ~outer, (180, 140, 120))
         self.src_eyes, self.lid_rgb, self.lash_rgb = {}, {}, {}
         for side, (up, lo) in _EYES.items():
@@ -314,14 +318,17 @@ class MeshAnimator:
         # the mouth: inside the posed inner lips, where the sample did not come from the photo's own mouth
         inner = lm[_cycle(lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER)]
         opening = self._gap(lm, lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER) - self.src_lip_gap
+        mouth_w = float(np.linalg.norm(lm[lg.MOUTH_LEFT] - lm[lg.MOUTH_RIGHT]))
         b = box(inner, 3) if opening > 1.0 else None
         if b is not None:
             shape, origin, sx, sy = b
-            new = polygon_mask(shape, inner - origin) & ~self.src_mouth[sy, sx]
+            new = polygon_mask(shape, inner - origin)
+            if opening < 0.1 * mouth_w:  # a little wider: keep what the photo's own mouth showed
+                new &= ~self.src_mouth[sy, sx]
             if new.sum() > 2:
-                mouth_w = float(np.linalg.norm(lm[lg.MOUTH_LEFT] - lm[lg.MOUTH_RIGHT]))
                 rgb, alpha = mouth_interior(shape, lm[list(lg.LIPS_INNER_UPPER)] - origin,
-                                            lm[list(lg.LIPS_INNER_LOWER)] - origin, self.lip_rgb, self.skin_rgb, mouth_w)
+                                            lm[list(lg.LIPS_INNER_LOWER)] - origin, self.lip_rgb, self.skin_rgb,
+                                            mouth_w, self.teeth_rgb)
                 blend(rgb, alpha * cv2.GaussianBlur(new.astype(np.float64), (0, 0), 0.7), origin)
         # the eyes: what showed the eye in the photo and lies outside the posed lids now
         for side, (up, lo) in _EYES.items():

@@ -4,7 +4,7 @@ The driver is tracked with :func:`avatarforge.fitting.face_track.track_face_vide
 fit's 52 ARKit actions, head and eye rotation per frame). Retargeting is relative to a neutral
 frame of the driver (the first with a face, or ``neutral_frame``): per frame the photo gets
 
-* every facial action except the eye ones: the photo's fitted value + (driver - neutral), clamped to [0, 1];
+* every facial action except the eye ones and ``tongueOut``: the photo's fitted value + (driver - neutral), clamped to [0, 1];
 * eye closure from the driver's measured lid gap (:func:`avatarforge.perception.face_metrics.eye_openness`,
   more reliable on real lids than the fit's blink action): ``eyeBlink = photo + (1 - photo) *
   clamp((open_neutral - open) / (open_neutral - EYE_SHUT))``;
@@ -30,6 +30,8 @@ __all__ = ["MeshDriveConfig", "MeshDriveResult", "retarget", "drive_video_mesh",
 EYE_SHUT = 0.08
 """Lid gap / eye width of a shut eye, as measured by the face mesh."""
 _EYE_ACTIONS = ("eyeBlink", "eyeLook", "eyeSquint", "eyeWide")
+_NOT_RETARGETED = ("tongueOut",)
+"""Not passed on: the photo has no tongue to show (the fit's tongue is noise on most drivers)."""
 _GAZE_MAX = 25.0
 
 
@@ -90,7 +92,7 @@ def retarget(track, animator: MeshAnimator, *, neutral_frame: int | None = None,
     names = list(track.expression_names)
     if names != list(animator.expression_names):
         raise UserInputError("the driver was tracked with another body model")
-    keep = np.array([not n.startswith(_EYE_ACTIONS) for n in names])
+    keep = np.array([not n.startswith(_EYE_ACTIONS) and n not in _NOT_RETARGETED for n in names])
     e_photo = animator.expr0[0].numpy().astype(np.float64)
     open_n = np.array(_eye_open(track.landmarks[n0]))
     ref = np.concatenate([track.expression[n0], track.head[n0], track.eyes[n0].mean(0)[:2]])

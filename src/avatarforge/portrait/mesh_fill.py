@@ -55,11 +55,13 @@ def _bell(n: int) -> np.ndarray:
 
 def mouth_interior(shape: tuple[int, int], upper: Float[np.ndarray, "K 2"], lower: Float[np.ndarray, "M 2"],
                    lip_rgb: Float[np.ndarray, " 3"], skin_rgb: Float[np.ndarray, " 3"],
-                   width: float) -> tuple[Float[np.ndarray, "H W 3"], Float[np.ndarray, "H W"]]:
+                   width: float, teeth_rgb: Float[np.ndarray, " 3"] | None = None,
+                   ) -> tuple[Float[np.ndarray, "H W 3"], Float[np.ndarray, "H W"]]:
     """Cavity, upper teeth and tongue inside the inner-lip outline.
 
     ``upper``/``lower``: the inner lip lines, each from one mouth corner to the other (same
-    corner first); ``width``: the mouth's width in pixels (sets the teeth height).
+    corner first); ``width``: the mouth's width in pixels (sets the teeth height);
+    ``teeth_rgb``: the photo's own teeth colour when it shows them (else an off-white lit like the skin).
     """
     n = 24
     up, lo = resample_path(upper, n), resample_path(lower, n)
@@ -80,7 +82,7 @@ def mouth_interior(shape: tuple[int, int], upper: Float[np.ndarray, "K 2"], lowe
     centre = up[n // 2, 0]
     half = max(abs(up[-1, 0] - up[0, 0]) / 2, 1.0)
     across = np.clip(1 - ((xs - centre) / half) ** 2, 0, 1)[None, :].repeat(shape[0], 0)
-    tooth_rgb = np.array([232.0, 226.0, 212.0]) * light
+    tooth_rgb = np.array([232.0, 226.0, 212.0]) * light if teeth_rgb is None else np.asarray(teeth_rgb, np.float64)
     rgb[teeth] = tooth_rgb * (0.45 + 0.55 * across[teeth])[:, None]
     inside = polygon_mask(shape, np.concatenate([up, lo[::-1]]))
     alpha = cv2.GaussianBlur(inside.astype(np.float64), (0, 0), 0.7)
