@@ -143,6 +143,7 @@ def test_retarget_is_relative_to_the_neutral_frame_and_eases_back(animator):
     assert poses[1].actions["jawOpen"] == pytest.approx(min(1.0, j0 + 0.4))
     assert poses[2].head[1] == pytest.approx(5.0) and poses[3].head[1] == pytest.approx(2.5)
     assert animator.is_identity(poses[5])
+    assert retarget(track, animator, smoothing=1.0, max_head=4.0)[1].head[1] == pytest.approx(4.0)
     with pytest.raises(UserInputError, match="neutral frame 2"):
         retarget(track, animator, neutral_frame=2)
     with pytest.raises(UserInputError, match="outside"):

@@ -8,7 +8,7 @@ frame of the driver (the first with a face, or ``neutral_frame``): per frame the
 * eye closure from the driver's measured lid gap (:func:`avatarforge.perception.face_metrics.eye_openness`,
   more reliable on real lids than the fit's blink action): ``eyeBlink = photo + (1 - photo) *
   clamp((open_neutral - open) / (open_neutral - EYE_SHUT))``;
-* head rotation: driver - neutral (degrees); gaze: the mean eye rotation, driver - neutral.
+* head rotation: driver - neutral (degrees, clamped to +-``max_head``); gaze: the mean eye rotation, driver - neutral.
 
 The per-frame deltas are smoothed with a one-pole filter (``a`` = new frame's weight); frames
 without a face hold the last deltas, easing back to the photo's own pose by ``ease`` per frame.
@@ -51,6 +51,9 @@ class MeshDriveConfig:
     """Put the driving frame (resized to the photo's height) left of the result."""
     track_steps: int = 12
     """Warm-started fit steps per driver frame."""
+    max_head: float = 20.0
+    """Head rotation passed on is clamped to +-this many degrees per axis (a photo warped
+    further turns into a pasted-on face)."""
 
 
 @dataclass
@@ -74,7 +77,7 @@ def _eye_open(points) -> tuple[float, float]:
 
 
 def retarget(track, animator: MeshAnimator, *, neutral_frame: int | None = None, smoothing: float = 0.6,
-             ease: float = 0.15) -> list[FacePose]:
+             ease: float = 0.15, max_head: float = 20.0) -> list[FacePose]:
     """The photo's pose per driver frame (see the module docstring)."""
     if not 0 < smoothing <= 1:
         raise UserInputError(f"smoothing must be in (0, 1], got {smoothing}")
@@ -116,7 +119,7 @@ def retarget(track, animator: MeshAnimator, *, neutral_frame: int | None = None,
             if d[57 + k] > 0:
                 actions[f"eyeBlink{side}"] = float(b0 + (1 - b0) * d[57 + k])
         gaze = np.clip(d[55:57], -_GAZE_MAX, _GAZE_MAX)
-        out.append(FacePose(actions=actions, head=tuple(float(v) for v in d[52:55]),
+        out.append(FacePose(actions=actions, head=tuple(float(v) for v in np.clip(d[52:55], -max_head, max_head)),
                             gaze=(float(gaze[0]), float(gaze[1]))))
     return out
 
@@ -140,7 +143,8 @@ def drive_video_mesh(animator: MeshAnimator, video: str | os.PathLike, out: str 
     if track is None:
         track = track_face_video(video, animator.body, FaceTrackConfig(steps=cfg.track_steps), cfg.max_frames,
                                  (lambda i: progress("track", i, n)) if progress else None)
-    poses = retarget(track, animator, neutral_frame=cfg.neutral_frame, smoothing=cfg.smoothing, ease=cfg.ease)
+    poses = retarget(track, animator, neutral_frame=cfg.neutral_frame, smoothing=cfg.smoothing, ease=cfg.ease,
+                     max_head=cfg.max_head)
     n = len(poses)
 
     def render():
