@@ -131,10 +131,9 @@ def drive_video_mesh(animator: MeshAnimator, video: str | os.PathLike, out: str 
 
     ``track``: a precomputed driver track (else tracked here).
     """
-    import cv2
 
     from avatarforge.fitting.face_track import FaceTrackConfig, track_face_video
-    from avatarforge.portrait.image import composite
+    from avatarforge.portrait.image import beside, composite
     from avatarforge.util.video import probe_video, read_frames, write_mp4
 
     cfg = cfg or MeshDriveConfig()
@@ -153,10 +152,7 @@ def drive_video_mesh(animator: MeshAnimator, video: str | os.PathLike, out: str 
             if img.shape[2] == 4:
                 img = composite(img)
             if cfg.side_by_side:
-                h, w = f.shape[:2]
-                size = img.shape[0]
-                drv = cv2.resize(f, (max(1, round(w * size / h)), size), interpolation=cv2.INTER_AREA)
-                img = np.concatenate([drv, img], 1)
+                img = beside(f, img)
             if progress:
                 progress("render", i + 1, n)
             yield img
