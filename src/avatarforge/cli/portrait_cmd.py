@@ -40,6 +40,51 @@ def _portrait(image: Path, no_matte: bool, size: int):
     return p.rgba
 
 
+_METHOD_HELP = ("auto: the mesh-guided animator when a face mesh fits the photo (full resolution, any ARKit "
+                "action), else the neural poser; mesh or neural to choose.")
+
+
+def _method(method: str) -> str:
+    from avatarforge.errors import UserInputError
+
+    if method not in ("auto", "mesh", "neural"):
+        raise UserInputError(f"--method must be auto, mesh or neural, got {method!r}")
+    return method
+
+
+def _mesh_animator(image: Path, method: str, weights: Optional[Path]):
+    """The photo's MeshAnimator, or None when the neural poser is to be used."""
+    from avatarforge.errors import UserInputError
+
+    if method == "neural" or (method == "auto" and weights is not None):
+        return None
+    from avatarforge.portrait.input import read_rgba
+    from avatarforge.portrait.mesh_animator import MeshAnimator
+
+    rgba, has_alpha = read_rgba(image)
+    img = rgba if has_alpha and (rgba[..., 3] < 250).mean() > 0.01 else rgba[..., :3].copy()
+    try:
+        return MeshAnimator.from_image(img)
+    except UserInputError as exc:
+        if method == "mesh":
+            raise
+        typer.echo(f"note: no face mesh fits ({exc}); using the neural poser", err=True)
+        return None
+
+
+def _actions(items: list[str]) -> dict[str, float]:
+    from avatarforge.errors import UserInputError
+
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise UserInputError(f"--action expects NAME=VALUE (e.g. jawOpen=0.6), got {item!r}") from None
+    return out
+
+
 @portrait_app.command("pose")
 def pose_cmd(
     image: Path = typer.Argument(..., help="Portrait: RGBA PNG with a transparent background, or a photo (matted)."),
@@ -51,8 +96,11 @@ def pose_cmd(
     no_matte: bool = typer.Option(False, "--no-matte", help="Refuse images without a transparent background instead of matting them."),
     size: int = typer.Option(256, "--size", min=32, max=1024, help="Side of the output image in pixels."),
     save_input: bool = typer.Option(False, "--save-input", help="Also write the framed input next to the output (*_input.png)."),
+    method: str = typer.Option("auto", "--method", help=_METHOD_HELP),
+    action: list[str] = typer.Option([], "--action", help="Mesh method: set an ARKit action, NAME=VALUE in [0, 1] (repeatable), e.g. mouthSmileLeft=0.8."),
+    gaze: str = typer.Option("0,0", "--gaze", help="Mesh method: eye rotation DOWN,LEFT in degrees."),
 ) -> None:
-    """Pose one portrait and write the result as an RGBA PNG."""
+    """Pose one portrait and write the result as a PNG (the mesh method keeps the photo's size)."""
     from PIL import Image
 
     from avatarforge.errors import UserInputError
@@ -65,6 +113,21 @@ def pose_cmd(
     le, re_ = _floats(eyes, 2, "--eyes")
     hx, hy, nz = _floats(head, 3, "--head")
     pose = TalkingPose(head_x=hx, head_y=hy, neck_z=nz, left_eye=le, right_eye=re_, mouth=mouth)
+    gx, gy = _floats(gaze, 2, "--gaze")
+    actions = _actions(action)
+    animator = _mesh_animator(image, _method(method), weights)
+    if animator is not None:
+        import dataclasses
+
+        face_pose = animator.pose_from_talking(pose)
+        face_pose = dataclasses.replace(face_pose, actions={**face_pose.actions, **actions}, gaze=(gx, gy))
+        result = animator.render(face_pose)
+        with atomic_path(out) as tmp:
+            Image.fromarray(result).save(tmp, format="PNG")
+        typer.echo(f"wrote {out} (mesh, {result.shape[1]}x{result.shape[0]})")
+        return
+    if actions or (gx, gy) != (0.0, 0.0):
+        raise UserInputError("--action and --gaze need the mesh method (a photo with a face)")
     rgba = _portrait(image, no_matte, size)
     poser = Poser.load(weights)
     result = poser.pose_image(rgba, pose)
@@ -85,7 +148,9 @@ def drive_cmd(
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Use at most this many frames."),
     no_side_by_side: bool = typer.Option(False, "--no-side-by-side", help="Only the animated portrait (no driving frame on the left)."),
     no_matte: bool = typer.Option(False, "--no-matte", help="Refuse images without a transparent background."),
-    size: int = typer.Option(256, "--size", min=32, max=1024, help="Side of the animated portrait in pixels."),
+    size: int = typer.Option(256, "--size", min=32, max=1024, help="Neural method: side of the animated portrait in pixels."),
+    method: str = typer.Option("auto", "--method", help=_METHOD_HELP),
+    neutral_frame: Optional[int] = typer.Option(None, "--neutral-frame", min=0, help="Mesh method: driver frame taken as neutral (default: the first with a face)."),
 ) -> None:
     """Animate a portrait with the eyes, mouth and head movement of a face video."""
     from avatarforge.errors import UserInputError
@@ -95,6 +160,19 @@ def drive_cmd(
 
     if out.suffix.lower() != ".mp4":
         raise UserInputError(f"{out}: the output must be a .mp4 file")
+    if not video.is_file():
+        raise UserInputError(f"{video} does not exist: give a video of a face")
+    animator = _mesh_animator(image, _method(method), weights)
+    if animator is not None:
+        from avatarforge.portrait.mesh_drive import MeshDriveConfig, drive_video_mesh
+
+        mcfg = MeshDriveConfig(smoothing=smoothing, neutral_frame=neutral_frame, max_frames=max_frames,
+                               side_by_side=not no_side_by_side)
+        with Stages.for_terminal(total=1) as stages:
+            with stages.stage("tracking and rendering"):
+                res = drive_video_mesh(animator, video, out, mcfg)
+        typer.echo(f"wrote {out} (mesh, {res.n_frames} frames at {res.fps:g} fps, face found in {res.tracked})")
+        return
     rgba = _portrait(image, no_matte, size)
     poser = Poser.load(weights)
     cfg = DriveConfig(smoothing=smoothing, max_frames=max_frames, side_by_side=not no_side_by_side)
@@ -111,15 +189,24 @@ def live_cmd(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on."),
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to serve on."),
     no_matte: bool = typer.Option(False, "--no-matte", help="Refuse images without a transparent background."),
+    method: str = typer.Option("auto", "--method", help=_METHOD_HELP),
 ) -> None:
     """Serve a page with six sliders that pose the portrait live (Ctrl-C to stop)."""
     import time
 
+    import numpy as np
+
     from avatarforge.portrait.live import serve
     from avatarforge.portrait.poser import Poser
 
-    rgba = _portrait(image, no_matte, 256)
-    page = serve(Poser.load(weights), rgba, host=host, port=port)
+    animator = _mesh_animator(image, _method(method), weights)
+    if animator is not None:
+        img = animator.image
+        rgba = img if img.shape[2] == 4 else np.concatenate([img, np.full((*img.shape[:2], 1), 255, np.uint8)], 2)
+        page = serve(animator, rgba, host=host, port=port)
+    else:
+        rgba = _portrait(image, no_matte, 256)
+        page = serve(Poser.load(weights), rgba, host=host, port=port)
     typer.echo(f"serving on http://{host}:{page.port} (Ctrl-C to stop)")
     try:
         while True:

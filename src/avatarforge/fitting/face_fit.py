@@ -25,7 +25,7 @@ from avatarforge.fitting.ibug68 import JAW, contour_lines, far_side, march, marc
 from avatarforge.perception.landmark_groups import EYE_PAIRS, FEATURES, IRIS, LIP_PAIRS, OVAL
 from avatarforge.render.camera import Camera
 
-__all__ = ["FaceFitConfig", "FaceFit", "fit_face", "CAMERA_ROTATION", "jaw_lines"]
+__all__ = ["FaceFitConfig", "FaceFit", "FitState", "fit_face", "fit_face_state", "optimise", "CAMERA_ROTATION", "jaw_lines"]
 
 #: World -> camera rotation of the fitting camera: it looks at the body's front (along -Z),
 #: image x = world +X (the body's left appears on the image's right), image y = world -Y.
@@ -137,10 +137,7 @@ class _Problem:
         w[self.lower_oval] = 0.0  # handled by the silhouette term
         w[list(IRIS)] = 1.0
         self.w = torch.as_tensor(w, dtype=torch.float32)
-        self.det = torch.as_tensor(points[:, :2], dtype=torch.float32)
-        self.det_z = torch.as_tensor(points[:, 2], dtype=torch.float32)
-        self.scale = float(np.linalg.norm(points[33, :2] - points[263, :2]))  # outer eye corners
-        self.scale = max(self.scale, 1.0)
+        self.set_points(points)
         w_img, h_img = image_size
         self.size = (w_img, h_img)
         self.f0 = cfg.focal_factor * max(w_img, h_img)
@@ -148,6 +145,13 @@ class _Problem:
         self.rc = torch.as_tensor(CAMERA_ROTATION, dtype=torch.float32)
         self.local_idx = torch.as_tensor(local_ids, dtype=torch.long)
         self.n_local = len(body.local_names)
+
+    def set_points(self, points: np.ndarray) -> None:
+        """The detected landmarks to fit (a video tracker swaps them per frame)."""
+        self.det = torch.as_tensor(points[:, :2], dtype=torch.float32)
+        self.det_z = torch.as_tensor(points[:, 2], dtype=torch.float32)
+        self.scale = float(np.linalg.norm(points[33, :2] - points[263, :2]))  # outer eye corners
+        self.scale = max(self.scale, 1.0)
 
     def landmarks(self, verts: Tensor) -> Tensor:
         # l: landmark, k: corner
@@ -170,6 +174,32 @@ def fit_face(points: np.ndarray, image_size: tuple[int, int], body=None,
 
 
 def _fit_face(points, image_size, body, config) -> FaceFit:
+    return fit_face_state(points, image_size, body, config)[2]
+
+
+@dataclass
+class FitState:
+    """The fit's parameters as tensors (batch 1), for a tracker that continues from them."""
+
+    t: Tensor
+    head_rot: Tensor
+    phen: Tensor
+    local_sub: Tensor
+    expr: Tensor
+    eye_rot: Tensor
+    log_f: Tensor
+
+    def tensors(self, names: tuple[str, ...]) -> list[Tensor]:
+        return [getattr(self, n) for n in names]
+
+
+_LR = {"t": 0.004, "head_rot": 0.8, "phen": 0.02, "local_sub": 0.03, "expr": 0.03, "eye_rot": 1.0, "log_f": 0.01}
+"""Adam learning rate of each parameter of :class:`FitState`."""
+
+
+def fit_face_state(points, image_size, body=None, config=None) -> tuple[_Problem, FitState, FaceFit]:
+    """:func:`fit_face`, also returning the fixed problem and the fitted tensors (so a video
+    tracker can warm-start the next frame from them: :mod:`avatarforge.fitting.face_track`)."""
     from avatarforge.bodies import load_body
 
     start = time.perf_counter()
@@ -200,44 +230,58 @@ def _fit_face(points, image_size, body, config) -> FaceFit:
                          (c2d[1] - prob.cxy[1]) * depth / prob.f0 - cam_c[1],
                          depth - cam_c[2]])[None].clone()
 
+    state = FitState(t, head_rot, phen, local_sub, expr, eye_rot, log_f)
     losses: list[float] = []
+    optimise(prob, state, cfg.rigid_steps, ("t", "head_rot"), rigid=True, losses=losses)
+    optimise(prob, state, cfg.full_steps,
+             ("t", "head_rot", "phen", "local_sub", "expr", "eye_rot") + (("log_f",) if cfg.fit_focal else ()),
+             losses=losses)
+    fit = _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, losses, time.perf_counter() - start)
+    return prob, state, fit
+
+
+def optimise(prob: _Problem, state: FitState, steps: int, names: tuple[str, ...], rigid: bool = False,
+             losses: list[float] | None = None) -> None:
+    """``steps`` Adam steps on the parameters ``names`` of ``state`` (in place); ``rigid``: the
+    shape and expression are frozen, so the rest pose is evaluated once."""
+    if steps <= 0:
+        return
+    cfg, s = prob.cfg, state
+    params = s.tensors(names)
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam([{"params": [p], "lr": _LR[n]} for n, p in zip(names, params)], foreach=True)
+    if rigid:
+        with torch.no_grad():
+            rest_cache = prob.model.rest(s.phen, _full_local(prob, s.local_sub), s.expr)
+    shape_frozen = "phen" not in names and "local_sub" not in names
+    if shape_frozen and not rigid:  # only the expression changes the rest pose: linearly
+        by_expression = prob.model.expression_rest(s.phen, _full_local(prob, s.local_sub))
     contour_match = None
-    stages = [
-        (cfg.rigid_steps, [t, head_rot], True),
-        (cfg.full_steps, [t, head_rot, phen, local_sub, expr, eye_rot] + ([log_f] if cfg.fit_focal else []),
-         False),
-    ]
-    for steps, params, rigid in stages:
-        if steps <= 0:
-            continue
-        for p in params:
-            p.requires_grad_(True)
-        lr = {id(t): 0.004, id(head_rot): 0.8, id(phen): 0.02, id(local_sub): 0.03, id(expr): 0.03,
-              id(eye_rot): 1.0, id(log_f): 0.01}
-        opt = torch.optim.Adam([{"params": [p], "lr": lr[id(p)]} for p in params], foreach=True)
-        if rigid:  # the shape is frozen: evaluate the rest pose once
-            with torch.no_grad():
-                rest_cache = prob.model.rest(phen, _full_local(prob, local_sub), expr)
-        for step in range(steps):
-            opt.zero_grad()
-            rest = rest_cache if rigid else prob.model.rest(phen, _full_local(prob, local_sub), expr)
-            verts, _ = prob.model.pose(*rest, head_rot, eye_rot)
-            if contour_match is None or step % cfg.contour_every == 0:
-                contour_match = _pick_contour(prob, verts.detach(), t.detach(), log_f.detach())
-            loss = _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_match)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                phen.clamp_(0.0, 1.0)
-                local_sub.clamp_(-1.0, 1.0)
-                expr.clamp_(0.0, 1.0)
-                eye_rot.clamp_(-30.0, 30.0)
-                log_f.clamp_(-0.7, 0.7)
+    for step in range(steps):
+        opt.zero_grad()
+        if rigid:
+            rest = rest_cache
+        elif shape_frozen:
+            rest = by_expression(s.expr)
+        else:
+            rest = prob.model.rest(s.phen, _full_local(prob, s.local_sub), s.expr)
+        verts, _ = prob.model.pose(*rest, s.head_rot, s.eye_rot)
+        if contour_match is None or step % cfg.contour_every == 0:
+            contour_match = _pick_contour(prob, verts.detach(), s.t.detach(), s.log_f.detach())
+        loss = _loss(prob, cfg, verts, s.t, s.log_f, s.phen, s.local_sub, s.expr, s.eye_rot, contour_match)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            s.phen.clamp_(0.0, 1.0)
+            s.local_sub.clamp_(-1.0, 1.0)
+            s.expr.clamp_(0.0, 1.0)
+            s.eye_rot.clamp_(-30.0, 30.0)
+            s.log_f.clamp_(-0.7, 0.7)
+        if losses is not None:
             losses.append(float(loss.detach()))
-        for p in params:
-            p.requires_grad_(False)
-    return _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, losses,
-                   time.perf_counter() - start)
+    for p in params:
+        p.requires_grad_(False)
 
 
 def _full_local(prob: _Problem, local_sub: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from avatarforge.bodies.rotation import euler_xyz_to_matrix
 
-__all__ = ["HeadModel", "sliced_blend_shapes"]
+__all__ = ["HeadModel", "ExpressionRest", "sliced_blend_shapes"]
 
 
 def sliced_blend_shapes(body, vertex_ids, local_ids=None) -> tuple[Tensor, Tensor]:
@@ -98,6 +98,17 @@ class HeadModel(torch.nn.Module):
         bones = self.bone_template[None] + torch.einsum("cpd,bc->bpd", self.bone_shapes, c)
         return rest, bones
 
+    def expression_rest(self, phenotype, local) -> "ExpressionRest":
+        """The rest pose as a linear function of the expression for a fixed identity (the
+        facial actions are plain blend-shape coefficients): for trackers and animators that
+        only change the expression."""
+        zero = torch.zeros(1, len(self.body.expression_names))
+        with torch.no_grad():
+            rest0, bones0 = self.rest(phenotype, local, zero)
+            n_first = self.coeffs(phenotype, local, zero).shape[1] - len(self.body.local_names) * 2 - zero.shape[1]
+            cols = slice(n_first, n_first + zero.shape[1])  # the facial actions' coefficient columns
+            return ExpressionRest(rest0, bones0, self.shapes[cols], self.bone_shapes[cols])
+
     def pose(self, rest: Tensor, bones: Tensor, head_rot: Tensor, eye_rot: Tensor) -> tuple[Tensor, Tensor]:
         """Apply head and eye rotations to a :meth:`rest` result."""
         root = bones[:, :1]
@@ -125,3 +136,16 @@ class HeadModel(torch.nn.Module):
         full_head = out.rest_joints_world[:, self.head, :3, 3]
         mine = (bones[:, 1] - bones[:, 0]) @ self.to_ours.T
         return full_head - mine
+
+
+class ExpressionRest:
+    """:meth:`HeadModel.rest` for one identity, linear in the 52 facial actions."""
+
+    def __init__(self, rest0: Tensor, bones0: Tensor, shapes: Tensor, bone_shapes: Tensor):
+        self.rest0, self.bones0, self.shapes, self.bone_shapes = rest0, bones0, shapes, bone_shapes
+
+    def __call__(self, expression: Float[Tensor, "B 52"]) -> tuple[Tensor, Tensor]:
+        # e: facial action, p: vertex, d: xyz
+        rest = self.rest0 + torch.einsum("epd,be->bpd", self.shapes, expression)
+        bones = self.bones0 + torch.einsum("epd,be->bpd", self.bone_shapes, expression)
+        return rest, bones

@@ -104,9 +104,8 @@ def track_poses(frames: Iterable[np.ndarray], progress: Callable[[int], None] | 
 def drive_video(poser, portrait_rgba: np.ndarray, video: str | os.PathLike, out: str | os.PathLike,
                 cfg: DriveConfig | None = None, progress: Callable[[str, int, int], None] | None = None) -> DriveResult:
     """Animate ``portrait_rgba`` (a framed portrait) with the face in ``video``; writes ``out`` (.mp4)."""
-    import cv2
 
-    from avatarforge.portrait.image import composite
+    from avatarforge.portrait.image import beside, composite
     from avatarforge.util.video import probe_video, read_frames, write_mp4
 
     cfg = cfg or DriveConfig()  # a fresh default per call (a default instance would be shared)
@@ -120,15 +119,12 @@ def drive_video(poser, portrait_rgba: np.ndarray, video: str | os.PathLike, out:
     if tracked == 0:
         raise UserInputError(f"no face found in any frame of {video}: give a video of a face looking at the camera")
     poses = smooth_poses(raw, cfg.smoothing)
-    size = portrait_rgba.shape[0]
 
     def render():
         for i, (f, p) in enumerate(zip(read_frames(video, max_frames=cfg.max_frames), poses)):
             img = composite(poser.pose_image(portrait_rgba, TalkingPose.from_vector(p)), cfg.background)
             if cfg.side_by_side:
-                h, w = f.shape[:2]
-                drv = cv2.resize(f, (max(1, round(w * size / h)), size), interpolation=cv2.INTER_AREA)
-                img = np.concatenate([drv, img], 1)
+                img = beside(f, img)
             if progress:
                 progress("render", i + 1, n)
             yield img

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from avatarforge.util.colour import float_to_uint8, linear_to_srgb_torch, srgb_to_linear_torch
 
-__all__ = ["to_tensor", "to_rgba", "resize", "composite"]
+__all__ = ["to_tensor", "to_rgba", "resize", "composite", "beside"]
 
 
 def to_tensor(rgba: UInt8[np.ndarray, "*B H W 4"]) -> Float[Tensor, "B 4 H W"]:
@@ -47,3 +47,13 @@ def composite(rgba: UInt8[np.ndarray, "H W 4"], background=(255, 255, 255)) -> U
     a = rgba[..., 3:4].astype(np.float32) / 255
     out = rgba[..., :3].astype(np.float32) * a + np.asarray(background, np.float32) * (1 - a)
     return np.round(out).astype(np.uint8)
+
+
+def beside(left: UInt8[np.ndarray, "h w 3"], right: UInt8[np.ndarray, "H W 3"]) -> UInt8[np.ndarray, "H W2 3"]:
+    """``left`` resized to ``right``'s height (area-averaged, aspect kept) and put left of it."""
+    import cv2
+
+    size = right.shape[0]
+    h, w = left.shape[:2]
+    small = cv2.resize(left, (max(1, round(w * size / h)), size), interpolation=cv2.INTER_AREA)
+    return np.concatenate([small, right], 1)

@@ -21,7 +21,7 @@ from jaxtyping import UInt8
 from avatarforge.errors import UserInputError
 from avatarforge.util.colour import float_to_uint8
 
-__all__ = ["PortraitImage", "load_portrait", "prepare_portrait", "matte_person", "FACE_FRACTION", "EYE_ROW"]
+__all__ = ["PortraitImage", "load_portrait", "prepare_portrait", "read_rgba", "matte_person", "FACE_FRACTION", "EYE_ROW"]
 
 FACE_FRACTION = 0.37
 """Face width (MediaPipe face oval) over the image side: 0.34-0.40 measured on training renders."""
@@ -54,7 +54,8 @@ def matte_person(rgb: UInt8[np.ndarray, "H W 3"]) -> UInt8[np.ndarray, "H W"]:
     return float_to_uint8(a)
 
 
-def _read_rgba(path: Path) -> tuple[np.ndarray, bool]:
+def read_rgba(path: str | os.PathLike) -> tuple[np.ndarray, bool]:
+    """The image as RGBA (EXIF orientation applied) and whether the file had an alpha channel."""
     from PIL import Image, ImageOps
 
     from avatarforge.perception.image_io import load_image
@@ -129,5 +130,5 @@ def prepare_portrait(rgba: UInt8[np.ndarray, "H W 4"], size: int = 256, *, matte
 def load_portrait(path: str | os.PathLike, size: int = 256, *, matte: bool = True) -> PortraitImage:
     """Read, matte and frame a portrait file (PNG/JPEG/...)."""
     path = Path(path)
-    rgba, has_alpha = _read_rgba(path)
+    rgba, has_alpha = read_rgba(path)
     return prepare_portrait(rgba, size, matte=matte, has_alpha=has_alpha, name=str(path))
