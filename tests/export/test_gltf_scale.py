@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -59,16 +58,13 @@ def _avatar_sized(n_around: int = 120, n_rings: int = 118, n_joints: int = 100, 
     )
 
 
-def test_avatar_sized_export_is_fast_and_valid(tmp_path: Path, gltf_validator) -> None:
+def test_avatar_sized_export_is_valid(tmp_path: Path, gltf_validator) -> None:
+    # An avatar-sized mesh (its write time is a benchmark figure, write_glb_ms in benchmarks/bench_body.py,
+    # not a timed test).
     mesh = _avatar_sized()
     assert 13_000 < len(mesh.vertices) < 15_000 and len(mesh.faces) > 27_000
     path = tmp_path / "avatar.glb"
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        info = write_glb(mesh, path)
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 1.0, f"write_glb took {min(timings):.3f} s"
+    info = write_glb(mesh, path)
     assert info.n_morph_targets == 52 and info.n_joints == 100
     report = gltf_validator(path)
     assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0, format_issues(report)

@@ -1,11 +1,12 @@
-"""The face's motion per video frame, as the animation consumes it, and the adapter that
+"""The face's motion per video frame, as the animation consumes it, and the function that
 produces it for now.
 
 :class:`FaceMotion` is the interface: per frame the 52 ARKit action weights (canonical order,
 :data:`export.face_shapes.ARKIT_BLENDSHAPES`), the head's rotation and each eye's gaze (the
 face fit's ``pose.head.*`` / ``pose.eye.*`` values: degrees, extrinsic X-Y-Z in avatarforge's
 axes, the head relative to the camera-facing rest head, the eyes relative to the head), a
-valid mask and the frame rate.
+valid mask and the frame rate; :func:`face_motion_from_frames` produces it with the
+shared video face tracker (``fitting.face_track``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from jaxtyping import Bool, Float
 
 __all__ = ["FaceMotion", "face_motion_from_frames", "relative_to_neutral", "euler_xyz_matrix",
-           "ADAPTER_FIT_STEPS", "MAX_BASELINE"]
+           "MAX_BASELINE"]
 
 
 @dataclass
@@ -78,50 +79,27 @@ def relative_to_neutral(motion: FaceMotion, baseline_percentile: float = 5.0) ->
     return FaceMotion(weights, head, gaze, v.copy(), motion.fps)
 
 
-#: Adam steps (rigid, full) of the per-frame face fit in the adapter (the photo fit's
-#: defaults are 60 + 200: too slow per video frame).
-ADAPTER_FIT_STEPS = (25, 45)
-
-
 def face_motion_from_frames(frames: Iterable[np.ndarray], fps: float, body=None,
                             progress: Callable[[int], None] | None = None) -> FaceMotion:
-    """Per-frame face tracking by running the photo face fit on every frame.
-
-    ADAPTER: this is the stand-in the lead points at the shared video face tracker (branch
-    ``portrait``, issue 17) when both branches merge; nothing else here depends on how the
-    values are found. ``fitting.face_fit.fit_face`` has no warm start (it always starts from
-    the mean face), so each frame is fitted from scratch with fewer steps
-    (:data:`ADAPTER_FIT_STEPS`); frames where no face is found are marked invalid.
-    """
-    from avatarforge.errors import UserInputError
+    """Per-frame face motion from the shared video face tracker
+    (:func:`avatarforge.fitting.face_track.track_face_frames`: the full face fit on the first
+    frame with a face, then a few warm-started steps per frame on the expression, head and eye
+    rotation). Frames where no face is found are marked invalid."""
     from avatarforge.export.face_shapes import ARKIT_BLENDSHAPES
-    from avatarforge.fitting.face_fit import FaceFitConfig, fit_face
-    from avatarforge.perception.face import face_landmarks
+    from avatarforge.fitting.face_track import track_face_frames
     from avatarforge.pipeline.face import resolve_body
 
     body = resolve_body(body)
-    cfg = FaceFitConfig(rigid_steps=ADAPTER_FIT_STEPS[0], full_steps=ADAPTER_FIT_STEPS[1], fit_focal=False)
-    weights, head, gaze, valid = [], [], [], []
-    for i, rgb in enumerate(frames):
-        try:
-            lm = face_landmarks(rgb)
-        except UserInputError:
-            lm = None
-        if lm is None:
-            weights.append(np.zeros(52))
-            head.append(np.zeros(3))
-            gaze.append(np.zeros((2, 2)))
-            valid.append(False)
-        else:
-            vals = fit_face(lm.points, lm.image_size, body, cfg).values
-            weights.append([vals.get(n, 0.0) for n in ARKIT_BLENDSHAPES])
-            head.append([vals.get(f"pose.head.{a}", 0.0) for a in "xyz"])
-            gaze.append([[vals.get(f"pose.eye.{s}.{a}", 0.0) for a in "xy"] for s in "LR"])
-            valid.append(True)
-        if progress is not None:
-            progress(i)
-    n = len(valid)
+    track = track_face_frames(frames, body, fps=fps, progress=None if progress is None else lambda i: progress(i - 1))
+    n = len(track)
     if n == 0:
         return FaceMotion.empty(0, fps)
-    return FaceMotion(np.asarray(weights, np.float64), np.asarray(head, np.float64), np.asarray(gaze, np.float64),
-                      np.asarray(valid, bool), fps)
+    index = {name: i for i, name in enumerate(track.expression_names)}
+    weights = np.zeros((n, 52))
+    for k, name in enumerate(ARKIT_BLENDSHAPES):
+        if name in index:
+            weights[:, k] = track.expression[:, index[name]]
+    valid = track.found.copy()
+    head, gaze = track.head.copy(), track.eyes[:, :, :2].copy()
+    weights[~valid], head[~valid], gaze[~valid] = 0.0, 0.0, 0.0
+    return FaceMotion(weights, head, gaze, valid, fps)
