@@ -37,10 +37,10 @@ def body_overrides(gender: Optional[str], age: Optional[float], muscle: Optional
 
 
 def create(
-    photo: Path = typer.Argument(..., help="A photo with a face (JPEG, PNG, WebP, BMP, TIFF)."),
+    photo: Path = typer.Argument(..., help="A photo with a face, or a full-body photo (JPEG, PNG, WebP, BMP, TIFF)."),
     out: Path = typer.Option(..., "-o", "--out", help="Output directory (refused if it holds an avatar unless --force)."),
     pose: str = typer.Option("a", "--pose", help="Export rest pose: a, t or relaxed."),
-    keep_pose: bool = typer.Option(False, "--keep-pose", help="Keep the photo's head and eye pose."),
+    keep_pose: bool = typer.Option(False, "--keep-pose", help="Keep the photo's pose (the body's on full-body photos; head and eyes always)."),
     gender: Optional[str] = typer.Option(None, "--gender", help="male, female, or 0..1 (0 = male)."),
     age: Optional[float] = typer.Option(None, "--age", help="Age in years (1-90)."),
     height: Optional[float] = typer.Option(None, "--height", min=0.4, max=2.6, help="Stature in metres, e.g. 1.78."),
@@ -99,15 +99,24 @@ def create(
 
 def check_photo(photo: Path, face_index: Optional[int] = None) -> None:
     """Raise :class:`~avatarforge.errors.UserInputError` unless ``photo`` decodes as an image
-    with a face the landmark model accepts (and ``face_index`` exists). Needs only Pillow and
+    with a face the landmark model accepts (and ``face_index`` exists), or, without a usable
+    face, shows a full body (the avatar then comes from the body). Needs only Pillow and
     MediaPipe (~1 s with their imports), never torch."""
+    from avatarforge.errors import UserInputError
     from avatarforge.perception import load_image, load_mediapipe
 
     image = load_image(photo)  # missing, not an image, truncated, too large: milliseconds
     load_mediapipe()
     from avatarforge.perception.face import face_landmarks
 
-    face_landmarks(image.rgb, face_index=face_index)  # no face / unusable face / bad index
+    try:
+        face_landmarks(image.rgb, face_index=face_index)  # no face / unusable face / bad index
+    except UserInputError:
+        from avatarforge.perception.pose import detect_pose
+        from avatarforge.pipeline.body_only import shows_full_body
+
+        if face_index is not None or not shows_full_body(detect_pose(image.rgb)):
+            raise
 
 
 def _hair_flags(hair: str, hair_color: Optional[str]) -> Optional[tuple[int, int, int]]:
