@@ -31,6 +31,10 @@ class Avatar:
     """bodies.hair.HairMesh on ``output`` (None: bald / no hair geometry)."""
     hair_srgb: tuple[int, int, int] = (60, 45, 35)
     """Hair colour (sRGB 0-255)."""
+    glasses: object | None = None
+    """bodies.glasses.GlassesMesh on ``output`` (None: no glasses)."""
+    glasses_srgb: tuple[int, int, int] = (30, 30, 32)
+    """Glasses frame colour (sRGB 0-255); lenses are a dark tint of it."""
 
     @property
     def expression(self) -> dict[str, float]:
@@ -59,8 +63,13 @@ class Avatar:
             from avatarforge.bodies.hair import build_hair
 
             hair = build_hair(out, self.hair.style)
+        glasses = None
+        if self.glasses is not None:
+            from avatarforge.bodies.glasses import build_glasses
+
+            glasses = build_glasses(out, self.glasses.style)
         return Avatar(self.body, values, pose.lower(), out, self.texture, texture_lit=self.texture_lit, hair=hair,
-                      hair_srgb=self.hair_srgb)
+                      hair_srgb=self.hair_srgb, glasses=glasses, glasses_srgb=self.glasses_srgb)
 
     def rigged_mesh(self) -> RiggedMesh:
         """The export mesh: neutral face in the export pose, the expression as morph weights.
@@ -95,16 +104,25 @@ class Avatar:
         )
 
     def _parts(self) -> list:
-        """The hair as its own skinned mesh and material (none without hair)."""
+        """The hair and the glasses (frame; lenses) as their own skinned meshes and materials."""
         from avatarforge.export.mesh import MeshPart
-
-        if self.hair is None:
-            return []
         from avatarforge.util.colour import srgb_to_linear
 
-        lin = srgb_to_linear(np.asarray(self.hair_srgb, np.float64) / 255.0)
-        return [MeshPart("hair", self.hair.vertices, self.hair.faces, self.hair.skin_indices, self.hair.skin_weights,
-                         (*[float(c) for c in lin], 1.0))]
+        parts = []
+        if self.hair is not None:
+            lin = srgb_to_linear(np.asarray(self.hair_srgb, np.float64) / 255.0)
+            parts.append(MeshPart("hair", self.hair.vertices, self.hair.faces, self.hair.skin_indices,
+                                  self.hair.skin_weights, (*[float(c) for c in lin], 1.0)))
+        if self.glasses is not None:
+            g = self.glasses
+            lin = srgb_to_linear(np.asarray(self.glasses_srgb, np.float64) / 255.0)
+            parts.append(MeshPart("glasses", g.vertices, g.faces, g.skin_indices, g.skin_weights,
+                                  (*[float(c) for c in lin], 1.0)))
+            if len(g.lens_vertices):
+                si, sw = g.lens_skin
+                parts.append(MeshPart("glasses_lenses", g.lens_vertices, g.lens_faces, si, sw,
+                                      (*[float(c) * 0.35 for c in lin], 1.0)))
+        return parts
 
 
 #: Material groups kept at full resolution per level of detail (the mouth cavity, 1,244

@@ -51,15 +51,17 @@ def _save_png(image, path: str | os.PathLike) -> None:
 
 
 def _preview_arrays(avatar: Avatar):
-    """(vertices, faces, texture, uvs, uv_faces) of the avatar's body plus its hair (if any)."""
+    """(vertices, faces, texture, uvs, uv_faces) of the avatar's body plus its hair and glasses (if any)."""
     from avatarforge.render.preview import with_hair
 
     out = avatar.output
     arrays = (out.vertices[0].detach().numpy(), out.faces.numpy(), avatar.texture, out.uvs.numpy(),
               out.uv_faces.numpy())
-    if avatar.hair is None:
-        return arrays
-    return with_hair(*arrays, avatar.hair.vertices, avatar.hair.faces, avatar.hair_srgb)
+    if avatar.hair is not None:
+        arrays = with_hair(*arrays, avatar.hair.vertices, avatar.hair.faces, avatar.hair_srgb)
+    if avatar.glasses is not None:  # a flat-coloured part like the hair
+        arrays = with_hair(*arrays, avatar.glasses.vertices, avatar.glasses.faces, avatar.glasses_srgb)
+    return arrays
 
 
 def write_preview(avatar: Avatar, path: str | os.PathLike, size: int = 512):

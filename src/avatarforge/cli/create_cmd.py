@@ -53,6 +53,7 @@ def create(
     eye_net: bool = typer.Option(True, "--eye-net/--no-eye-net", help="Place the irises with the eye network (else the detector's)."),
     hair: str = typer.Option("auto", "--hair", help="Hair: auto (from the photo), bald, short, medium or long."),
     hair_color: Optional[str] = typer.Option(None, "--hair-color", help="Hair colour as #RRGGBB (default: the photo's)."),
+    glasses: str = typer.Option("keep", "--glasses", help="keep: a glasses mesh in the photo's frame colour when the photo shows glasses; remove: none."),
     lit_texture: bool = typer.Option(False, "--lit-texture", help="Export the photo-lit texture (the photo's light baked in) instead of the de-lit albedo."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     backend: str = typer.Option("anny", "--backend", help="anny (embedded) or smplx (research: DECA/FLAME -> SMPL-X, licensed assets)."),
@@ -84,6 +85,7 @@ def create(
     # Bad input fails fast: bad flags, a file that is not a usable photo, or a photo without a
     # usable face are refused before torch and the body model load (seconds), not after.
     _hair_flags(hair, hair_color)
+    _glasses_flag(glasses)
     check_photo(photo, face_index)
     export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress)
     # The body model (and torch with it, ~2.5 s) loads in a background thread, while this
@@ -92,7 +94,7 @@ def create(
     body = pool.submit(_load_body)
     try:
         _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-                preview_size, eye_net, lit_texture, force, body, export, hair, hair_color)
+                preview_size, eye_net, lit_texture, force, body, export, hair, hair_color, glasses)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -131,6 +133,15 @@ def _hair_flags(hair: str, hair_color: Optional[str]) -> Optional[tuple[int, int
     return parse_hex_colour(hair_color, "--hair-color") if hair_color is not None else None
 
 
+def _glasses_flag(glasses: str) -> str:
+    """Validate --glasses (keep or remove) without importing the fitting stage."""
+    from avatarforge.errors import UserInputError
+
+    if glasses not in ("keep", "remove"):
+        raise UserInputError(f"unknown --glasses {glasses!r}: choose keep or remove")
+    return glasses
+
+
 def _load_body():
     from avatarforge.bodies import load_body
 
@@ -138,7 +149,8 @@ def _load_body():
 
 
 def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-            preview_size, eye_net, lit_texture, force, body, export=None, hair="auto", hair_color=None) -> None:
+            preview_size, eye_net, lit_texture, force, body, export=None, hair="auto", hair_color=None,
+            glasses="keep") -> None:
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs
     from avatarforge.util.atomic import check_output_dir
@@ -159,7 +171,8 @@ def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, se
     report = Report(command="create")
     opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
                          face_index=face_index, texture_size=texture_size, preview_size=preview_size,
-                         eye_net=eye_net, lit_texture=lit_texture, hair=None if hair == "auto" else hair, hair_color=rgb)
+                         eye_net=eye_net, lit_texture=lit_texture, hair=None if hair == "auto" else hair, hair_color=rgb,
+                         glasses=_glasses_flag(glasses))
     with Stages.for_terminal(total=CREATE_STAGES) as stages:
         result = create_avatar(photo, opts, body=body, stages=stages)
         write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size, export=export)

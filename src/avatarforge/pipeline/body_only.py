@@ -141,6 +141,9 @@ def render_over_photo(avatar, fit) -> np.ndarray:
     tex = avatar.texture
     if avatar.hair is not None:
         v, f, tex, uvs, uvf = with_hair(v, f, tex, uvs, uvf, avatar.hair.vertices, avatar.hair.faces, avatar.hair_srgb)
+    if avatar.glasses is not None:
+        v, f, tex, uvs, uvf = with_hair(v, f, tex, uvs, uvf, avatar.glasses.vertices, avatar.glasses.faces,
+                                        avatar.glasses_srgb)
     v = s * v @ R.T + t
     cam = fit.camera
     if tex is None:

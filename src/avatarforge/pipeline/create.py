@@ -46,6 +46,9 @@ class CreateOptions:
     """Hair style: None (from the photo) or bald, short, medium, long."""
     hair_color: tuple[int, int, int] | None = None
     """Hair colour (sRGB 0-255) instead of the photo's."""
+    glasses: str = "keep"
+    """keep: a glasses mesh (frame colour from the photo) when the photo shows glasses; remove:
+    none (the skin texture never shows them either way)."""
     lit_texture: bool = False
     """Put the photo-lit texture (the photo's light and shadows baked in) into the GLB/OBJ
     instead of the de-lit albedo: looks like the photo in unlit viewers, wrong under new light."""
@@ -72,6 +75,8 @@ class CreateResult:
     """perception.parsing.PhotoParsing of the photo (labels, person mask, detected accessories)."""
     hair: object | None = None
     """fitting.hair_fit.HairFit: the hair style, colour and its mesh on the photo's pose."""
+    glasses: object | None = None
+    """fitting.glasses_fit.GlassesFit: detected, kept or removed, the mesh and its colour."""
     photo: Path | None = None
     """The photo (also ``face.photo``; set when ``face`` is None: no usable face, see
     :mod:`.body_only`)."""
@@ -93,6 +98,12 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
 
     opts = options or CreateOptions()
     stages = stages or Stages()
+    from avatarforge.fitting.glasses_fit import GLASSES_CHOICES
+
+    if opts.glasses not in GLASSES_CHOICES:  # before any work
+        from avatarforge.errors import UserInputError
+
+        raise UserInputError(f"unknown glasses option {opts.glasses!r}: choose {' or '.join(GLASSES_CHOICES)}")
     from avatarforge.errors import UserInputError
 
     try:
@@ -156,8 +167,12 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
 
         output = body.forward_params(full)
         hair_mesh = None if hair.mesh is None else build_hair(output, hair.style)
+        from avatarforge.fitting.glasses_fit import fit_glasses
+
+        glasses = fit_glasses(rec.rgb, parsing, output, opts.glasses)
         avatar = Avatar(body, full, opts.pose.lower(), output, image,
-                        texture_lit=opts.lit_texture and image is not None, hair=hair_mesh, hair_srgb=hair.colour_srgb)
+                        texture_lit=opts.lit_texture and image is not None, hair=hair_mesh, hair_srgb=hair.colour_srgb,
+                        glasses=glasses.mesh, glasses_srgb=glasses.colour_srgb)
         if opts.keep_pose and body_fit is not None:  # render_fitted shows the photo's body pose
             from avatarforge.pipeline.body_only import render_over_photo
 
@@ -166,7 +181,7 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
     return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing, hair,
-                        photo=rec.photo)
+                        glasses=glasses, photo=rec.photo)
 
 
 #: Phenotypes taken from a full-body fit. Age and gender come from the face; stature is not
@@ -201,6 +216,8 @@ def _parsing_info(result: CreateResult) -> dict:
     out = {"parsing": p.report()}
     if result.hair is not None:
         out["hair"] = result.hair.to_dict()
+    if result.glasses is not None:
+        out["glasses"] = result.glasses.to_dict()
     if result.render_fitted is not None:
         iou = head_silhouette_iou(result.render_fitted[..., 3], p.person, result.face.landmarks.points)
         out["head_silhouette_iou"] = round(iou, 4)
