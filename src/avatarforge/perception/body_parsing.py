@@ -4,7 +4,8 @@ pixelated or too small for the face-mesh model.
 :func:`~avatarforge.perception.parsing.parse_photo` seeds its skin model on the inner face;
 here there is none, so the skin seed is a fixed skin-chroma rule (YCrCb box, Chai & Ngan
 1999, widened for shaded skin), refined by a CIELAB colour model of the person's pixels it
-accepts. The pose landmarks place the rest:
+accepts among the head's and wrists' pixels (nearly always bare). The pose landmarks place
+the rest:
 
 * **head**: person pixels within a disk around the head landmarks (nose, eyes, ears; radius
   from the shoulder width): skin there is ``face_skin``, the rest ``hair`` (a cap or a hat
@@ -69,17 +70,6 @@ def parse_body_photo(rgb: UInt8[np.ndarray, "H W 3"], pose: BodyPose,
     shoulders = P[[landmark_index("left_shoulder"), landmark_index("right_shoulder")]]
     unit = max(float(np.linalg.norm(shoulders[0] - shoulders[1])), 0.04 * h)
 
-    is_skin = np.zeros((h, w), bool)
-    seed = np.zeros((h, w), bool)
-    seed[me] = skin_rule(img[me])
-    if seed.sum() >= 40:
-        lab = _lab(img)
-        model = ColourModel(lab[seed], k=2)
-        is_skin[me] = (model.distance(lab[me]) < 2.6) & skin_rule(img[me])
-        k = max(1, int(round(0.02 * unit)))
-        is_skin = cv2.morphologyEx(is_skin.astype(np.uint8), cv2.MORPH_OPEN,
-                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))).astype(bool)
-
     def disk(centre: np.ndarray, radius: float) -> np.ndarray:
         d = np.zeros((h, w), np.uint8)
         cv2.circle(d, (int(round(centre[0])), int(round(centre[1]))), max(1, int(round(radius))), 1, -1)
@@ -87,6 +77,24 @@ def parse_body_photo(rgb: UInt8[np.ndarray, "H W 3"], pose: BodyPose,
 
     head_ids = [landmark_index(n) for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
     head = disk(P[head_ids].mean(0), 0.75 * unit) & me
+    # Skin seed: skin-coloured pixels of the head and around the wrists (almost always bare),
+    # else of the whole person; a coat the colour of skin elsewhere then stays clothing
+    # unless it also matches the seed's colour model.
+    rule = np.zeros((h, w), bool)
+    rule[me] = skin_rule(img[me])
+    bare = head.copy()
+    for side in ("left", "right"):
+        if vis[landmark_index(f"{side}_wrist")] > 0.3:
+            bare |= disk(P[landmark_index(f"{side}_wrist")], 0.3 * unit)
+    seed = rule & bare if (rule & bare).sum() >= 40 else rule
+    is_skin = np.zeros((h, w), bool)
+    if seed.sum() >= 40:
+        lab = _lab(img)
+        model = ColourModel(lab[seed], k=2)
+        is_skin[me] = (model.distance(lab[me]) < 2.6) & rule[me]
+        k = max(1, int(round(0.02 * unit)))
+        is_skin = cv2.morphologyEx(is_skin.astype(np.uint8), cv2.MORPH_OPEN,
+                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))).astype(bool)
     hands = np.zeros((h, w), bool)
     for side in ("left", "right"):
         ids = [landmark_index(f"{side}_{p}") for p in ("wrist", "pinky", "index", "thumb")]
