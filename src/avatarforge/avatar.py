@@ -35,6 +35,10 @@ class Avatar:
     """(garment type, sRGB colour) pairs (see bodies.garments); their meshes are ``garments``."""
     garments: list = field(default_factory=list)
     """bodies.garments.GarmentMesh per outfit item, built on ``output``."""
+    glasses: object | None = None
+    """bodies.glasses.GlassesMesh on ``output`` (None: no glasses)."""
+    glasses_srgb: tuple[int, int, int] = (30, 30, 32)
+    """Glasses frame colour (sRGB 0-255); lenses are a dark tint of it."""
 
     @property
     def expression(self) -> dict[str, float]:
@@ -63,8 +67,14 @@ class Avatar:
             from avatarforge.bodies.hair import build_hair
 
             hair = build_hair(out, self.hair.style)
+        glasses = None
+        if self.glasses is not None:
+            from avatarforge.bodies.glasses import build_glasses
+
+            glasses = build_glasses(out, self.glasses.style)
         return Avatar(self.body, values, pose.lower(), out, self.texture, texture_lit=self.texture_lit, hair=hair,
-                      hair_srgb=self.hair_srgb, outfit=self.outfit, garments=dress(out, self.outfit))
+                      hair_srgb=self.hair_srgb, outfit=self.outfit, garments=dress(out, self.outfit),
+                      glasses=glasses, glasses_srgb=self.glasses_srgb)
 
     def rigged_mesh(self) -> RiggedMesh:
         """The export mesh: neutral face in the export pose, the expression as morph weights.
@@ -135,7 +145,8 @@ class Avatar:
                                None if c.tail is None else tuple(float(x) for x in c.tail)) for c in found]
 
     def _parts(self) -> list:
-        """The hair and each garment as its own skinned mesh and material (none on a bare body)."""
+        """The hair, each garment and the glasses (frame; lenses) as their own skinned meshes and
+        materials (none on a bare body)."""
         from avatarforge.export.mesh import MeshPart
         from avatarforge.util.colour import srgb_to_linear
 
@@ -149,6 +160,15 @@ class Avatar:
         for g, (_, srgb) in zip(self.garments, self.outfit):
             parts.append(MeshPart(g.name, g.vertices, g.faces, g.skin_indices, g.skin_weights, rgba(srgb),
                                   look="garment"))
+        if self.glasses is not None:
+            g = self.glasses
+            parts.append(MeshPart("glasses", g.vertices, g.faces, g.skin_indices, g.skin_weights,
+                                  rgba(self.glasses_srgb)))
+            if len(g.lens_vertices):
+                si, sw = g.lens_skin
+                frame = rgba(self.glasses_srgb)
+                parts.append(MeshPart("glasses_lenses", g.lens_vertices, g.lens_faces, si, sw,
+                                      (*[c * 0.35 for c in frame[:3]], 1.0)))
         return parts
 
 

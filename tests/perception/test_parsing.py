@@ -125,14 +125,9 @@ def test_astronaut_parsing(astronaut):
 
 
 def _glasses(rgb, pts, colour=(20, 20, 25)):
-    img = rgb.copy()
-    eye_w = np.linalg.norm(pts[fr.RIGHT_EYE_OUTER, :2] - pts[fr.RIGHT_EYE_INNER, :2])
-    t = max(2, int(0.08 * eye_w))
-    cs = [pts[ids, :2].mean(0) for ids in (fr.RIGHT_EYE, fr.LEFT_EYE)]
-    for c in cs:
-        cv2.ellipse(img, (int(c[0]), int(c[1])), (int(0.8 * eye_w), int(0.55 * eye_w)), 0, 0, 360, colour, t)
-    cv2.line(img, (int(cs[0][0] + 0.8 * eye_w), int(cs[0][1])), (int(cs[1][0] - 0.8 * eye_w), int(cs[1][1])), colour, t)
-    return img
+    from avatarforge.dev.face_synthetic import draw_glasses
+
+    return draw_glasses(rgb, pts, colour)
 
 
 def test_glasses_are_detected_and_labelled(astronaut):
@@ -147,12 +142,9 @@ def test_glasses_are_detected_and_labelled(astronaut):
 
 def test_headwear_is_detected_and_kept_out_of_hair(astronaut):
     rgb, pts = astronaut
-    img = rgb.copy()
-    x0, y0 = pts[:, :2].min(0)
-    x1, y1 = pts[:, :2].max(0)
-    cx = (x0 + x1) / 2
-    cv2.ellipse(img, (int(cx), int(y0 + 0.05 * (y1 - y0))), (int(0.75 * (x1 - x0)), int(0.75 * (y1 - y0))), 0, 180, 360,
-                (40, 60, 200), -1)
+    from avatarforge.dev.face_synthetic import draw_hat
+
+    img = draw_hat(rgb, pts, (40, 60, 200))
     hat = np.any(img != rgb, axis=-1)
     p = parse_photo(img, pts)
     assert p.accessories.headwear and p.accessories.headwear_score > 0.5

@@ -37,10 +37,10 @@ def body_overrides(gender: Optional[str], age: Optional[float], muscle: Optional
 
 
 def create(
-    photo: Path = typer.Argument(..., help="A photo with a face (JPEG, PNG, WebP, BMP, TIFF)."),
+    photo: Path = typer.Argument(..., help="A photo with a face, or a full-body photo (JPEG, PNG, WebP, BMP, TIFF)."),
     out: Path = typer.Option(..., "-o", "--out", help="Output directory (refused if it holds an avatar unless --force)."),
     pose: str = typer.Option("a", "--pose", help="Export rest pose: a, t or relaxed."),
-    keep_pose: bool = typer.Option(False, "--keep-pose", help="Keep the photo's head and eye pose."),
+    keep_pose: bool = typer.Option(False, "--keep-pose", help="Keep the photo's pose (the body's on full-body photos; head and eyes always)."),
     gender: Optional[str] = typer.Option(None, "--gender", help="male, female, or 0..1 (0 = male)."),
     age: Optional[float] = typer.Option(None, "--age", help="Age in years (1-90)."),
     height: Optional[float] = typer.Option(None, "--height", min=0.4, max=2.6, help="Stature in metres, e.g. 1.78."),
@@ -57,6 +57,7 @@ def create(
                                "(bare body), or garments joined by '+', each optionally :#RRGGBB, e.g. "
                                "tshirt:#c03030+jeans+shoes. Garments: tshirt, longsleeve, shirt, jacket, trousers, "
                                "shorts, skirt, dress, shoes."),
+    glasses: str = typer.Option("keep", "--glasses", help="keep: a glasses mesh in the photo's frame colour when the photo shows glasses; remove: none."),
     lit_texture: bool = typer.Option(False, "--lit-texture", help="Export the photo-lit texture (the photo's light baked in) instead of the de-lit albedo."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     backend: str = typer.Option("anny", "--backend", help="anny (embedded) or smplx (research: DECA/FLAME -> SMPL-X, licensed assets)."),
@@ -93,6 +94,7 @@ def create(
         from avatarforge.pipeline.create import outfit_request
 
         outfit_request(outfit)
+    _glasses_flag(glasses)
     check_photo(photo, face_index)
     export = eo.export_settings(format_, skeleton_names, texture_atlas, visemes, morph_normals, lod, compress, toon)
     # The body model (and torch with it, ~2.5 s) loads in a background thread, while this
@@ -101,22 +103,31 @@ def create(
     body = pool.submit(_load_body)
     try:
         _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
-                preview_size, eye_net, lit_texture, force, body, export, hair, hair_color, outfit)
+                preview_size, eye_net, lit_texture, force, body, export, hair, hair_color, outfit, glasses)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
 def check_photo(photo: Path, face_index: Optional[int] = None) -> None:
     """Raise :class:`~avatarforge.errors.UserInputError` unless ``photo`` decodes as an image
-    with a face the landmark model accepts (and ``face_index`` exists). Needs only Pillow and
+    with a face the landmark model accepts (and ``face_index`` exists), or, without a usable
+    face, shows a full body (the avatar then comes from the body). Needs only Pillow and
     MediaPipe (~1 s with their imports), never torch."""
+    from avatarforge.errors import UserInputError
     from avatarforge.perception import load_image, load_mediapipe
 
     image = load_image(photo)  # missing, not an image, truncated, too large: milliseconds
     load_mediapipe()
     from avatarforge.perception.face import face_landmarks
 
-    face_landmarks(image.rgb, face_index=face_index)  # no face / unusable face / bad index
+    try:
+        face_landmarks(image.rgb, face_index=face_index)  # no face / unusable face / bad index
+    except UserInputError:
+        from avatarforge.perception.pose import detect_pose
+        from avatarforge.pipeline.body_only import shows_full_body
+
+        if face_index is not None or not shows_full_body(detect_pose(image.rgb)):
+            raise
 
 
 def _hair_flags(hair: str, hair_color: Optional[str]) -> Optional[tuple[int, int, int]]:
@@ -131,6 +142,15 @@ def _hair_flags(hair: str, hair_color: Optional[str]) -> Optional[tuple[int, int
     return parse_hex_colour(hair_color, "--hair-color") if hair_color is not None else None
 
 
+def _glasses_flag(glasses: str) -> str:
+    """Validate --glasses (keep or remove) without importing the fitting stage."""
+    from avatarforge.errors import UserInputError
+
+    if glasses not in ("keep", "remove"):
+        raise UserInputError(f"unknown --glasses {glasses!r}: choose keep or remove")
+    return glasses
+
+
 def _load_body():
     from avatarforge.bodies import load_body
 
@@ -139,7 +159,7 @@ def _load_body():
 
 def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, set_, texture_size, face_index,
             preview_size, eye_net, lit_texture, force, body, export=None, hair="auto", hair_color=None,
-            outfit="auto") -> None:
+            outfit="auto", glasses="keep") -> None:
     from avatarforge.outputs import Report
     from avatarforge.pipeline.create import CREATE_STAGES, CreateOptions, create_avatar, write_create_outputs
     from avatarforge.util.atomic import check_output_dir
@@ -161,7 +181,7 @@ def _create(photo, out, pose, keep_pose, gender, age, height, weight, muscle, se
     opts = CreateOptions(pose=pose, keep_pose=keep_pose, given=given, height_m=height, weight_kg=weight,
                          face_index=face_index, texture_size=texture_size, preview_size=preview_size,
                          eye_net=eye_net, lit_texture=lit_texture, hair=None if hair == "auto" else hair, hair_color=rgb,
-                         outfit=outfit)
+                         outfit=outfit, glasses=_glasses_flag(glasses))
     with Stages.for_terminal(total=CREATE_STAGES) as stages:
         result = create_avatar(photo, opts, body=body, stages=stages)
         write_create_outputs(result, out, report, stages, force=force, preview_size=preview_size, export=export)

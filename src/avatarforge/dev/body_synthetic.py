@@ -99,8 +99,9 @@ class SyntheticBody:
 _SKIN = np.array([0.93, 0.74, 0.62])
 
 
-def _clothing_colors(body, rest_vertices: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Per-vertex colours: skin, a top over the torso and upper arms, trousers over the legs."""
+def _clothing_colors(body, rest_vertices: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex colours (skin, a top over the torso and upper arms, trousers over the legs)
+    and which vertices are clothed."""
     w = body.skin_weights.numpy()
     idx = body.skin_indices.numpy()
     names = body.joint_names
@@ -117,17 +118,22 @@ def _clothing_colors(body, rest_vertices: np.ndarray, rng: np.random.Generator) 
     colors = np.tile(skin, (len(rest_vertices), 1))
     y = rest_vertices[:, 1]
     hip_y = rest_vertices[legs > 0.5, 1].max() if (legs > 0.5).any() else 0.9
+    covered = (legs > 0.5) | (torso > 0.5)
     colors[(legs > 0.5) | ((y < hip_y) & (torso > 0.5))] = trousers
     colors[(torso > 0.5) & (y >= hip_y)] = top
-    return colors
+    return colors, covered
 
 
 def render_body_sample(
     body, values: dict[str, float], rng: np.random.Generator, *, size: tuple[int, int] = (512, 768),
-    clothing: bool = True,
+    clothing: bool = True, thickness: float = 0.0,
 ) -> SyntheticBody:
     """Render ``values`` full-body, centred with a random focal length (fov 30-55 degrees),
-    camera height and framing, a random light and a plain background."""
+    camera height and framing, a random light and a plain background.
+
+    ``thickness`` (metres, with ``clothing``): the clothed vertices are pushed out along their
+    normals by this much -- loose clothing (a coat, baggy trousers) over the true body, whose
+    :attr:`SyntheticBody.vertices` and ``mask`` stay the unclothed ones."""
     from avatarforge.render import render_mesh
 
     out = body.forward_params(values)
@@ -141,12 +147,22 @@ def render_body_sample(
     dist = f * (hi[1] - lo[1]) / (fill * height) + max(hi[2] - centre[2], 0.0)
     eye = np.array([centre[0] + rng.uniform(-0.1, 0.1), centre[1] + rng.uniform(-0.3, 0.3), centre[2] + dist])
     cam = Camera.look_at(eye, centre, width=width, height=height, fov_y_deg=fov)
-    colors = _clothing_colors(body, out.rest_vertices[0].numpy(), rng) if clothing else None
+    colors, covered = _clothing_colors(body, out.rest_vertices[0].numpy(), rng) if clothing else (None, None)
     light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(0.0, 0.6), 1.0])
     bg = tuple(int(c) for c in rng.integers(90, 230, 3))
-    res = render_mesh(v, out.faces.numpy(), cam, vertex_colors=colors, base_color=tuple(_SKIN * 0.9),
+    shown = v
+    if thickness > 0 and colors is not None:
+        from avatarforge.util.geometry import vertex_normals
+
+        shown = v + thickness * vertex_normals(v, out.faces.numpy()) * covered[:, None]
+    res = render_mesh(shown, out.faces.numpy(), cam, vertex_colors=colors, base_color=tuple(_SKIN * 0.9),
                       light_dir=light / np.linalg.norm(light), background=(*bg, 255))
-    return SyntheticBody(dict(values), cam, res.rgba[..., :3].copy(), res.raster.mask.copy(),
+    mask = res.raster.mask.copy()
+    if shown is not v:
+        from avatarforge.render.raster import rasterize
+
+        mask = rasterize(cam.project(v), out.faces.numpy(), height, width, perspective=cam.is_perspective).mask.copy()
+    return SyntheticBody(dict(values), cam, res.rgba[..., :3].copy(), mask,
                          out.joints[0].numpy().astype(np.float64), v)
 
 

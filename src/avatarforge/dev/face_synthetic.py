@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["similarity_error", "face_region", "random_sample", "render_sample"]
+__all__ = ["similarity_error", "face_region", "random_sample", "render_sample", "draw_glasses", "draw_hat"]
 
 
 def similarity_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -73,3 +73,33 @@ def render_sample(body, values, rng):
     res = render_mesh(out.vertices[0].numpy(), out.faces.numpy(), cam, base_color=tuple(skin),
                       light_dir=light / np.linalg.norm(light), background=(*rng.integers(0, 120, 3).tolist(), 255))
     return out, cam, res.rgba[..., :3].copy()
+
+
+def draw_glasses(rgb: np.ndarray, points: np.ndarray, colour: tuple[int, int, int] = (20, 20, 25)) -> np.ndarray:
+    """A copy of ``rgb`` with glasses drawn over the face of the 478 landmarks ``points``
+    (pixels): an elliptic rim round each eye and a bar between them."""
+    import cv2
+
+    from avatarforge.perception import landmark_groups as fr
+
+    img = rgb.copy()
+    eye_w = np.linalg.norm(points[fr.RIGHT_EYE_OUTER, :2] - points[fr.RIGHT_EYE_INNER, :2])
+    t = max(2, int(0.08 * eye_w))
+    cs = [points[ids, :2].mean(0) for ids in (fr.RIGHT_EYE, fr.LEFT_EYE)]
+    for c in cs:
+        cv2.ellipse(img, (int(c[0]), int(c[1])), (int(0.8 * eye_w), int(0.55 * eye_w)), 0, 0, 360, colour, t)
+    cv2.line(img, (int(cs[0][0] + 0.8 * eye_w), int(cs[0][1])), (int(cs[1][0] - 0.8 * eye_w), int(cs[1][1])), colour, t)
+    return img
+
+
+def draw_hat(rgb: np.ndarray, points: np.ndarray, colour: tuple[int, int, int] = (40, 60, 200)) -> np.ndarray:
+    """A copy of ``rgb`` with a cap (a filled half ellipse) over the forehead of the face of
+    the 478 landmarks ``points`` (pixels)."""
+    import cv2
+
+    img = rgb.copy()
+    x0, y0 = points[:, :2].min(0)
+    x1, y1 = points[:, :2].max(0)
+    cv2.ellipse(img, (int((x0 + x1) / 2), int(y0 + 0.05 * (y1 - y0))), (int(0.75 * (x1 - x0)), int(0.75 * (y1 - y0))),
+                0, 180, 360, colour, -1)
+    return img

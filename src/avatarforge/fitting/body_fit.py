@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from jaxtyping import Bool
 from torch import Tensor
 
 from avatarforge.bodies.rotation import matrix_to_euler_xyz
@@ -154,7 +155,7 @@ class BodyFit:
 
 # ----------------------------------------------------------------------------- the fit
 def fit_body(pose: BodyPose, image_size: tuple[int, int] | None = None, body=None,
-             config: BodyFitConfig | None = None) -> BodyFit:
+             config: BodyFitConfig | None = None, tight: Bool[np.ndarray, "H W"] | None = None) -> BodyFit:
     """Fit ``body`` (default: the embedded Anny) to a detected full-body pose.
 
     Args:
@@ -163,6 +164,12 @@ def fit_body(pose: BodyPose, image_size: tuple[int, int] | None = None, body=Non
             pose's; the landmarks and mask are scaled if they differ).
         body: the body model.
         config: settings (default :class:`BodyFitConfig`).
+        tight: where the person's outline is the body's own (skin or tight clothing), at the
+            size of ``pose.mask``; None: the whole outline (an unclothed or tightly dressed
+            person). With it the silhouette's coverage term only pulls the body out to the
+            mask there, so loose clothing does not make the body fatter: the shape under the
+            clothes comes from the landmarks, the shape prior and the inside term (the body
+            stays inside the clothed outline). See :func:`.body_fit_silhouette.silhouette_target`.
 
     Raises:
         UserInputError: the shoulders, hips and knees are not all visible in the photo, or
@@ -170,7 +177,7 @@ def fit_body(pose: BodyPose, image_size: tuple[int, int] | None = None, body=Non
     """
     cfg = config or BodyFitConfig()
     with _torch_threads(cfg.threads):
-        return _fit_body(pose, image_size, body, cfg)
+        return _fit_body(pose, image_size, body, cfg, tight)
 
 
 @contextmanager
@@ -187,7 +194,8 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(saved)
 
 
-def _fit_body(pose: BodyPose, image_size: tuple[int, int] | None, body, cfg: BodyFitConfig) -> BodyFit:
+def _fit_body(pose: BodyPose, image_size: tuple[int, int] | None, body, cfg: BodyFitConfig,
+              tight: np.ndarray | None = None) -> BodyFit:
     from avatarforge.bodies import load_body
 
     t_start = time.perf_counter()
@@ -197,7 +205,10 @@ def _fit_body(pose: BodyPose, image_size: tuple[int, int] | None, body, cfg: Bod
             "the photo does not show the whole body (shoulders, hips and knees must all be visible): "
             "use a full-body photo, or fit the face alone with the face command"
         )
-    prob = FitProblem(body, pose, image_size or pose.image_size, cfg)
+    if tight is not None and (pose.mask is None or tight.shape != pose.mask.shape):
+        raise UserInputError(f"the tight mask {tight.shape} must have the person mask's shape "
+                             f"{None if pose.mask is None else pose.mask.shape}")
+    prob = FitProblem(body, pose, image_size or pose.image_size, cfg, tight)
     phen0 = torch.full((1, len(body.phenotype_names)), 0.5)
     if cfg.adult_prior and "age" in body.phenotype_names:
         phen0[0, body.phenotype_names.index("age")] = 0.7

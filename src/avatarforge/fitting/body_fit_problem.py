@@ -65,7 +65,8 @@ def _landmark_group(name: str) -> str:
 class FitProblem:
     """Everything that stays fixed during one fit."""
 
-    def __init__(self, body, pose: BodyPose, image_size: tuple[int, int], cfg: "BodyFitConfig"):
+    def __init__(self, body, pose: BodyPose, image_size: tuple[int, int], cfg: "BodyFitConfig",
+                 tight: np.ndarray | None = None):
         self.body, self.cfg = body, cfg
         rest = body.forward_params({})
         rest_v = rest.vertices[0].numpy().astype(np.float64)
@@ -137,7 +138,7 @@ class FitProblem:
 
         self.sil = None
         if pose.mask is not None and cfg.w_silhouette > 0:
-            self.sil = silhouette_target(pose.mask, self.size)
+            self.sil = silhouette_target(pose.mask, self.size, tight=tight)
 
     # Landmarks addressed by name, with the midpoints used by the direction term.
     def _lm_index(self, name: str):
@@ -236,7 +237,9 @@ def fit_loss(prob: FitProblem, p: FitParams, joints: Tensor, G: Tensor, verts: T
         uv_s = prob.project(verts, p.t, p.log_f)[0]
         outside, cover = silhouette_terms(uv_s, prob.sil)
         inside_term = _robust(outside / prob.scale, 0.004).mean()
-        cover_term = _robust(cover / prob.scale, 0.004).mean()
+        cover_r = _robust(cover / prob.scale, 0.004)
+        bw = prob.sil.boundary_weight
+        cover_term = cover_r.mean() if bw is None else (bw * cover_r).sum() / bw.sum().clamp_min(1.0)
         loss = loss + cfg.w_silhouette * ((1 - cfg.w_coverage) * inside_term + cfg.w_coverage * cover_term)
     # Priors: joint angles over their spreads; hinge limits; shape near its start.
     prior = ((p.free_w[0] / prob.free_sigma) ** 2).sum() + ((p.spine_w / np.radians(SPINE_PRIOR_DEG)) ** 2).sum()

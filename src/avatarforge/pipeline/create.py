@@ -49,6 +49,9 @@ class CreateOptions:
     outfit: str = "auto"
     """Clothing: auto (from the photo, neutral where unseen), none (the bare body), or garments
     joined by '+', each optionally ``:#RRGGBB`` (``fitting.garment_fit.parse_outfit``)."""
+    glasses: str = "keep"
+    """keep: a glasses mesh (frame colour from the photo) when the photo shows glasses; remove:
+    none (the skin texture never shows them either way)."""
     lit_texture: bool = False
     """Put the photo-lit texture (the photo's light and shadows baked in) into the GLB/OBJ
     instead of the de-lit albedo: looks like the photo in unlit viewers, wrong under new light."""
@@ -77,6 +80,11 @@ class CreateResult:
     """fitting.hair_fit.HairFit: the hair style, colour and its mesh on the photo's pose."""
     outfit: list = field(default_factory=list)
     """fitting.garment_fit.GarmentChoice per garment worn (type, colour, source)."""
+    glasses: object | None = None
+    """fitting.glasses_fit.GlassesFit: detected, kept or removed, the mesh and its colour."""
+    photo: Path | None = None
+    """The photo (also ``face.photo``; set when ``face`` is None: no usable face, see
+    :mod:`.body_only`)."""
 
 
 @single_threaded
@@ -85,6 +93,8 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
     """Photo -> fitted face -> inferred body -> texture -> avatar (nothing written).
 
     ``body``: the body model, a Future loading it (see :func:`.face.resolve_body`), or None.
+    A full-body photo without a usable face gives an avatar from the body alone (``face``
+    None, a warning; :func:`.body_only.create_from_body`).
     """
     from avatarforge.avatar import Avatar
     from avatarforge.bodies import pose_preset
@@ -93,14 +103,33 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
 
     opts = options or CreateOptions()
     stages = stages or Stages()
-    rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages, eye_net=opts.eye_net)
+    from avatarforge.fitting.glasses_fit import GLASSES_CHOICES
+
+    if opts.glasses not in GLASSES_CHOICES:  # before any work
+        from avatarforge.errors import UserInputError
+
+        raise UserInputError(f"unknown glasses option {opts.glasses!r}: choose {' or '.join(GLASSES_CHOICES)}")
+    from avatarforge.errors import UserInputError
+
+    try:
+        rec = reconstruct_face(photo, face_index=opts.face_index, body=body, stages=stages, eye_net=opts.eye_net)
+    except UserInputError as err:
+        if opts.face_index is not None:
+            raise
+        from avatarforge.pipeline.body_only import create_from_body
+
+        return create_from_body(photo, opts, body, stages, err)  # re-raises err without a full body
     body = rec.body
     given = body.params.validate(opts.given)  # floats (--set gives strings), names and ranges checked
-    body_fit, pose = _fit_full_body(rec, opts, stages)
+    with stages.stage("detect body"):
+        from avatarforge.perception.pose import detect_pose
+
+        pose = detect_pose(rec.rgb)
     with stages.stage("parse photo"):
         from avatarforge.perception.parsing import parse_photo
 
         parsing = parse_photo(rec.rgb, rec.landmarks.points, pose)
+    body_fit = _fit_full_body(rec, pose, parsing, stages)
     with stages.stage("infer body"):
         shape_only = {k: v for k, v in given.items() if not k.startswith("pose.")}
         shape_only_user = dict(shape_only)
@@ -151,14 +180,22 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
 
         output = body.forward_params(full)
         hair_mesh = None if hair.mesh is None else build_hair(output, hair.style)
+        from avatarforge.fitting.glasses_fit import fit_glasses
+
+        glasses = fit_glasses(rec.rgb, parsing, output, opts.glasses)
         avatar = Avatar(body, full, opts.pose.lower(), output, image,
                         texture_lit=opts.lit_texture and image is not None, hair=hair_mesh, hair_srgb=hair.colour_srgb,
-                        outfit=worn, garments=dress(output, worn))
+                        outfit=worn, garments=dress(output, worn), glasses=glasses.mesh,
+                        glasses_srgb=glasses.colour_srgb)
+        if opts.keep_pose and body_fit is not None:  # render_fitted shows the photo's body pose
+            from avatarforge.pipeline.body_only import render_over_photo
+
+            rendered = render_over_photo(avatar, body_fit)
     warnings = list(rec.warnings) + list(inf.warnings) + list(parsing.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
     return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing, hair,
-                        outfit)
+                        outfit, glasses=glasses, photo=rec.photo)
 
 
 def outfit_request(text: str):
@@ -179,18 +216,19 @@ def outfit_request(text: str):
 BODY_SEEN = ("weight", "muscle", "proportions")
 
 
-def _fit_full_body(rec, opts: CreateOptions, stages: Stages):
-    """``(fit, pose)``: pose + shape from the visible body (shoulders, hips and knees seen), else
-    None; the detected pose (None: no person found)."""
+def _fit_full_body(rec, pose, parsing, stages: Stages):
+    """Pose + shape from the visible body (shoulders, hips and knees seen), else None. The
+    silhouette's coverage term counts only where the parsing shows skin (the body under the
+    clothes: :data:`avatarforge.perception.body_parsing.TIGHT_LABELS`)."""
     from avatarforge.fitting.body_fit import fit_body
-    from avatarforge.perception.pose import body_visible, detect_pose
+    from avatarforge.perception.body_parsing import TIGHT_LABELS
+    from avatarforge.perception.pose import body_visible
 
-    with stages.stage("detect body"):
-        pose = detect_pose(rec.rgb)
-        if pose is None or not body_visible(pose):
-            return None, pose
+    if pose is None or not body_visible(pose):
+        return None
+    tight = parsing.mask(*TIGHT_LABELS) if pose.mask is not None else None
     with stages.stage("fit body"):
-        return fit_body(pose, rec.image_size, rec.body), pose
+        return fit_body(pose, rec.image_size, rec.body, tight=tight)
 
 
 def _parsing_info(result: CreateResult) -> dict:
@@ -204,6 +242,8 @@ def _parsing_info(result: CreateResult) -> dict:
     out = {"parsing": p.report()}
     if result.hair is not None:
         out["hair"] = result.hair.to_dict()
+    if result.glasses is not None:
+        out["glasses"] = result.glasses.to_dict()
     if result.render_fitted is not None:
         iou = head_silhouette_iou(result.render_fitted[..., 3], p.person, result.face.landmarks.points)
         out["head_silhouette_iou"] = round(iou, 4)
@@ -220,9 +260,14 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
 
     from avatarforge.export.png import encode_png
     from avatarforge.outputs import file_sha256, write_fit_overlay, write_head_preview, write_outputs
+    from avatarforge.pipeline.body_only import fullbody_info
     from avatarforge.pipeline.face import eyes_info, landmarks_json
 
     stages = stages or Stages()
+    if result.face is None:  # no usable face: the avatar came from the body alone
+        from avatarforge.pipeline.body_only import write_body_only_outputs
+
+        return write_body_only_outputs(result, outdir, report, stages, force, preview_size, export)
     rec, inf = result.face, result.inference
 
     def extra_files(tmp: Path) -> None:
@@ -251,9 +296,7 @@ def write_create_outputs(result: CreateResult, outdir: str | os.PathLike, report
         **_parsing_info(result),
         "outfit": [c.to_dict() for c in result.outfit],
         **eyes_info(rec),
-        "full_body": None if result.body_fit is None else {
-            "rmse_px": round(result.body_fit.rmse_px, 2), "silhouette_iou": round(result.body_fit.silhouette_iou, 3),
-            "taken_from_body": [k for k in BODY_SEEN if k not in result.user_given]},
+        **fullbody_info(result, BODY_SEEN),
     })
     extra = {"camera": rec.fit.camera.to_dict(), "photo": str(rec.photo.resolve()), "image_size": list(rec.image_size),
              "fitted_pose": {k: v for k, v in rec.fit.values.items() if k.startswith("pose.")},

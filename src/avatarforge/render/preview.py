@@ -111,13 +111,13 @@ def with_hair(
     if tex is None:
         tex = np.empty((64, 64, 3), np.uint8)
         tex[...] = np.round(np.asarray(_SKIN_SRGB) * 255).astype(np.uint8)
-    s = tex.shape[0]
+    s, w0 = tex.shape[:2]  # (w0 > s when a block was appended already: chaining adds parts)
     pad = max(8, s // 64)
     block = np.empty((s, pad, tex.shape[2]), np.uint8)
     block[...] = 255
     block[..., :3] = np.asarray(hair_srgb, np.uint8)
     tex = np.concatenate([np.asarray(tex, np.uint8), block], axis=1)
-    uvs = np.concatenate([uvs * np.array([s / (s + pad), 1.0]), [[(s + pad / 2) / (s + pad), 0.5]]])
+    uvs = np.concatenate([uvs * np.array([w0 / (w0 + pad), 1.0]), [[(w0 + pad / 2) / (w0 + pad), 0.5]]])
     hf = np.asarray(hair_faces, np.int64)
     return (np.concatenate([vertices, hair_vertices]), np.concatenate([faces, hf + len(vertices)]), tex, uvs,
             np.concatenate([uv_faces, np.full(hf.shape, len(uvs) - 1)]))
