@@ -125,3 +125,23 @@ def test_someone_elses_pose_is_not_used():
         gf.MIN_PIXELS = old
     assert mine.seen["top"].name == "longsleeve" and "bottom" in mine.seen
     assert other.seen["top"].name == "tshirt" and "bottom" not in other.seen and "feet" not in other.seen
+
+
+def test_a_bare_chest_gets_no_top():
+    """A shirtless person: the chest between the shoulders and hips is skin, so no top is seen
+    and the default outfit adds none (the trousers and shoes still come)."""
+    import avatarforge.fitting.garment_fit as gf
+
+    rgb, parsing, pose = _scene("short", "long")
+    L = {n: i for i, n in enumerate(LABELS)}
+    parsing.labels[40:100, 40:61] = L["body_skin"]
+    parsing.labels[44:48, 45:55] = L["upper_clothing"]  # a few stray cloth pixels (a strap, a shadow)
+    old = gf.MIN_PIXELS
+    gf.MIN_PIXELS = 20
+    try:
+        fit = fit_outfit(rgb, parsing, pose)
+    finally:
+        gf.MIN_PIXELS = old
+    assert fit.bare_torso and "top" not in fit.seen
+    names = [c.name for c in fit.choices()]
+    assert not any("top" in gf.GARMENTS[n].slots for n in names) and "trousers" in names

@@ -57,13 +57,15 @@ class OutfitFit:
     """Slot -> the garment seen there (type from the photo where it can tell, else the default's)."""
     bare_feet: bool = False
     """The feet are seen and are skin: no shoes by default."""
+    bare_torso: bool = False
+    """The chest is seen and is mostly skin: no top by default."""
 
     def choices(self) -> list[GarmentChoice]:
         """The full outfit: what was seen, the neutral default for the rest."""
         out = list(self.seen.values())
         names = [c.name for c in out]
         for d in DEFAULT_OUTFIT:
-            if d == "shoes" and self.bare_feet:
+            if (d == "shoes" and self.bare_feet) or ("top" in GARMENTS[d].slots and self.bare_torso):
                 continue
             try:
                 check_outfit(names + [d])
@@ -165,7 +167,7 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None, face_points: np.ndarray | No
     person = parsing.person
     seen: dict[str, GarmentChoice] = {}
     P = vis = None
-    bare = False
+    bare = bare_torso = False
     if pose is not None:
         from avatarforge.perception.pose import landmark_index
 
@@ -197,7 +199,12 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None, face_points: np.ndarray | No
             q = q.mean(0) + 0.7 * (q - q.mean(0))
             chest = np.zeros(upper.shape, np.uint8)
             cv2.fillPoly(chest, [np.round(q).astype(np.int32)], 1)
-            top_rgb = _median(rgb, upper & chest.astype(bool)) or top_rgb
+            chest = chest.astype(bool) & (person > 0.5)
+            skin = parsing.mask("body_skin")
+            if chest.sum() >= MIN_PIXELS and (chest & skin).sum() > 0.5 * chest.sum():
+                bare_torso, top_rgb = True, None  # mostly skin between the shoulders and hips: no top
+            else:
+                top_rgb = _median(rgb, upper & chest) or top_rgb
     if top_rgb is not None:
         name = "tshirt"
         if P is not None:
@@ -276,7 +283,7 @@ def fit_outfit(rgb: np.ndarray, parsing, pose=None, face_points: np.ndarray | No
             bare = True  # mostly skin around the feet: barefoot
         elif shoe is not None:
             seen["feet"] = GarmentChoice("shoes", shoe, "photo")
-    return OutfitFit(seen, bare)
+    return OutfitFit(seen, bare, bare_torso)
 
 
 def _lab(srgb: np.ndarray) -> np.ndarray:
