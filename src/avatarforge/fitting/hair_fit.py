@@ -15,14 +15,21 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from avatarforge.bodies.hair import HairMesh, HairStyle, build_hair
+from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "hair_mask", "VOLUMES", "LENGTHS"]
+__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
 LENGTHS = {"short": 0.0, "medium": 0.12, "long": 0.26, "long+": 0.40}
 """Candidate lengths (metres below the eyes at the sides/back)."""
+PROFILE_RANGE = (-0.012, 0.07)
+"""Limits (metres) of the fitted outline offsets (:attr:`HairStyle.profile`): hair thinner than
+the chosen volume by at most 1.2 cm, thicker by at most 7 cm (an arm or a neighbour beside
+the head must not inflate the hair)."""
+PROFILE_MAX_PSI = 150.0
+"""Roll angles (degrees from up) beyond which the outline is not fitted (below the jaw the
+rays run into the neck and body)."""
 MIN_HAIR_SHARE = 0.12
 """Hair pixels around the face, as a share of the face oval's area, below which the head is bald."""
 
@@ -142,7 +149,76 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         for vol in VOLUMES:
             if vol != first.volume:
                 consider(name, vol)
-    return HairFit(best[1], colour, best[0], best[2], scores)
+    # The outline, angle by angle (volume at the sides vs the top, hair beside the cheeks).
+    st, mesh, sc = fit_profile(best[1], fitted_output, rec.fit.camera, target, body, (c0, r0), s)
+    scores["profile"] = round(sc, 4)
+    return HairFit(st, colour, sc, mesh, scores)
+
+
+def _ray_ends(mask: np.ndarray, c: np.ndarray, dirs: np.ndarray, r_max: float, gap: float) -> np.ndarray:
+    """Per direction (K, 2 unit image vectors) from ``c`` (x, y): the radius (pixels) where the
+    blob of ``mask`` that contains ``c`` ends along the ray, bridging gaps shorter than ``gap``
+    pixels (0 when the ray starts outside the mask)."""
+    h, w = mask.shape
+    r = np.arange(0.0, r_max, 0.5)
+    xy = c[None, None] + r[None, :, None] * dirs[:, None]  # (K, N, 2)
+    x, y = np.round(xy[..., 0]).astype(int), np.round(xy[..., 1]).astype(int)
+    ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    vals = np.zeros(ok.shape, bool)
+    vals[ok] = mask[y[ok], x[ok]]
+    ends = np.zeros(len(dirs))
+    n_gap = max(1, int(round(gap / 0.5)))
+    for k in range(len(dirs)):
+        idx = np.flatnonzero(vals[k])
+        if len(idx) == 0 or idx[0] > n_gap:
+            continue
+        big = np.flatnonzero(np.diff(idx) > n_gap)
+        ends[k] = r[idx[big[0]] if len(big) else idx[-1]]
+    return ends
+
+
+def fit_profile(style: HairStyle, fitted_output, camera, target: np.ndarray, body: np.ndarray,
+                offset, scale: float, iterations: int = 3):
+    """Fit :attr:`HairStyle.profile` so that the outline of body + hair, seen by ``camera``
+    (crop: pixel (0, 0) at the photo's ``offset``, ``1/scale`` photo pixels per pixel), reaches
+    the ``target`` mask's outline along rays from the skull centre at each roll angle (up to
+    :data:`PROFILE_MAX_PSI` from up): ``(style, mesh, iou)`` of the best iteration (the
+    input style first)."""
+    from dataclasses import replace
+
+    centre, rot = skull_frame(fitted_output)
+    pts = np.stack([centre, centre + 0.1 * rot[:, 0], centre + 0.1 * rot[:, 1]])
+    scr = camera.project(pts)[:, :2]
+    scr = (scr - np.asarray(offset, np.float64)[None]) * scale
+    c, left, up = scr[0], scr[1] - scr[0], scr[2] - scr[0]
+    ppm = np.linalg.norm(left) / 0.1  # crop pixels per metre across the head
+    psi = np.radians(np.asarray(PROFILE_ANGLES))
+    dirs = np.cos(psi)[:, None] * up / np.linalg.norm(up) + np.sin(psi)[:, None] * left / np.linalg.norm(left)
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    fit_bins = np.abs(np.degrees(psi)) <= PROFILE_MAX_PSI
+    r_max, gap = 0.35 * ppm, 0.02 * ppm
+    t_end = _ray_ends(target, c, dirs, r_max, gap)
+    prof = np.asarray(style.profile if style.profile else np.zeros(len(psi)), np.float64)
+
+    def iou(pred):
+        u = np.count_nonzero(pred | target)
+        return np.count_nonzero(pred & target) / u if u else 1.0
+
+    best = None
+    for it in range(iterations + 1):
+        st = replace(style, profile=tuple(float(round(x, 4)) for x in prof)) if it else style
+        mesh = build_hair(fitted_output, st)
+        m = body | hair_mask(mesh, camera, target.shape, offset, scale)[0]
+        sc = iou(m)
+        if best is None or sc > best[2]:
+            best = (st, mesh, sc)
+        if it == iterations:
+            break
+        delta = np.where(fit_bins & (t_end > 0), (t_end - _ray_ends(m, c, dirs, r_max, gap)) / ppm, 0.0)
+        prof = prof + 0.9 * delta
+        prof = (np.roll(prof, 1) + 2 * prof + np.roll(prof, -1)) / 4  # neighbouring angles agree
+        prof = np.clip(np.where(fit_bins, prof, 0.0), PROFILE_RANGE[0], PROFILE_RANGE[1])
+    return best
 
 
 def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.ndarray:
