@@ -5,7 +5,8 @@ fitted body plus the hair, seen through the fitted camera, covers the person aro
 above the chin the target is the person mask (what issue 14's head-silhouette IoU compares),
 below it only the parsed hair (clothes must not pull the hair longer). The fringe comes from
 the share of the forehead the parsing calls hair; bald when the parsing finds (almost) no hair
-around the face; the colour is the median of the photo's hair pixels (sRGB).
+around the face; the colour is the mean (linear light) of the photo's hair pixels around the
+face (:func:`hair_colour`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
+__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
@@ -38,7 +39,7 @@ MIN_HAIR_SHARE = 0.12
 class HairFit:
     style: HairStyle
     colour_srgb: tuple[int, int, int]
-    """Median sRGB of the photo's hair pixels."""
+    """sRGB of the photo's hair pixels around the face (:func:`hair_colour`)."""
     score: float
     """The fit's silhouette IoU in the head region (see module docstring)."""
     mesh: HairMesh | None = None
@@ -65,6 +66,26 @@ def hair_mask(mesh: HairMesh, camera, shape: tuple[int, int], offset=(0.0, 0.0),
     return r.mask, r.depth
 
 
+def hair_colour(rgb: np.ndarray, hair_px: np.ndarray, landmarks: np.ndarray) -> tuple[int, int, int]:
+    """sRGB of the photo's hair: the mean in linear light of the hair pixels inside the head
+    region of issue 14 (:func:`~avatarforge.perception.parsing.head_silhouette_box`: beside and
+    above the face, down to the chin; far-away hair is often another person's or a dark
+    background), their 1-pixel border left out; all hair pixels when the region has too few."""
+    from avatarforge.perception.parsing import head_silhouette_box
+    from avatarforge.util.colour import linear_to_srgb, srgb_to_linear
+
+    r0, r1, c0, c1 = head_silhouette_box(landmarks, hair_px.shape)
+    inner = cv2.erode(hair_px.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    src = np.zeros_like(inner)
+    src[r0:r1, c0:c1] = inner[r0:r1, c0:c1]
+    if src.sum() < 20:
+        src = hair_px
+    if src.sum() < 20:
+        return (60, 45, 35)
+    lin = srgb_to_linear(np.asarray(rgb)[src].astype(np.float64) / 255.0).mean(0)
+    return tuple(int(round(float(c))) for c in np.clip(linear_to_srgb(lin) * 255.0, 0, 255))
+
+
 def _crop(img: np.ndarray, r0, r1, c0, c1, size, nearest: bool) -> np.ndarray:
     h, w = img.shape[:2]
     pad = np.zeros((r1 - r0, c1 - c0) + img.shape[2:], img.dtype)
@@ -89,11 +110,7 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
     hair_px = parsing.mask("hair")
     headwear = parsing.mask("headwear")
     rgb = np.asarray(rec.rgb)
-    # Colour from the hair above the chin (below it dark clothes may pass for hair).
-    upper_hair = hair_px.copy()
-    upper_hair[int(max(0, y1)):] = False
-    src = upper_hair if upper_hair.sum() >= 20 else hair_px
-    colour = tuple(int(c) for c in np.median(rgb[src], 0)) if src.sum() >= 20 else (60, 45, 35)
+    colour = hair_colour(rgb, hair_px, pts)
     # Fringe: hair over the upper half of the forehead (face oval above the brows).
     oval = np.zeros(hair_px.shape, np.uint8)
     cv2.fillPoly(oval, [np.round(pts[fr.FACE_OVAL]).astype(np.int32)], 1)
@@ -221,21 +238,32 @@ def fit_profile(style: HairStyle, fitted_output, camera, target: np.ndarray, bod
     return best
 
 
-def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.ndarray:
-    """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
-    hair drawn in front of the body where it is nearer: flat hair colour, lightly shaded by the
-    surface's angle to the camera."""
+def visible_hair(rec, fit: HairFit, fitted_output, shape: tuple[int, int]):
+    """``(show, raster, vertices)``: the photo-sized (H, W) mask of the pixels where the fitted
+    hair is in front of the fitted body (or where there is no body), the hair's raster and its
+    vertices (float64); None when bald."""
     from avatarforge.render.raster import rasterize
 
     if fit.mesh is None:
-        return rgba
+        return None
     cam = rec.fit.camera
-    h, w = rgba.shape[:2]
+    h, w = shape
     v = fitted_output.vertices[0].detach().numpy().astype(np.float64)
     body = rasterize(cam.project(v), fitted_output.faces.numpy(), h, w, perspective=cam.is_perspective)
     hv = fit.mesh.vertices.astype(np.float64)
     hair = rasterize(cam.project(hv), fit.mesh.faces, h, w, perspective=cam.is_perspective)
-    show = hair.mask & (hair.depth < body.depth)
+    return hair.mask & (hair.depth < body.depth), hair, hv
+
+
+def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.ndarray:
+    """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
+    hair drawn in front of the body where it is nearer: flat hair colour, lightly shaded by the
+    surface's angle to the camera."""
+    vis = visible_hair(rec, fit, fitted_output, rgba.shape[:2])
+    if vis is None:
+        return rgba
+    show, hair, hv = vis
+    cam = rec.fit.camera
     rows, cols = np.nonzero(show)
     tri = fit.mesh.faces[hair.triangle_id[rows, cols]]
     a, b, c = hv[tri[:, 0]], hv[tri[:, 1]], hv[tri[:, 2]]
@@ -243,7 +271,7 @@ def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.nda
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     to_cam = cam.position[None] - (a + b + c) / 3 if cam.is_perspective else -cam.R[2][None]
     to_cam = to_cam / np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-12)
-    shade = 0.8 + 0.2 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
+    shade = 0.88 + 0.14 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
     out = rgba.copy()
     out[rows, cols, :3] = np.clip(np.asarray(fit.colour_srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
     out[rows, cols, 3] = 255
