@@ -11,7 +11,7 @@ face (:func:`hair_colour`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -48,7 +48,8 @@ class HairFit:
 
     def to_dict(self) -> dict:
         name = "long" if self.style.style.startswith("long") else self.style.style
-        return {"style": name, "length_m": round(self.style.length, 3), "volume_m": round(self.style.volume, 3),
+        return {"style": name, "spec": self.style.spec, "tie": self.style.tie, "curl": round(self.style.curl, 2),
+                "parting": self.style.parting, "length_m": round(self.style.length, 3), "volume_m": round(self.style.volume, 3),
                 "fringe": round(self.style.fringe, 2), "colour_srgb": list(self.colour_srgb),
                 "silhouette_score": round(self.score, 4)}
 
@@ -100,7 +101,9 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
              work: int = 192) -> HairFit:
     """The hair of ``rec``'s photo (a FaceReconstruction) given its ``parsing``, the fitted
     body's coverage ``body_alpha`` (H, W; > 0 on the body: render_fitted's alpha) and the
-    body output in the fitted pose. ``style`` forces a style (bald/short/medium/long)."""
+    body output in the fitted pose. ``style`` forces a style: a ``--hair`` text
+    (:meth:`HairStyle.parse`, e.g. ``long+curly``); its volume (and the outline) are still
+    fitted for short/medium/long, its modifiers override what the photo shows."""
     from avatarforge.perception import landmark_groups as fr
 
     pts = np.asarray(rec.landmarks.points)[:, :2]
@@ -137,8 +140,15 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         return np.count_nonzero(pred & target) / u if u else 1.0
 
     scores = {"bald": iou(body)}
-    if style == "bald" or (style is None and share < MIN_HAIR_SHARE):
+    forced = None if style is None else HairStyle.parse(style)
+    if (forced is not None and forced.style == "bald") or (style is None and share < MIN_HAIR_SHARE):
         return HairFit(HairStyle("bald", 0.0, 0.0, 0.0), colour, scores["bald"], None, scores)
+    mods = [] if forced is None else str(style).lower().split("+")[1:]
+    if forced is not None and forced.style not in LENGTHS:  # buzz, ponytail, bun: as named
+        st = forced if "fringe" in mods else replace(forced, fringe=fringe)
+        mesh = build_hair(fitted_output, st)
+        sc = iou(body | hair_mask(mesh, rec.fit.camera, (size[1], size[0]), (c0, r0), s)[0])
+        return HairFit(st, colour, sc, mesh, {**scores, st.spec: round(sc, 4)})
     best = None
 
     def consider(name: str, vol: float):
@@ -155,7 +165,7 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
 
     # Coordinate search (8-12 renders instead of 20): the volume on the shortest candidate
     # style, the length with that volume, then the volume again at that length.
-    names = [style] if style is not None else list(LENGTHS)
+    names = [forced.style] if forced is not None else list(LENGTHS)
     for vol in VOLUMES:
         consider(names[0], vol)
     first = best[1]
@@ -166,8 +176,9 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         for vol in VOLUMES:
             if vol != first.volume:
                 consider(name, vol)
+    chosen = best[1].with_modifiers(mods)
     # The outline, angle by angle (volume at the sides vs the top, hair beside the cheeks).
-    st, mesh, sc = fit_profile(best[1], fitted_output, rec.fit.camera, target, body, (c0, r0), s)
+    st, mesh, sc = fit_profile(chosen, fitted_output, rec.fit.camera, target, body, (c0, r0), s)
     scores["profile"] = round(sc, 4)
     return HairFit(st, colour, sc, mesh, scores)
 
@@ -201,8 +212,6 @@ def fit_profile(style: HairStyle, fitted_output, camera, target: np.ndarray, bod
     the ``target`` mask's outline along rays from the skull centre at each roll angle (up to
     :data:`PROFILE_MAX_PSI` from up): ``(style, mesh, iou)`` of the best iteration (the
     input style first)."""
-    from dataclasses import replace
-
     centre, rot = skull_frame(fitted_output)
     pts = np.stack([centre, centre + 0.1 * rot[:, 0], centre + 0.1 * rot[:, 1]])
     scr = camera.project(pts)[:, :2]
