@@ -190,8 +190,9 @@ def test_skinning_follows_the_head(body, rest):
     assert np.abs(lbs[:n_shell] - rebuilt.vertices[:n_shell]).max() < 0.006
 
 
-def test_fit_recovers_a_known_hair_silhouette(body):
-    from avatarforge.fitting.hair_fit import LENGTHS, fit_hair, hair_mask
+@pytest.fixture(scope="module")
+def astronaut(body):
+    """The astronaut's face fit, the fitted body and its mask through the fitted camera."""
     from avatarforge.pipeline.face import reconstruct_face
     from avatarforge.render.raster import rasterize
 
@@ -200,6 +201,13 @@ def test_fit_recovers_a_known_hair_silhouette(body):
     cam = rec.fit.camera
     h, w = rec.rgb.shape[:2]
     body_m = rasterize(cam.project(out.vertices[0].numpy().astype(np.float64)), out.faces.numpy(), h, w).mask
+    return rec, out, cam, (h, w), body_m
+
+
+def test_fit_recovers_a_known_hair_silhouette(astronaut):
+    from avatarforge.fitting.hair_fit import LENGTHS, fit_hair, hair_mask
+
+    rec, out, cam, (h, w), body_m = astronaut
     truth = HairStyle("long", 0.014, LENGTHS["long"], 0.0)
     hair_m, _ = hair_mask(build_hair(out, truth), cam, (h, w))
     labels = {"hair": hair_m & ~body_m, "headwear": np.zeros((h, w), bool)}
@@ -213,16 +221,10 @@ def test_fit_recovers_a_known_hair_silhouette(body):
     assert fit_hair(rec, parsing, body_m.astype(np.uint8) * 255, out).style.style == "bald"
 
 
-def test_fit_recovers_an_outline_and_obeys_a_forced_style(body):
+def test_fit_recovers_an_outline_and_obeys_a_forced_style(astronaut):
     from avatarforge.fitting.hair_fit import fit_hair, hair_mask
-    from avatarforge.pipeline.face import reconstruct_face
-    from avatarforge.render.raster import rasterize
 
-    rec = reconstruct_face(ROOT / "examples" / "astronaut.jpg", body=body)
-    out = body.forward_params(rec.fit.values)
-    cam = rec.fit.camera
-    h, w = rec.rgb.shape[:2]
-    body_m = rasterize(cam.project(out.vertices[0].numpy().astype(np.float64)), out.faces.numpy(), h, w).mask
+    rec, out, cam, (h, w), body_m = astronaut
     prof = np.zeros(len(PROFILE_ANGLES))
     for a, e in ((90.0, 0.035), (75.0, 0.03), (105.0, 0.03), (-90.0, 0.035), (-75.0, 0.03), (-105.0, 0.03)):
         prof[PROFILE_ANGLES.index(a)] = e  # a bob: wide at both sides, flat on top

@@ -313,18 +313,18 @@ def _apply_profile(pts: np.ndarray, centre: np.ndarray, profile, curtain: bool) 
     the frontal (x, y) plane, weighted by how much it faces sideways (|(x, y)| / |(x, y, z)|),
     so the outline moves by about profile(psi) and points facing the camera barely move.
     Below the centre (and on the curtain) the move is horizontal (along x), by profile(psi)
-    |sin psi| (which moves a vertical outline by profile(psi) along the ray); the curtain only
-    moves outwards (inwards would put it into the neck)."""
+    |sin psi| (which moves a vertical outline by profile(psi) along the ray), and only outwards
+    (inwards would put the curtain into the neck, and the shell's lower edge, which the
+    curtain hangs from, must move with it)."""
     rel = pts - centre
     psi = np.degrees(np.arctan2(rel[:, 0], rel[:, 1]))
     ang = np.asarray(PROFILE_ANGLES + (180.0,))
     e = np.interp(psi, ang, np.append(profile, profile[0]))
     planar = np.hypot(rel[:, 0], rel[:, 1])
     lateral = planar / np.maximum(np.linalg.norm(rel, axis=1), 1e-9)
-    if curtain:
-        e = np.maximum(e, 0.0)
     out = pts.copy()
     horiz = curtain | (rel[:, 1] < 0)
+    e = np.where(horiz, np.maximum(e, 0.0), e)  # shell edge and curtain top move alike
     upper = ~horiz
     out[upper, :2] += (e * lateral / np.maximum(planar, 1e-9))[upper, None] * rel[upper, :2]
     out[horiz, 0] += (e * lateral * np.abs(np.sin(np.radians(psi))) * np.sign(rel[:, 0]))[horiz]
