@@ -24,9 +24,9 @@ VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
 LENGTHS = {"short": 0.0, "medium": 0.12, "long": 0.26, "long+": 0.40}
 """Candidate lengths (metres below the eyes at the sides/back)."""
-PROFILE_RANGE = (-0.012, 0.07)
+PROFILE_RANGE = (-0.012, 0.05)
 """Limits (metres) of the fitted outline offsets (:attr:`HairStyle.profile`): hair thinner than
-the chosen volume by at most 1.2 cm, thicker by at most 7 cm (an arm or a neighbour beside
+the chosen volume by at most 1.2 cm, thicker by at most 5 cm (an arm or a neighbour beside
 the head must not inflate the hair)."""
 PROFILE_MAX_PSI = 150.0
 """Roll angles (degrees from up) beyond which the outline is not fitted (below the jaw the
