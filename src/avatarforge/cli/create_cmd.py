@@ -51,7 +51,8 @@ def create(
     face_index: Optional[int] = typer.Option(None, "--face-index", min=0, help="Which face when there are several (0 = largest)."),
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
     eye_net: bool = typer.Option(True, "--eye-net/--no-eye-net", help="Place the irises with the eye network (else the detector's)."),
-    hair: str = typer.Option("auto", "--hair", help="Hair: auto (from the photo), bald, short, medium or long."),
+    hair: str = typer.Option("auto", "--hair", help="Hair: auto (from the photo), or bald, buzz, short, medium, long, ponytail, bun, "
+                                    "optionally +curly, +straight, +fringe, +part-left/-centre/-right (e.g. long+curly)."),
     hair_color: Optional[str] = typer.Option(None, "--hair-color", help="Hair colour as #RRGGBB (default: the photo's)."),
     outfit: str = typer.Option("auto", "--outfit", help="Clothing: auto (from the photo; neutral where unseen), none "
                                "(bare body), or garments joined by '+', each optionally :#RRGGBB, e.g. "
@@ -134,11 +135,13 @@ def _hair_flags(hair: str, hair_color: Optional[str]) -> Optional[tuple[int, int
     """Validate --hair / --hair-color; the colour as (r, g, b) or None. The default ``auto``
     needs no look-up (the styles' module imports torch, which the fast error path avoids)."""
     if hair != "auto":
-        from avatarforge.bodies.hair import HAIR_STYLES
+        from avatarforge.bodies.hair import HairStyle
         from avatarforge.errors import UserInputError
 
-        if hair not in HAIR_STYLES:
-            raise UserInputError(f"unknown --hair {hair!r}: choose auto, {', '.join(HAIR_STYLES)}")
+        try:
+            HairStyle.parse(hair)
+        except ValueError as e:
+            raise UserInputError(f"--hair: {e} (or auto)") from None
     return parse_hex_colour(hair_color, "--hair-color") if hair_color is not None else None
 
 

@@ -5,24 +5,32 @@ fitted body plus the hair, seen through the fitted camera, covers the person aro
 above the chin the target is the person mask (what issue 14's head-silhouette IoU compares),
 below it only the parsed hair (clothes must not pull the hair longer). The fringe comes from
 the share of the forehead the parsing calls hair; bald when the parsing finds (almost) no hair
-around the face; the colour is the median of the photo's hair pixels (sRGB).
+around the face; the colour is the mean (linear light) of the photo's hair pixels around the
+face (:func:`hair_colour`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from avatarforge.bodies.hair import HairMesh, HairStyle, build_hair
+from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "hair_mask", "VOLUMES", "LENGTHS"]
+__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
 LENGTHS = {"short": 0.0, "medium": 0.12, "long": 0.26, "long+": 0.40}
 """Candidate lengths (metres below the eyes at the sides/back)."""
+PROFILE_RANGE = (-0.012, 0.05)
+"""Limits (metres) of the fitted outline offsets (:attr:`HairStyle.profile`): hair thinner than
+the chosen volume by at most 1.2 cm, thicker by at most 5 cm (an arm or a neighbour beside
+the head must not inflate the hair)."""
+PROFILE_MAX_PSI = 150.0
+"""Roll angles (degrees from up) beyond which the outline is not fitted (below the jaw the
+rays run into the neck and body)."""
 MIN_HAIR_SHARE = 0.12
 """Hair pixels around the face, as a share of the face oval's area, below which the head is bald."""
 
@@ -31,7 +39,7 @@ MIN_HAIR_SHARE = 0.12
 class HairFit:
     style: HairStyle
     colour_srgb: tuple[int, int, int]
-    """Median sRGB of the photo's hair pixels."""
+    """sRGB of the photo's hair pixels around the face (:func:`hair_colour`)."""
     score: float
     """The fit's silhouette IoU in the head region (see module docstring)."""
     mesh: HairMesh | None = None
@@ -40,7 +48,8 @@ class HairFit:
 
     def to_dict(self) -> dict:
         name = "long" if self.style.style.startswith("long") else self.style.style
-        return {"style": name, "length_m": round(self.style.length, 3), "volume_m": round(self.style.volume, 3),
+        return {"style": name, "spec": self.style.spec, "tie": self.style.tie, "curl": round(self.style.curl, 2),
+                "parting": self.style.parting, "length_m": round(self.style.length, 3), "volume_m": round(self.style.volume, 3),
                 "fringe": round(self.style.fringe, 2), "colour_srgb": list(self.colour_srgb),
                 "silhouette_score": round(self.score, 4)}
 
@@ -58,6 +67,26 @@ def hair_mask(mesh: HairMesh, camera, shape: tuple[int, int], offset=(0.0, 0.0),
     return r.mask, r.depth
 
 
+def hair_colour(rgb: np.ndarray, hair_px: np.ndarray, landmarks: np.ndarray) -> tuple[int, int, int]:
+    """sRGB of the photo's hair: the mean in linear light of the hair pixels inside the head
+    region of issue 14 (:func:`~avatarforge.perception.parsing.head_silhouette_box`: beside and
+    above the face, down to the chin; far-away hair is often another person's or a dark
+    background), their 1-pixel border left out; all hair pixels when the region has too few."""
+    from avatarforge.perception.parsing import head_silhouette_box
+    from avatarforge.util.colour import linear_to_srgb, srgb_to_linear
+
+    r0, r1, c0, c1 = head_silhouette_box(landmarks, hair_px.shape)
+    inner = cv2.erode(hair_px.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    src = np.zeros_like(inner)
+    src[r0:r1, c0:c1] = inner[r0:r1, c0:c1]
+    if src.sum() < 20:
+        src = hair_px
+    if src.sum() < 20:
+        return (60, 45, 35)
+    lin = srgb_to_linear(np.asarray(rgb)[src].astype(np.float64) / 255.0).mean(0)
+    return tuple(int(round(float(c))) for c in np.clip(linear_to_srgb(lin) * 255.0, 0, 255))
+
+
 def _crop(img: np.ndarray, r0, r1, c0, c1, size, nearest: bool) -> np.ndarray:
     h, w = img.shape[:2]
     pad = np.zeros((r1 - r0, c1 - c0) + img.shape[2:], img.dtype)
@@ -72,7 +101,9 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
              work: int = 192) -> HairFit:
     """The hair of ``rec``'s photo (a FaceReconstruction) given its ``parsing``, the fitted
     body's coverage ``body_alpha`` (H, W; > 0 on the body: render_fitted's alpha) and the
-    body output in the fitted pose. ``style`` forces a style (bald/short/medium/long)."""
+    body output in the fitted pose. ``style`` forces a style: a ``--hair`` text
+    (:meth:`HairStyle.parse`, e.g. ``long+curly``); its volume (and the outline) are still
+    fitted for short/medium/long, its modifiers override what the photo shows."""
     from avatarforge.perception import landmark_groups as fr
 
     pts = np.asarray(rec.landmarks.points)[:, :2]
@@ -82,11 +113,7 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
     hair_px = parsing.mask("hair")
     headwear = parsing.mask("headwear")
     rgb = np.asarray(rec.rgb)
-    # Colour from the hair above the chin (below it dark clothes may pass for hair).
-    upper_hair = hair_px.copy()
-    upper_hair[int(max(0, y1)):] = False
-    src = upper_hair if upper_hair.sum() >= 20 else hair_px
-    colour = tuple(int(c) for c in np.median(rgb[src], 0)) if src.sum() >= 20 else (60, 45, 35)
+    colour = hair_colour(rgb, hair_px, pts)
     # Fringe: hair over the upper half of the forehead (face oval above the brows).
     oval = np.zeros(hair_px.shape, np.uint8)
     cv2.fillPoly(oval, [np.round(pts[fr.FACE_OVAL]).astype(np.int32)], 1)
@@ -113,8 +140,15 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         return np.count_nonzero(pred & target) / u if u else 1.0
 
     scores = {"bald": iou(body)}
-    if style == "bald" or (style is None and share < MIN_HAIR_SHARE):
+    forced = None if style is None else HairStyle.parse(style)
+    if (forced is not None and forced.style == "bald") or (style is None and share < MIN_HAIR_SHARE):
         return HairFit(HairStyle("bald", 0.0, 0.0, 0.0), colour, scores["bald"], None, scores)
+    mods = [] if forced is None else str(style).lower().split("+")[1:]
+    if forced is not None and forced.style not in LENGTHS:  # buzz, ponytail, bun: as named
+        st = forced if "fringe" in mods else replace(forced, fringe=fringe)
+        mesh = build_hair(fitted_output, st)
+        sc = iou(body | hair_mask(mesh, rec.fit.camera, (size[1], size[0]), (c0, r0), s)[0])
+        return HairFit(st, colour, sc, mesh, {**scores, st.spec: round(sc, 4)})
     best = None
 
     def consider(name: str, vol: float):
@@ -131,7 +165,7 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
 
     # Coordinate search (8-12 renders instead of 20): the volume on the shortest candidate
     # style, the length with that volume, then the volume again at that length.
-    names = [style] if style is not None else list(LENGTHS)
+    names = [forced.style] if forced is not None else list(LENGTHS)
     for vol in VOLUMES:
         consider(names[0], vol)
     first = best[1]
@@ -142,24 +176,103 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         for vol in VOLUMES:
             if vol != first.volume:
                 consider(name, vol)
-    return HairFit(best[1], colour, best[0], best[2], scores)
+    chosen = best[1].with_modifiers(mods)
+    # The outline, angle by angle (volume at the sides vs the top, hair beside the cheeks).
+    st, mesh, sc = fit_profile(chosen, fitted_output, rec.fit.camera, target, body, (c0, r0), s)
+    scores["profile"] = round(sc, 4)
+    return HairFit(st, colour, sc, mesh, scores)
+
+
+def _ray_ends(mask: np.ndarray, c: np.ndarray, dirs: np.ndarray, r_max: float, gap: float) -> np.ndarray:
+    """Per direction (K, 2 unit image vectors) from ``c`` (x, y): the radius (pixels) where the
+    blob of ``mask`` that contains ``c`` ends along the ray, bridging gaps shorter than ``gap``
+    pixels (0 when the ray starts outside the mask)."""
+    h, w = mask.shape
+    r = np.arange(0.0, r_max, 0.5)
+    xy = c[None, None] + r[None, :, None] * dirs[:, None]  # (K, N, 2)
+    x, y = np.round(xy[..., 0]).astype(int), np.round(xy[..., 1]).astype(int)
+    ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    vals = np.zeros(ok.shape, bool)
+    vals[ok] = mask[y[ok], x[ok]]
+    ends = np.zeros(len(dirs))
+    n_gap = max(1, int(round(gap / 0.5)))
+    for k in range(len(dirs)):
+        idx = np.flatnonzero(vals[k])
+        if len(idx) == 0 or idx[0] > n_gap:
+            continue
+        big = np.flatnonzero(np.diff(idx) > n_gap)
+        ends[k] = r[idx[big[0]] if len(big) else idx[-1]]
+    return ends
+
+
+def fit_profile(style: HairStyle, fitted_output, camera, target: np.ndarray, body: np.ndarray,
+                offset, scale: float, iterations: int = 3):
+    """Fit :attr:`HairStyle.profile` so that the outline of body + hair, seen by ``camera``
+    (crop: pixel (0, 0) at the photo's ``offset``, ``1/scale`` photo pixels per pixel), reaches
+    the ``target`` mask's outline along rays from the skull centre at each roll angle (up to
+    :data:`PROFILE_MAX_PSI` from up): ``(style, mesh, iou)`` of the best iteration (the
+    input style first)."""
+    centre, rot = skull_frame(fitted_output)
+    pts = np.stack([centre, centre + 0.1 * rot[:, 0], centre + 0.1 * rot[:, 1]])
+    scr = camera.project(pts)[:, :2]
+    scr = (scr - np.asarray(offset, np.float64)[None]) * scale
+    c, left, up = scr[0], scr[1] - scr[0], scr[2] - scr[0]
+    ppm = np.linalg.norm(left) / 0.1  # crop pixels per metre across the head
+    psi = np.radians(np.asarray(PROFILE_ANGLES))
+    dirs = np.cos(psi)[:, None] * up / np.linalg.norm(up) + np.sin(psi)[:, None] * left / np.linalg.norm(left)
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    fit_bins = np.abs(np.degrees(psi)) <= PROFILE_MAX_PSI
+    r_max, gap = 0.35 * ppm, 0.02 * ppm
+    t_end = _ray_ends(target, c, dirs, r_max, gap)
+    prof = np.asarray(style.profile if style.profile else np.zeros(len(psi)), np.float64)
+
+    def iou(pred):
+        u = np.count_nonzero(pred | target)
+        return np.count_nonzero(pred & target) / u if u else 1.0
+
+    best = None
+    for it in range(iterations + 1):
+        st = replace(style, profile=tuple(float(round(x, 4)) for x in prof)) if it else style
+        mesh = build_hair(fitted_output, st)
+        m = body | hair_mask(mesh, camera, target.shape, offset, scale)[0]
+        sc = iou(m)
+        if best is None or sc > best[2]:
+            best = (st, mesh, sc)
+        if it == iterations:
+            break
+        delta = np.where(fit_bins & (t_end > 0), (t_end - _ray_ends(m, c, dirs, r_max, gap)) / ppm, 0.0)
+        prof = prof + 0.9 * delta
+        prof = (np.roll(prof, 1) + 2 * prof + np.roll(prof, -1)) / 4  # neighbouring angles agree
+        prof = np.clip(np.where(fit_bins, prof, 0.0), PROFILE_RANGE[0], PROFILE_RANGE[1])
+    return best
+
+
+def visible_hair(rec, fit: HairFit, fitted_output, shape: tuple[int, int]):
+    """``(show, raster, vertices)``: the photo-sized (H, W) mask of the pixels where the fitted
+    hair is in front of the fitted body (or where there is no body), the hair's raster and its
+    vertices (float64); None when bald."""
+    from avatarforge.render.raster import rasterize
+
+    if fit.mesh is None:
+        return None
+    cam = rec.fit.camera
+    h, w = shape
+    v = fitted_output.vertices[0].detach().numpy().astype(np.float64)
+    body = rasterize(cam.project(v), fitted_output.faces.numpy(), h, w, perspective=cam.is_perspective)
+    hv = fit.mesh.vertices.astype(np.float64)
+    hair = rasterize(cam.project(hv), fit.mesh.faces, h, w, perspective=cam.is_perspective)
+    return hair.mask & (hair.depth < body.depth), hair, hv
 
 
 def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.ndarray:
     """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
     hair drawn in front of the body where it is nearer: flat hair colour, lightly shaded by the
     surface's angle to the camera."""
-    from avatarforge.render.raster import rasterize
-
-    if fit.mesh is None:
+    vis = visible_hair(rec, fit, fitted_output, rgba.shape[:2])
+    if vis is None:
         return rgba
+    show, hair, hv = vis
     cam = rec.fit.camera
-    h, w = rgba.shape[:2]
-    v = fitted_output.vertices[0].detach().numpy().astype(np.float64)
-    body = rasterize(cam.project(v), fitted_output.faces.numpy(), h, w, perspective=cam.is_perspective)
-    hv = fit.mesh.vertices.astype(np.float64)
-    hair = rasterize(cam.project(hv), fit.mesh.faces, h, w, perspective=cam.is_perspective)
-    show = hair.mask & (hair.depth < body.depth)
     rows, cols = np.nonzero(show)
     tri = fit.mesh.faces[hair.triangle_id[rows, cols]]
     a, b, c = hv[tri[:, 0]], hv[tri[:, 1]], hv[tri[:, 2]]
@@ -167,7 +280,7 @@ def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.nda
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     to_cam = cam.position[None] - (a + b + c) / 3 if cam.is_perspective else -cam.R[2][None]
     to_cam = to_cam / np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-12)
-    shade = 0.8 + 0.2 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
+    shade = 0.88 + 0.14 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
     out = rgba.copy()
     out[rows, cols, :3] = np.clip(np.asarray(fit.colour_srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
     out[rows, cols, 3] = 255

@@ -43,7 +43,8 @@ class CreateOptions:
     eye_net: bool = True
     """Aim the eyes at the eye network's iris centres (off: the detector's)."""
     hair: str | None = None
-    """Hair style: None (from the photo) or bald, short, medium, long."""
+    """Hair style: None (from the photo) or a ``--hair`` text (bodies.hair.HairStyle.parse:
+    bald, buzz, short, medium, long, ponytail, bun, + curly/fringe/part-left ...)."""
     hair_color: tuple[int, int, int] | None = None
     """Hair colour (sRGB 0-255) instead of the photo's."""
     outfit: str = "auto"
