@@ -83,6 +83,24 @@ from mediapipe.python.solutions import face_mesh_connections  # noqa: E402 - aft
 
 _LOCK = threading.RLock()
 _MODELS: dict[str, Any] = {}
+_USED_BEFORE_FORK = False
+_ORPHANED: list[Any] = []  # the parent's graphs in a forked child: kept alive (closing them may block)
+
+
+def _after_fork_in_child() -> None:
+    """MediaPipe is not fork-safe once used: in a child forked after the parent ran a graph,
+    the parent's instances block forever (their threads are gone) and a new one aborts the
+    process. Such a child gets a clear error from :func:`run` instead (``batch`` forks only
+    from a process that has not used MediaPipe, else it spawns). The lock is new: another
+    thread may have held it at the fork."""
+    global _LOCK, _USED_BEFORE_FORK
+    _USED_BEFORE_FORK = _USED_BEFORE_FORK or bool(_MODELS)
+    _ORPHANED.extend(_MODELS.values())
+    _MODELS.clear()
+    _LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager
@@ -202,6 +220,9 @@ def loaded_models() -> dict[str, Any]:
 
 def run(kind: ModelKind, rgb: np.ndarray):
     """``process`` one RGB uint8 image with the shared instance of ``kind``."""
+    if _USED_BEFORE_FORK:
+        raise RuntimeError("MediaPipe cannot run in a process forked after its parent used it: "
+                           "start workers with the 'spawn' method (or fork before any detection)")
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     with _LOCK, native_stderr_captured():
         model = _MODELS.get(kind)

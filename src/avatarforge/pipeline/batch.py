@@ -128,7 +128,12 @@ def _local_runner(workers: int):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        # Fork after the load, so the workers share the model; but MediaPipe is not fork-safe
+        # once used (a library caller may have detected faces already): then spawn, and each
+        # worker loads its own body model.
+        mediapipe = sys.modules.get("avatarforge.perception._mediapipe")
+        method = "spawn" if mediapipe is not None and mediapipe.loaded_models() else "fork"
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
             futures = {pool.submit(_process_job, job): job for job in jobs}
             for fut in as_completed(futures):
                 try:
