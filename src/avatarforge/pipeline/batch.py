@@ -103,6 +103,16 @@ def _process_job(job: tuple) -> dict:
     return process_one(*job)
 
 
+def _start_method() -> str:
+    """How the local workers start: "fork" after the body model is loaded, so they share it;
+    but MediaPipe is not fork-safe once used (a library caller may have detected faces in this
+    process already): then "spawn", and each worker loads its own body model."""
+    import sys
+
+    mediapipe = sys.modules.get("avatarforge.perception._mediapipe")
+    return "spawn" if mediapipe is not None and mediapipe.loaded_models() else "fork"
+
+
 def _local_runner(workers: int):
     def run(jobs, on_done):
         global _BODY
@@ -128,12 +138,7 @@ def _local_runner(workers: int):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        # Fork after the load, so the workers share the model; but MediaPipe is not fork-safe
-        # once used (a library caller may have detected faces already): then spawn, and each
-        # worker loads its own body model.
-        mediapipe = sys.modules.get("avatarforge.perception._mediapipe")
-        method = "spawn" if mediapipe is not None and mediapipe.loaded_models() else "fork"
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_start_method())) as pool:
             futures = {pool.submit(_process_job, job): job for job in jobs}
             for fut in as_completed(futures):
                 try:
