@@ -93,18 +93,14 @@ def test_types_and_colours_from_a_parsing(sleeves, legs, top, bottom):
     assert fit.seen["feet"].name == "shoes" and not fit.bare_feet
 
 
-def test_bare_feet_get_no_default_shoes():
+def test_bare_feet_get_no_default_shoes(monkeypatch):
     import avatarforge.fitting.garment_fit as gf
 
     rgb, parsing, pose = _scene("short", "shorts")
     L = {n: i for i, n in enumerate(LABELS)}
     parsing.labels[175:200] = np.where(parsing.labels[175:200] > 0, L["body_skin"], 0)
-    old = gf.MIN_PIXELS
-    gf.MIN_PIXELS = 20
-    try:
-        fit = fit_outfit(rgb, parsing, pose)
-    finally:
-        gf.MIN_PIXELS = old
+    monkeypatch.setattr(gf, "MIN_PIXELS", 20)
+    fit = fit_outfit(rgb, parsing, pose)
     assert fit.bare_feet and "feet" not in fit.seen
     assert "shoes" not in [c.name for c in fit.choices()]
 
@@ -127,7 +123,7 @@ def test_someone_elses_pose_is_not_used():
     assert other.seen["top"].name == "tshirt" and "bottom" not in other.seen and "feet" not in other.seen
 
 
-def test_a_bare_chest_gets_no_top():
+def test_a_bare_chest_gets_no_top(monkeypatch):
     """A shirtless person: the chest between the shoulders and hips is skin, so no top is seen
     and the default outfit adds none (the trousers and shoes still come)."""
     import avatarforge.fitting.garment_fit as gf
@@ -136,12 +132,8 @@ def test_a_bare_chest_gets_no_top():
     L = {n: i for i, n in enumerate(LABELS)}
     parsing.labels[40:100, 40:61] = L["body_skin"]
     parsing.labels[44:48, 45:55] = L["upper_clothing"]  # a few stray cloth pixels (a strap, a shadow)
-    old = gf.MIN_PIXELS
-    gf.MIN_PIXELS = 20
-    try:
-        fit = fit_outfit(rgb, parsing, pose)
-    finally:
-        gf.MIN_PIXELS = old
+    monkeypatch.setattr(gf, "MIN_PIXELS", 20)
+    fit = fit_outfit(rgb, parsing, pose)
     assert fit.bare_torso and "top" not in fit.seen
     names = [c.name for c in fit.choices()]
     assert not any("top" in gf.GARMENTS[n].slots for n in names) and "trousers" in names
