@@ -76,6 +76,23 @@ class Avatar:
                       hair_srgb=self.hair_srgb, outfit=self.outfit, garments=dress(out, self.outfit),
                       glasses=glasses, glasses_srgb=self.glasses_srgb)
 
+    def render_arrays(self):
+        """(vertices, faces, texture, uvs, uv_faces) for one render of the posed avatar: the
+        body plus its hair, each garment and the glasses, every part a flat colour block
+        appended to the texture (``render.preview.with_hair``)."""
+        from avatarforge.render.preview import with_hair
+
+        out = self.output
+        arrays = (out.vertices[0].detach().numpy(), out.faces.numpy(), self.texture, out.uvs.numpy(),
+                  out.uv_faces.numpy())
+        if self.hair is not None:
+            arrays = with_hair(*arrays, self.hair.vertices, self.hair.faces, self.hair_srgb)
+        for g, (_, srgb) in zip(self.garments, self.outfit):
+            arrays = with_hair(*arrays, g.vertices, g.faces, srgb)
+        if self.glasses is not None:
+            arrays = with_hair(*arrays, self.glasses.vertices, self.glasses.faces, self.glasses_srgb)
+        return arrays
+
     def rigged_mesh(self) -> RiggedMesh:
         """The export mesh: neutral face in the export pose, the expression as morph weights.
 

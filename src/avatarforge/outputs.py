@@ -58,18 +58,7 @@ def _save_png(image, path: str | os.PathLike) -> None:
 
 def _preview_arrays(avatar: Avatar):
     """(vertices, faces, texture, uvs, uv_faces) of the avatar's body plus its hair, garments and glasses."""
-    from avatarforge.render.preview import with_hair
-
-    out = avatar.output
-    arrays = (out.vertices[0].detach().numpy(), out.faces.numpy(), avatar.texture, out.uvs.numpy(),
-              out.uv_faces.numpy())
-    if avatar.hair is not None:
-        arrays = with_hair(*arrays, avatar.hair.vertices, avatar.hair.faces, avatar.hair_srgb)
-    for g, (_, srgb) in zip(avatar.garments, avatar.outfit):  # each garment: one more colour block
-        arrays = with_hair(*arrays, g.vertices, g.faces, srgb)
-    if avatar.glasses is not None:  # a flat-coloured part like the hair
-        arrays = with_hair(*arrays, avatar.glasses.vertices, avatar.glasses.faces, avatar.glasses_srgb)
-    return arrays
+    return avatar.render_arrays()
 
 
 def write_preview(avatar: Avatar, path: str | os.PathLike, size: int = 512):

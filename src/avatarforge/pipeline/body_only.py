@@ -138,7 +138,6 @@ def render_over_photo(avatar, fit) -> np.ndarray:
     posed joints, so the render lies over the person in the photo whatever the stature.
     """
     from avatarforge.render import render_mesh
-    from avatarforge.render.preview import with_hair
     from avatarforge.util.geometry import umeyama
 
     body = avatar.body
@@ -147,17 +146,8 @@ def render_over_photo(avatar, fit) -> np.ndarray:
     src = out.joints[0].detach().numpy().astype(np.float64)
     dst = fitted.joints[0].detach().numpy().astype(np.float64)
     R, t, s = umeyama(src, dst)
-    v = out.vertices[0].detach().numpy().astype(np.float64)
-    f, uvs, uvf = out.faces.numpy(), out.uvs.numpy(), out.uv_faces.numpy()
-    tex = avatar.texture
-    if avatar.hair is not None:
-        v, f, tex, uvs, uvf = with_hair(v, f, tex, uvs, uvf, avatar.hair.vertices, avatar.hair.faces, avatar.hair_srgb)
-    for g, (_, srgb) in zip(avatar.garments, avatar.outfit):
-        v, f, tex, uvs, uvf = with_hair(v, f, tex, uvs, uvf, g.vertices, g.faces, srgb)
-    if avatar.glasses is not None:
-        v, f, tex, uvs, uvf = with_hair(v, f, tex, uvs, uvf, avatar.glasses.vertices, avatar.glasses.faces,
-                                        avatar.glasses_srgb)
-    v = s * v @ R.T + t
+    v, f, tex, uvs, uvf = avatar.render_arrays()
+    v = s * np.asarray(v, np.float64) @ R.T + t
     cam = fit.camera
     if tex is None:
         res = render_mesh(v, f, cam, base_color=(0.80, 0.62, 0.52), background=(0, 0, 0, 0))
