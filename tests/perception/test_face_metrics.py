@@ -118,3 +118,24 @@ def test_canonical_face_is_the_zero_pose():
 def test_bad_points_are_rejected():
     with pytest.raises(UserInputError, match=r"must be \(478, 3\)"):
         head_pose_angles(np.zeros((68, 2)))
+
+
+def test_blink_from_openness_is_relative_to_the_performers_open_eye() -> None:
+    from avatarforge.perception.face_metrics import CLOSED_EYE_FRACTION, blink_from_openness
+
+    # left eye open at 0.30, right at 0.20 (75th percentiles); one frame shut, one half shut
+    left = np.array([0.30] * 7 + [0.30 * CLOSED_EYE_FRACTION, 0.30 * (1 + CLOSED_EYE_FRACTION) / 2, 0.0])
+    right = np.array([0.20] * 7 + [0.20, 0.20, 0.02])
+    valid = np.ones(10, bool)
+    valid[-1] = False  # an invalid frame stays 0 whatever it reads
+    b = blink_from_openness(np.stack([left, right], 1), valid)
+    assert b.shape == (10, 2)
+    np.testing.assert_allclose(b[:7], 0.0)
+    np.testing.assert_allclose(b[7], [1.0, 0.0])
+    np.testing.assert_allclose(b[8], [0.5, 0.0])
+    np.testing.assert_allclose(b[9], [0.0, 0.0])
+    # wider than the usual open eye clips at 0; NaN rows (no face) are ignored by the percentile
+    b = blink_from_openness(np.array([[0.5, 0.5], [0.2, 0.2], [np.nan, np.nan]]), np.ones(3, bool), 50.0)
+    half_shut = (0.35 - 0.2) / (0.35 * (1 - CLOSED_EYE_FRACTION))  # the median of 0.5 and 0.2 is 0.35
+    np.testing.assert_allclose(b, [[0.0, 0.0], [half_shut, half_shut], [0.0, 0.0]])
+    assert not blink_from_openness(np.zeros((3, 2)), np.zeros(3, bool)).any()

@@ -100,6 +100,18 @@ def face_motion_from_frames(frames: Iterable[np.ndarray], fps: float, body=None,
         if name in index:
             weights[:, k] = track.expression[:, index[name]]
     valid = track.found.copy()
+    # The eyes' blink from the lid gap itself (see blink_from_openness), per eye; ARKit's
+    # eyeBlinkLeft is the subject's left eye, as eye_openness().left.
+    from avatarforge.perception.face_metrics import blink_from_openness, eye_openness
+
+    gaps = np.full((n, 2), np.nan)
+    for i, pts in enumerate(track.landmarks[:n]):
+        if pts is not None and valid[i]:
+            e = eye_openness(pts)
+            gaps[i] = e.left, e.right
+    blink = blink_from_openness(gaps, valid)
+    for k, name in enumerate(("eyeBlinkLeft", "eyeBlinkRight")):
+        weights[:, ARKIT_BLENDSHAPES.index(name)] = blink[:, k]
     head, gaze = track.head.copy(), track.eyes[:, :, :2].copy()
     weights[~valid], head[~valid], gaze[~valid] = 0.0, 0.0, 0.0
     return FaceMotion(weights, head, gaze, valid, fps)
