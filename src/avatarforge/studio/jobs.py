@@ -47,6 +47,8 @@ class CreateJob:
     pose: str
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    look: object = None
+    """studio.look.Look: the hair and outfit `create` found in the photo."""
 
 
 def run_create(photo: str | os.PathLike, outdir: str | os.PathLike, body,
@@ -61,6 +63,9 @@ def run_create(photo: str | os.PathLike, outdir: str | os.PathLike, body,
     with CREATE_LOCK:
         result = create_avatar(photo, CreateOptions(texture_size=texture_size), body=body, stages=stages)
         out = write_create_outputs(result, outdir, report, stages, force=False)
+    from avatarforge.studio.look import Look
+
     avatar = result.avatar
+    look = Look.from_avatar(avatar, None if result.hair is None else result.hair.style)
     return CreateJob(Path(out), dict(avatar.values), avatar.texture, avatar.pose_preset, list(result.warnings),
-                     stages.total_seconds)
+                     stages.total_seconds, look)

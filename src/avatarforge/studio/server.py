@@ -55,6 +55,8 @@ class StartAvatar:
     """Shown in the status line."""
     pose_name: str = "a"
     """Pose preset of the loaded avatar."""
+    look: object = None
+    """studio.look.Look (hair and outfit) of the loaded avatar; None: bald, unclothed."""
 
 
 class StudioServer:
@@ -70,18 +72,20 @@ class StudioServer:
         self.body = body
         self.initial = StartAvatar()
         if self.config.avatar_dir is not None:
-            values, texture, pose = self.read_avatar(Path(self.config.avatar_dir))
-            self.initial = StartAvatar(values, texture, f"folder {Path(self.config.avatar_dir).name}", pose)
+            values, texture, pose, look = self.read_avatar(Path(self.config.avatar_dir))
+            self.initial = StartAvatar(values, texture, f"folder {Path(self.config.avatar_dir).name}", pose, look)
         self.sessions: dict[int, object] = {}
         self.server = None
         self._counter = itertools.count(1)
         self._dir_lock = threading.Lock()
 
     # ------------------------------------------------------------ files
-    def read_avatar(self, path: Path) -> tuple[dict[str, float], np.ndarray | None, str]:
-        """(values, texture or None, pose preset) of an avatar folder or params.json, checked
-        against this server's body model."""
+    def read_avatar(self, path: Path) -> tuple[dict[str, float], np.ndarray | None, str, object]:
+        """(values, texture or None, pose preset, look) of an avatar folder or params.json,
+        checked against this server's body model; the look (`studio.look.Look`) comes from
+        params.json's ``extra.look`` or the folder's report.json."""
         from avatarforge.bodies import ParamsFile
+        from avatarforge.studio.look import Look, look_from_folder
 
         pf = ParamsFile.read(path)
         if pf.backend != self.body.name:
@@ -94,7 +98,8 @@ class StudioServer:
             from avatarforge.perception.image_io import load_image
 
             texture = load_image(tex_path).rgb
-        return values, texture, pf.pose_preset
+        look = look_from_folder(folder, pf.extra) if path.is_dir() else Look.from_dict(pf.extra.get("look") or {})
+        return values, texture, pf.pose_preset, look
 
     def avatar_folders(self) -> dict[str, Path]:
         """Avatar folders the page may open, by label: the start folder and every folder with
