@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from avatarforge.errors import UserInputError, require
+from avatarforge.studio.drive import MAX_VIDEO_BYTES
 from avatarforge.studio.uploads import MAX_PHOTO_BYTES
 
 __all__ = ["StudioConfig", "StudioServer", "StartAvatar"]
@@ -41,6 +42,8 @@ class StudioConfig:
     """Texture resolution of avatars created from the page."""
     max_photo_bytes: int = MAX_PHOTO_BYTES
     """Largest photo accepted from the page."""
+    max_video_bytes: int = MAX_VIDEO_BYTES
+    """Largest clip accepted from the page (Drive from video)."""
 
 
 @dataclass
@@ -76,6 +79,8 @@ class StudioServer:
             self.initial = StartAvatar(values, texture, f"folder {Path(self.config.avatar_dir).name}", pose, look)
         self.sessions: dict[int, object] = {}
         self.server = None
+        self.webcam = None
+        """studio.webcam.WebcamServer, started when a tab first turns its webcam on."""
         self._counter = itertools.count(1)
         self._dir_lock = threading.Lock()
 
@@ -201,10 +206,15 @@ class StudioServer:
         """
         from viser import _messages
 
-        limit = self.config.max_photo_bytes
         gui = client.gui
 
         def check(client_id, message) -> None:
+            limit = self.config.max_photo_bytes
+            session = self.sessions.get(client.client_id)
+            video = getattr(getattr(session, "drive", None), "c", None)
+            if video is not None and getattr(getattr(video.upload, "_impl", None), "uuid", None) == getattr(
+                    message, "source_component_uuid", None):
+                limit = self.config.max_video_bytes
             if int(getattr(message, "size_bytes", 0)) <= limit:
                 return
             states = getattr(gui, "_current_file_upload_states", None)
@@ -222,7 +232,20 @@ class StudioServer:
         except AttributeError:  # pragma: no cover - another viser version
             log.warning("studio: cannot hook viser uploads; sizes are checked after upload only")
 
+    def start_webcam(self):
+        """The webcam endpoint (started once; always bound to 127.0.0.1: browsers give pages
+        the camera only on a secure context, which plain http is only on the local machine)."""
+        from avatarforge.studio.webcam import WebcamServer
+
+        with self._dir_lock:
+            if self.webcam is None:
+                self.webcam = WebcamServer("127.0.0.1", 0)
+            return self.webcam
+
     def stop(self) -> None:
+        if self.webcam is not None:
+            self.webcam.stop()
+            self.webcam = None
         if self.server is not None:
             self.server.stop()
             self.server = None

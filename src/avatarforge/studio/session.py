@@ -98,6 +98,9 @@ class StudioSession:
                                        self._refresh_folders(), textured=self.state.texture is not None,
                                        look=self.state.look)
         self._wire()
+        from avatarforge.studio.drive_panel import DrivePanel, add_drive_controls
+
+        self.drive = DrivePanel(self, add_drive_controls(client.gui))
         self._mode = "textured" if self.state.texture is not None else "shaded"
         self._push(frame)
         self._set_status()
@@ -196,6 +199,13 @@ class StudioSession:
             self.sync_controls()
             return
         if changed:
+            self.request_update(interactive=True)
+
+    def drive_values(self, values: dict[str, float], key: str) -> None:
+        """Apply a video or webcam frame's face values (one undo step per drive; the sliders
+        are not moved frame by frame, `sync_controls` catches them up)."""
+        self.last_edit_wall = time.time()
+        if self.state.set(values, key=key):
             self.request_update(interactive=True)
 
     def edit(self, changes: dict[str, float]) -> dict[str, float]:
