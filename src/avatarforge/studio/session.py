@@ -55,6 +55,8 @@ class StudioSession:
         scene messages), seconds."""
         self.forward_seconds: collections.deque[float] = collections.deque(maxlen=1000)
         """The forward-pass part of each update, seconds."""
+        self.update_cpu_seconds: collections.deque[float] = collections.deque(maxlen=1000)
+        """CPU time (this thread) of each update: robust to other jobs on the machine, seconds."""
         self.updates = 0
         """Mesh updates sent so far."""
         self.last_vertices: np.ndarray | None = None
@@ -406,7 +408,7 @@ class StudioSession:
         return self._mode == "textured" and self.state.texture is not None and not self.skeleton.visible
 
     def _push(self, frame, interactive: bool = False) -> None:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         show_bones = bool(self.skeleton.visible)
         if self._wants_texture() and not interactive:
             self._show_textured(frame.vertices)
@@ -425,6 +427,7 @@ class StudioSession:
         self.updates += 1
         self.forward_seconds.append(frame.seconds)
         self.update_seconds.append(frame.seconds + time.perf_counter() - start)
+        self.update_cpu_seconds.append(frame.cpu_seconds + time.thread_time() - cpu_start)
         self.last_push_wall = time.time()
         self._set_status(force=not interactive)
 
