@@ -111,13 +111,25 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str], dressed
             session.set_look(look)
             _wait(lambda: session.parts is not None and session.parts.look == look, 60)
         install_frame_probe(page)
+        cdp = ctx.new_cdp_session(page)  # the page's main-thread time by kind (script, layout, style)
+        cdp.send("Performance.enable")
+
+        def main_thread() -> dict[str, float]:
+            m = {x["name"]: x["value"] for x in cdp.send("Performance.getMetrics")["metrics"]}
+            return {k: m.get(k, 0.0) for k in ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")}
+
         thumb = slider_thumb(page, "weight")
         for mode in modes:
             session.controls.shading.value = mode  # runs the view switch as the dropdown does
             time.sleep(2.0)
             latencies, updates, forwards, to_server, server_to_screen, update_cpu = [], [], [], [], [], []
             undetected = 0
-            browser_cpu0, server_cpu0 = _children_cpu_seconds(), time.process_time()
+            # Idle baseline: the same wait without a key press (the frame probe itself costs CPU).
+            idle_cpu0, idle_main0 = _children_cpu_seconds(), main_thread()
+            time.sleep(2.5)
+            idle_cpu = 1000 * (_children_cpu_seconds() - idle_cpu0)
+            idle_main = {k: 1000 * (v - idle_main0[k]) for k, v in main_thread().items()}
+            browser_cpu0, server_cpu0, main0 = _children_cpu_seconds(), time.process_time(), main_thread()
             for i in range(moves):
                 thumb.focus()
                 n0 = session.updates
@@ -139,16 +151,21 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str], dressed
                 update_cpu.append(1000 * session.update_cpu_seconds[-1])
                 forwards.append(1000 * session.forward_seconds[-1])
             browser_cpu = 1000 * (_children_cpu_seconds() - browser_cpu0) / moves
+            main1 = main_thread()
+            page_main = {k: round(1000 * (main1[k] - main0[k]) / moves - idle_main[k], 1) for k in main0}
+            browser_cpu -= idle_cpu
             server_cpu = 1000 * (time.process_time() - server_cpu0) / moves
             out[mode] = {"server_update_ms": _stats(updates), "server_update_cpu_ms": _stats(update_cpu),
                          "browser_cpu_ms_per_move": round(browser_cpu, 1),
+                         "browser_cpu_note": "all browser processes, minus the same wait without a key press",
+                         "page_main_thread_ms_per_move": page_main,
                          "server_process_cpu_ms_per_move": round(server_cpu, 1),
                          "forward_ms": _stats(forwards),
                          "slider_to_screen_ms": _stats(latencies), "key_to_server_callback_ms": _stats(to_server),
                          "server_done_to_screen_ms": _stats(server_to_screen),
                          "moves_without_a_detected_change": undetected}
             print(f"{size[0]}x{size[1]} {mode:9s} server update {out[mode]['server_update_ms']}  "
-                  f"(CPU {out[mode]['server_update_cpu_ms']})  browser CPU/move {browser_cpu:.0f} ms  "
+                  f"(CPU {out[mode]['server_update_cpu_ms']})  browser CPU/move {browser_cpu:.0f} ms {page_main} "
                   f"slider-to-screen {out[mode]['slider_to_screen_ms']}  key->server {out[mode]['key_to_server_callback_ms']}  "
                   f"server->screen {out[mode]['server_done_to_screen_ms']}", flush=True)
     return out

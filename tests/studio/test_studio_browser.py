@@ -404,9 +404,10 @@ def test_drive_from_a_video_clip(tab, studio, tmp_path):
     clip = write_mp4(tmp_path / "talk.mp4", face_frames(6), fps=10.0)
     open_folder(page, "Drive from video")
     page.locator("input[type=file]").nth(2).set_input_files(str(clip))
-    page.get_by_text("tracking").first.wait_for(timeout=60_000)  # progress while tracking
+    page.get_by_text("tracking").first.wait_for(timeout=300_000)  # progress while tracking
     wait_for(lambda: session.drive.clip is not None, 600, "the clip tracked")
     assert len(session.drive.clip) == 6 and session.drive.clip.motion.valid.all()
+    assert session.drive.progress_log[-1] == (6, 6)
     assert list((studio.config.outdir / "uploads").glob("video-*.mp4"))
     page.get_by_text("6 frames at 10 fps").first.wait_for(timeout=30_000)
     thumb = slider_thumb(page, "Frame")

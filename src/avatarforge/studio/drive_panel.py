@@ -67,6 +67,8 @@ class DrivePanel:
         self.server_latencies: list[float] = []
         """Webcam capture -> mesh update queued, measured on the server (same clock), ms."""
         self.tracking: threading.Thread | None = None
+        self.progress_log: list[tuple[int, int]] = []
+        """(frames done, total) as tracking reported them."""
         self._play_stop = threading.Event()
         self._player: threading.Thread | None = None
         self._latency_time = 0.0
@@ -99,6 +101,7 @@ class DrivePanel:
         c.text.visible = True
 
         def progress(done: int, total: int) -> None:
+            self.progress_log.append((done, total))
             c.progress.value = min(100.0, 100.0 * done / max(total, 1))
             c.text.content = f"tracking **{label}**: frame {done}/{total}"
 
@@ -107,6 +110,7 @@ class DrivePanel:
 
             try:
                 with CREATE_LOCK:  # one heavy job at a time
+                    c.text.content = f"tracking **{label}**: the first frame gets the full face fit…"
                     clip = track_clip(path, self.session.app.body, progress, source=label)
                 self.clip = clip
                 n = len(clip)
