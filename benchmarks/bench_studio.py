@@ -171,6 +171,46 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str], dressed
     return out
 
 
+def measure_webcam(server, frames: int, tmp: Path) -> dict:
+    """Webcam mode with Chromium's fake camera playing the example portrait (a y4m made here):
+    capture -> update latency as the page measures it (the server answers after the mesh
+    update is queued), the server's own capture -> queued figure, and the fit time (wall, CPU)."""
+    from PIL import Image
+
+    from avatarforge.dev.studio_browser import chromium_context, fake_camera_args, write_y4m
+
+    face = np.asarray(Image.open(ROOT / "examples" / "astronaut.jpg").convert("RGB").resize((240, 240)))
+    shots = []
+    for i in range(16):
+        frame = np.full((240, 320, 3), 90, np.uint8)
+        x = 40 + 3 * (i % 8) - 12
+        frame[:, x:x + 240] = face
+        shots.append(frame)
+    camera = tmp / "face.y4m"
+    write_y4m(camera, shots, fps=10)
+    with chromium_context(1280, 800, extra_args=fake_camera_args(camera)) as ctx:
+        page = ctx.new_page()
+        page.goto(server.url)
+        page.get_by_text("weight", exact=True).first.wait_for(timeout=300_000)
+        _wait(lambda: server.sessions)
+        session = max(server.sessions.values(), key=lambda s: s.client.client_id)
+        session.drive.c.webcam.value = True
+        page.frame_locator("iframe").get_by_role("button", name="Start camera").click(timeout=60_000)
+        _wait(lambda: session.drive.live is not None and session.drive.live.found >= 1, 600)
+        n0 = len(session.drive.latencies)
+        _wait(lambda: len(session.drive.latencies) >= n0 + frames, 600)
+        live = session.drive.live
+        page_ms = list(session.drive.latencies)[n0:]
+        server_ms = list(session.drive.server_latencies)[-frames:]
+        fit_ms = [1000 * s for s in live.fit_seconds[-frames:]]
+        fit_cpu = [1000 * s for s in live.fit_cpu_seconds[-frames:]]
+    out = {"capture_to_update_ms_page": _stats(page_ms), "capture_to_update_queued_ms_server": _stats(server_ms),
+           "fit_ms": _stats(fit_ms), "fit_cpu_ms": _stats(fit_cpu), "frames_with_face": live.found,
+           "frames": live.frames, "frame_size": "320x240 JPEG"}
+    print(f"webcam: {out}", flush=True)
+    return out
+
+
 def measure_server_only(body, avatar_dir: Path, repeat: int = 30) -> dict:
     """The update's server work without a browser competing for the CPU: forward pass, and
     the textured view's GLB (positions + normals packed with the cached UVs/texture)."""
@@ -200,6 +240,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "studio.json")
     ap.add_argument("--sizes", default="1280x800,640x400", help="window sizes, comma-separated WxH")
     ap.add_argument("--dressed", action="store_true", help="with hair and an outfit on the avatar")
+    ap.add_argument("--webcam-frames", type=int, default=20, help="webcam frames to measure (0: skip)")
     args = ap.parse_args()
 
     import torch
@@ -222,6 +263,8 @@ def main() -> None:
     try:
         for size in [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]:
             results[f"{size[0]}x{size[1]}"] = measure(server, size, args.moves, ["textured", "shaded"], args.dressed)
+        if args.webcam_frames:
+            results["webcam"] = measure_webcam(server, args.webcam_frames, tmp)
     finally:
         server.stop()
     report = {

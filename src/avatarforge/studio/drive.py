@@ -10,7 +10,8 @@ endpoint (`studio.webcam`) call these.
   of a frame.
 * A **webcam** sends small JPEG frames; :class:`LiveFace` fits each one warm-started from the
   previous frame (`fitting.face_track.FaceTracker`) and gives the parameters at once. The head
-  is taken relative to the first frame's (the performer's rest pose faces the avatar's front).
+  is taken relative to the first frame's (the performer's rest pose faces the avatar's front;
+  Euler angles subtracted, close enough for the small turns in front of a webcam).
 
 Parameters per frame: the 52 ARKit actions (the body's expression parameters of the same
 names), the head rotation split between ``neck01`` (:data:`NECK_SHARE`) and ``head``, and each
@@ -20,7 +21,6 @@ eye's gaze (``pose.eye.L/R.x/y``).
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +31,6 @@ import numpy as np
 from jaxtyping import Float
 
 from avatarforge.errors import UserInputError
-from avatarforge.util.atomic import atomic_write_bytes
 
 __all__ = ["MAX_VIDEO_BYTES", "MAX_DRIVE_FRAMES", "MAX_FRAME_BYTES", "NECK_SHARE", "sniff_video", "store_video",
            "face_values", "DriveClip", "track_clip", "LiveFace", "decode_jpeg"]
@@ -61,22 +60,11 @@ def sniff_video(content: bytes) -> str:
 def store_video(outdir: str | os.PathLike, content: bytes, limit: int = MAX_VIDEO_BYTES) -> Path:
     """Check an uploaded clip (size, type by content, readable as a video) and store it as
     ``<outdir>/uploads/video-<random>.<ext>``; returns the path. Nothing refused is kept."""
+    from avatarforge.studio.uploads import check_size, store_upload
     from avatarforge.util.video import probe_video
 
-    if not content:
-        raise UserInputError("the uploaded video is empty")
-    if len(content) > limit:
-        raise UserInputError(f"the uploaded video is {len(content) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
-    ext = sniff_video(content)
-    path = Path(outdir) / "uploads" / f"video-{secrets.token_hex(6)}{ext}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, content)
-    try:
-        probe_video(path)
-    except UserInputError as exc:
-        path.unlink(missing_ok=True)
-        raise UserInputError(f"the uploaded video cannot be used: {str(exc).replace(str(path), 'it')}") from None
-    return path
+    check_size(content, limit, "video")
+    return store_upload(outdir, content, limit, "video", "video", sniff_video(content), probe_video)
 
 
 def face_values(names: list[str], weights: Float[np.ndarray, " 52"], head: Float[np.ndarray, " 3"],
@@ -177,7 +165,9 @@ class LiveFace:
     found: int = 0
     """Frames with a face."""
     fit_seconds: list[float] = field(default_factory=list)
-    """Per frame with a face: detection + fit time."""
+    """Per frame with a face: detection + fit time (wall)."""
+    fit_cpu_seconds: list[float] = field(default_factory=list)
+    """The same, CPU time of the fitting thread."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def frame(self, rgb: np.ndarray) -> dict[str, float] | None:
@@ -189,7 +179,7 @@ class LiveFace:
 
         with self._lock:  # one fit at a time per tab (frames are sent one after the other)
             self.frames += 1
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             try:
                 lm = face_landmarks(rgb)
             except UserInputError:
@@ -201,7 +191,8 @@ class LiveFace:
                 self.neutral_head = f.head.copy()
             self.found += 1
             self.fit_seconds.append(time.perf_counter() - start)
-            del self.fit_seconds[:-200]
+            self.fit_cpu_seconds.append(time.thread_time() - cpu)
+            del self.fit_seconds[:-200], self.fit_cpu_seconds[:-200]
             index = {n: i for i, n in enumerate(self.tracker.body.expression_names)}
             weights = np.array([f.expression[index[n]] if n in index else 0.0 for n in ARKIT_BLENDSHAPES])
             return face_values(list(ARKIT_BLENDSHAPES), weights, f.head - self.neutral_head, f.eyes[:, :2])

@@ -93,50 +93,31 @@ class DrivePanel:
     def track(self, path: Path, label: str = "clip", wait: bool = False) -> threading.Thread:
         """Track the face of the clip at ``path`` in a background thread, showing progress; then
         the Frame slider scrubs it. Returns the thread (joined first when ``wait``)."""
+        from avatarforge.studio.jobs import CREATE_LOCK, background_job
+
         c = self.c
-        c.upload.disabled = True
-        c.progress.value = 0.0
-        c.progress.visible = True
-        c.text.content = "waiting for the CPU…"
-        c.text.visible = True
 
         def progress(done: int, total: int) -> None:
             self.progress_log.append((done, total))
             c.progress.value = min(100.0, 100.0 * done / max(total, 1))
             c.text.content = f"tracking **{label}**: frame {done}/{total}"
 
-        def job() -> None:
-            from avatarforge.studio.jobs import CREATE_LOCK
+        def work() -> None:
+            with CREATE_LOCK:  # one heavy job at a time
+                c.text.content = f"tracking **{label}**: the first frame gets the full face fit…"
+                clip = track_clip(path, self.session.app.body, progress, source=label)
+            self.clip = clip
+            n = len(clip)
+            c.frame.max = max(n - 1, 1)
+            c.frame.value = 0
+            c.frame.disabled = False
+            c.play.disabled = False
+            c.progress.value = 100.0
+            c.text.content = (f"**{label}**: {n} frames at {clip.fps:.0f} fps, face in {int(clip.motion.valid.sum())}; "
+                              f"tracked in {clip.seconds:.1f} s")
+            self.show_frame(0)
 
-            try:
-                with CREATE_LOCK:  # one heavy job at a time
-                    c.text.content = f"tracking **{label}**: the first frame gets the full face fit…"
-                    clip = track_clip(path, self.session.app.body, progress, source=label)
-                self.clip = clip
-                n = len(clip)
-                c.frame.max = max(n - 1, 1)
-                c.frame.value = 0
-                c.frame.disabled = False
-                c.play.disabled = False
-                c.progress.value = 100.0
-                c.text.content = (f"**{label}**: {n} frames at {clip.fps:.0f} fps, face in {int(clip.motion.valid.sum())}; "
-                                  f"tracked in {clip.seconds:.1f} s")
-                self.show_frame(0)
-            except UserInputError as exc:
-                c.text.content = f"tracking failed: {exc}"
-                self.session.notify("video", str(exc), error=True)
-            except Exception as exc:  # noqa: BLE001 - report, keep serving
-                log.exception("studio: tracking failed")
-                c.text.content = f"tracking failed: internal error {type(exc).__name__}: {exc}"
-                self.session.notify("video", f"internal error: {type(exc).__name__}: {exc}", error=True)
-            finally:
-                c.progress.visible = False
-                c.upload.disabled = False
-
-        self.tracking = threading.Thread(target=job, name="studio-track", daemon=True)
-        self.tracking.start()
-        if wait:
-            self.tracking.join()
+        self.tracking = background_job("tracking", work, c.upload, c.progress, c.text, self.session.notify, wait)
         return self.tracking
 
     def show_frame(self, frame: int) -> None:

@@ -539,43 +539,23 @@ class StudioSession:
     def create_from_photo(self, photo: Path, label: str = "photo", wait: bool = False) -> threading.Thread:
         """Run `create` on ``photo`` in a background thread, showing its stages; the result
         becomes the current avatar. Returns the thread (joined first when ``wait``)."""
+        from avatarforge.studio.jobs import background_job, run_create
+
         c = self.controls
-        c.photo.disabled = True
-        c.progress.value = 0.0
-        c.progress.visible = True
-        c.progress_text.content = "waiting for the CPU…"
-        c.progress_text.visible = True
 
         def on_stage(name: str, done: int, total: int) -> None:
             c.progress.value = 100.0 * done / max(total, 1)
             c.progress_text.content = f"create: **{name}** ({done + 1}/{total})"
 
-        def job() -> None:
-            from avatarforge.studio.jobs import run_create
+        def work() -> None:
+            outdir = self.app.new_created_dir(label)
+            result = run_create(photo, outdir, self.app.body, on_stage, self.app.config.texture_size)
+            self.load_values(result.values, result.texture, f"created from {safe_name(label)}", result.pose,
+                             result.look)
+            c.progress.value = 100.0
+            c.progress_text.content = f"created in {result.seconds:.0f} s → `{result.outdir}`"
+            for w in result.warnings:
+                self.notify("create: warning", w)
+            c.folder.options = self._refresh_folders() or ["(none found)"]
 
-            try:
-                outdir = self.app.new_created_dir(label)
-                result = run_create(photo, outdir, self.app.body, on_stage, self.app.config.texture_size)
-                self.load_values(result.values, result.texture, f"created from {safe_name(label)}", result.pose,
-                                 result.look)
-                c.progress.value = 100.0
-                c.progress_text.content = f"created in {result.seconds:.0f} s → `{result.outdir}`"
-                for w in result.warnings:
-                    self.notify("create: warning", w)
-                c.folder.options = self._refresh_folders() or ["(none found)"]
-            except UserInputError as exc:
-                c.progress_text.content = f"create failed: {exc}"
-                self.notify("create failed", str(exc), error=True)
-            except Exception as exc:  # noqa: BLE001 - report, keep serving
-                log.exception("studio: create failed")
-                c.progress_text.content = f"create failed: internal error {type(exc).__name__}: {exc}"
-                self.notify("create failed", f"internal error: {type(exc).__name__}: {exc}", error=True)
-            finally:
-                c.progress.visible = False
-                c.photo.disabled = False
-
-        thread = threading.Thread(target=job, name="studio-create", daemon=True)
-        thread.start()
-        if wait:
-            thread.join()
-        return thread
+        return background_job("create", work, c.photo, c.progress, c.progress_text, self.notify, wait)
