@@ -136,6 +136,10 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str], dressed
                 page.keyboard.press("End" if i % 2 == 0 else "Home")
                 _wait(lambda n0=n0: session.updates > n0, 10)
                 time.sleep(2.5)  # let the page draw the new mesh (and the textured view) and settle
+                # The slider's own update (not the rebuild once the slider rests), by update number.
+                log = list(session.push_log)
+                k = next((i for i, (n, inter, _) in enumerate(log) if n > n0 and inter), len(log) - 1) - len(log)
+                first_push = log[k][2]
                 probe = page.evaluate("window.__afProbe")
                 key_t = probe["keys"][-1]
                 lat = _latency(probe["frames"], key_t)
@@ -146,10 +150,10 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str], dressed
                     undetected += 1
                 else:
                     latencies.append(lat)
-                    server_to_screen.append(lat - 1000 * (session.last_push_wall - key_wall))
-                updates.append(1000 * session.update_seconds[-1])
-                update_cpu.append(1000 * session.update_cpu_seconds[-1])
-                forwards.append(1000 * session.forward_seconds[-1])
+                    server_to_screen.append(lat - 1000 * (first_push - key_wall))
+                updates.append(1000 * session.update_seconds[k])
+                update_cpu.append(1000 * session.update_cpu_seconds[k])
+                forwards.append(1000 * session.forward_seconds[k])
             browser_cpu = 1000 * (_children_cpu_seconds() - browser_cpu0) / moves
             main1 = main_thread()
             page_main = {k: round(1000 * (main1[k] - main0[k]) / moves - idle_main[k], 1) for k in main0}
@@ -177,7 +181,7 @@ def measure_webcam(server, frames: int, tmp: Path) -> dict:
     update is queued), the server's own capture -> queued figure, and the fit time (wall, CPU)."""
     from PIL import Image
 
-    from avatarforge.dev.studio_browser import chromium_context, fake_camera_args, write_y4m
+    from avatarforge.dev.studio_browser import chromium_context, fake_camera_args, open_folder, write_y4m
 
     face = np.asarray(Image.open(ROOT / "examples" / "astronaut.jpg").convert("RGB").resize((240, 240)))
     shots = []
@@ -194,6 +198,7 @@ def measure_webcam(server, frames: int, tmp: Path) -> dict:
         page.get_by_text("weight", exact=True).first.wait_for(timeout=300_000)
         _wait(lambda: server.sessions)
         session = max(server.sessions.values(), key=lambda s: s.client.client_id)
+        open_folder(page, "Drive from video")
         session.drive.c.webcam.value = True
         page.frame_locator("iframe").get_by_role("button", name="Start camera").click(timeout=60_000)
         _wait(lambda: session.drive.live is not None and session.drive.live.found >= 1, 600)
@@ -261,7 +266,7 @@ def main() -> None:
     server.start()
     results = {}
     try:
-        for size in [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]:
+        for size in [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",") if s]:
             results[f"{size[0]}x{size[1]}"] = measure(server, size, args.moves, ["textured", "shaded"], args.dressed)
         if args.webcam_frames:
             results["webcam"] = measure_webcam(server, args.webcam_frames, tmp)
