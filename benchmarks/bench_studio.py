@@ -138,8 +138,8 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str], dressed
                 time.sleep(2.5)  # let the page draw the new mesh (and the textured view) and settle
                 # The slider's own update (not the rebuild once the slider rests), by update number.
                 log = list(session.push_log)
-                k = next((i for i, (n, inter, _) in enumerate(log) if n > n0 and inter), len(log) - 1) - len(log)
-                first_push = log[k][2]
+                entry = next((e for e in log if e[0] > n0 and e[1]), log[-1])
+                first_push = entry[2]
                 probe = page.evaluate("window.__afProbe")
                 key_t = probe["keys"][-1]
                 lat = _latency(probe["frames"], key_t)
@@ -151,9 +151,9 @@ def measure(server, size: tuple[int, int], moves: int, modes: list[str], dressed
                 else:
                     latencies.append(lat)
                     server_to_screen.append(lat - 1000 * (first_push - key_wall))
-                updates.append(1000 * session.update_seconds[k])
-                update_cpu.append(1000 * session.update_cpu_seconds[k])
-                forwards.append(1000 * session.forward_seconds[k])
+                updates.append(1000 * entry[3])
+                update_cpu.append(1000 * entry[4])
+                forwards.append(1000 * entry[5])
             browser_cpu = 1000 * (_children_cpu_seconds() - browser_cpu0) / moves
             main1 = main_thread()
             page_main = {k: round(1000 * (main1[k] - main0[k]) / moves - idle_main[k], 1) for k in main0}

@@ -57,8 +57,9 @@ class StudioSession:
         """The forward-pass part of each update, seconds."""
         self.update_cpu_seconds: collections.deque[float] = collections.deque(maxlen=1000)
         """CPU time (this thread) of each update: robust to other jobs on the machine, seconds."""
-        self.push_log: collections.deque[tuple[int, bool, float]] = collections.deque(maxlen=1000)
-        """(update number, interactive, time.time() when queued) of each update."""
+        self.push_log: collections.deque[tuple[int, bool, float, float, float, float]] = collections.deque(maxlen=1000)
+        """Per update, in one entry (read safely while another update runs): (update number,
+        interactive, time.time() when queued, wall seconds, CPU seconds, forward-pass seconds)."""
         self.updates = 0
         """Mesh updates sent so far."""
         self.last_vertices: np.ndarray | None = None
@@ -431,7 +432,8 @@ class StudioSession:
         self.update_seconds.append(frame.seconds + time.perf_counter() - start)
         self.update_cpu_seconds.append(frame.cpu_seconds + time.thread_time() - cpu_start)
         self.last_push_wall = time.time()
-        self.push_log.append((self.updates, interactive, self.last_push_wall))
+        self.push_log.append((self.updates, interactive, self.last_push_wall, self.update_seconds[-1],
+                              self.update_cpu_seconds[-1], frame.seconds))
         self._set_status(force=not interactive)
 
     def _show_textured(self, vertices: np.ndarray) -> None:
