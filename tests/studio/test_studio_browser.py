@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatarforge.dev.studio_browser import chromium_context, find_chromium, open_folder, skin_pixels, slider_thumb
+from avatarforge.dev.studio_browser import (chromium_context, fake_camera_args, find_chromium, open_folder, skin_pixels,
+                                            slider_thumb, write_y4m)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 ON_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
@@ -29,7 +30,7 @@ def _need(what: str, ok: bool) -> None:
     pytest.skip(f"{what} is not available")
 
 
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = predicate()
@@ -69,20 +70,37 @@ def studio(tmp_path_factory, body, start_dir):
     server.stop()
 
 
+def face_frames(n: int, width: int = 320, height: int = 240) -> list[np.ndarray]:
+    """The example portrait on a grey frame, a few pixels further right each frame."""
+    from PIL import Image
+
+    face = np.asarray(Image.open(EXAMPLE).convert("RGB").resize((height, height)))
+    out = []
+    for i in range(n):
+        frame = np.full((height, width, 3), 90, np.uint8)
+        x = (width - height) // 2 + 3 * (i % 8) - 12
+        frame[:, x:x + height] = face
+        out.append(frame)
+    return out
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(tmp_path_factory):
     import importlib.util
 
     _need("the playwright package", importlib.util.find_spec("playwright") is not None)
     _need("chromium", find_chromium() is not None)
-    with chromium_context(1280, 800) as ctx:
+    camera = tmp_path_factory.mktemp("camera") / "face.y4m"  # the fake webcam: a face, generated here
+    write_y4m(camera, face_frames(16), fps=10)
+    with chromium_context(1280, 800, extra_args=fake_camera_args(camera)) as ctx:
         yield ctx
 
 
 def open_tab(browser, studio, n_sessions: int):
     page = browser.new_page()
     page.goto(studio.url)
-    slider_thumb(page, "weight").wait_for(timeout=30_000)
+    page.get_by_text("weight", exact=True).first.wait_for(timeout=180_000)  # slow under load: software WebGL
+    slider_thumb(page, "weight").wait_for(timeout=60_000)
     wait_for(lambda: len(studio.sessions) >= n_sessions, what="the session")
     session = max(studio.sessions.values(), key=lambda s: s.client.client_id)
     wait_for(lambda: session.updates >= 1, what="the first mesh")
@@ -309,6 +327,118 @@ def test_uploads_refuse_non_images_and_oversize_files(tab, studio):
     assert session.state.source.startswith("folder")
 
 
+def colour_pixels(png: bytes, channel: int) -> int:
+    """Pixels where ``channel`` (0 R, 1 G, 2 B) exceeds both others by 80 (a vivid colour)."""
+    import io
+
+    from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
+    others = [c for c in range(3) if c != channel]
+    return int(((img[..., channel] - img[..., others[0]] > 80) & (img[..., channel] - img[..., others[1]] > 80)).sum())
+
+
+def test_hair_and_outfit_controls(tab, tmp_path):
+    page, session = tab
+    c = session.controls
+    session.controls.shading.value = "shaded"
+    open_folder(page, "Hair")
+    c.hair_style.value = "medium"  # as picking it in the dropdown
+    wait_for(lambda: "hair" in session.part_handles, 60, "the hair mesh")
+    assert session.state.look.hair.style == "medium" and c.hair_length.value == session.state.look.hair.length
+    c.hair_colour.value = (20, 210, 40)
+    wait_for(lambda: session.part_handles["hair"].color == (20, 210, 40), what="the hair recoloured")
+    green = wait_for(lambda: colour_pixels(canvas_shot(page), 1) > 500 and colour_pixels(canvas_shot(page), 1),
+                     30, "green hair on screen")
+    # The length slider, as a user drags it: the hair grows down.
+    low_before = session.parts.parts[0].vertices[:, 1].min()
+    thumb = slider_thumb(page, "Length (m)")
+    thumb.scroll_into_view_if_needed()
+    thumb.focus()
+    page.keyboard.press("End")
+    wait_for(lambda: session.state.look.hair.length == 0.45, what="length 0.45 on the server")
+    wait_for(lambda: session.parts.look == session.state.look, 60, "the longer hair built")
+    assert session.parts.parts[0].vertices[:, 1].min() < low_before - 0.1
+    assert wait_for(lambda: colour_pixels(canvas_shot(page), 1) > green * 1.2, 30, "more hair on screen")
+    # Outfit: a blue T-shirt, then a dress (which takes the bottom's place too).
+    open_folder(page, "Outfit")
+    c.garments["bottom"].value = "trousers"
+    c.garments["top"].value = "tshirt"
+    c.garment_colours["top"].value = (30, 50, 230)
+    wait_for(lambda: session.state.look.outfit.get("top") == ("tshirt", (30, 50, 230)), what="the blue T-shirt")
+    wait_for(lambda: {"top", "bottom"} <= set(session.part_handles), 60, "the garment meshes")
+    wait_for(lambda: colour_pixels(canvas_shot(page), 2) > 1500, 30, "a blue T-shirt on screen")
+    c.garments["top"].value = "dress"
+    wait_for(lambda: "bottom" not in session.part_handles and c.garments["bottom"].value == "none", 60,
+             "the dress to replace the trousers")
+    c.garments["top"].value = "tshirt"
+    c.garments["bottom"].value = "shorts"
+    wait_for(lambda: {"top", "bottom"} <= set(session.part_handles), 60, "tshirt and shorts")
+    # A body slider: the clothes follow while it moves and are rebuilt once it rests.
+    before = session.part_handles["top"].vertices.copy()
+    slider_thumb(page, "weight").focus()
+    page.keyboard.press("Home" if session.state.values["weight"] > 0.5 else "End")
+    wait_for(lambda: session.parts.built_on is session.last_vertices, 60, "the clothes rebuilt on the new body")
+    after = session.parts.parts[[p.key for p in session.parts.parts].index("top")].vertices
+    assert len(after) != len(before) or np.abs(after - before).max() > 0.01
+    # The download holds the hair and the clothes (their own meshes), and remembers the look.
+    with page.expect_download(timeout=120_000) as info:
+        page.get_by_role("button", name="Export GLB + OBJ + params").click()
+    glb = tmp_path / "dressed.glb"
+    info.value.save_as(glb)
+    data = glb.read_bytes()
+    doc = json.loads(data[20:20 + int.from_bytes(data[12:16], "little")])
+    names = " ".join(m.get("name", "") for m in doc["meshes"]) + " " + " ".join(m["name"] for m in doc["materials"])
+    assert all(n in names for n in ("hair", "tshirt", "shorts")), names
+    folder = session.exports[-1]
+    saved = json.loads((folder / "params.json").read_text())["extra"]["look"]
+    assert saved["hair"]["colour_srgb"] == [20, 210, 40] and [o["type"] for o in saved["outfit"]] == ["tshirt", "shorts"]
+    _, _, _, look = session.app.read_avatar(folder)
+    assert look == session.state.look
+
+
+def test_drive_from_a_video_clip(tab, studio, tmp_path):
+    from avatarforge.util.video import write_mp4
+
+    page, session = tab
+    clip = write_mp4(tmp_path / "talk.mp4", face_frames(6), fps=10.0)
+    open_folder(page, "Drive from video")
+    page.locator("input[type=file]").nth(2).set_input_files(str(clip))
+    page.get_by_text("tracking").first.wait_for(timeout=300_000)  # progress while tracking
+    wait_for(lambda: session.drive.clip is not None, 600, "the clip tracked")
+    assert len(session.drive.clip) == 6 and session.drive.clip.motion.valid.all()
+    assert session.drive.progress_log[-1] == (6, 6)
+    assert list((studio.config.outdir / "uploads").glob("video-*.mp4"))
+    page.get_by_text("6 frames at 10 fps").first.wait_for(timeout=30_000)
+    thumb = slider_thumb(page, "Frame")
+    thumb.scroll_into_view_if_needed()
+    thumb.focus()
+    page.keyboard.press("End")
+    want = session.drive.clip.values(5)
+    wait_for(lambda: all(session.state.values[k] == pytest.approx(v, abs=1e-9) for k, v in want.items()), 30,
+             "the avatar in the clip's last frame")
+    # A non-video is refused and the tracked clip stays.
+    page.locator("input[type=file]").nth(2).set_input_files(
+        files=[{"name": "x.mp4", "mimeType": "video/mp4", "buffer": b"not a video at all"}])
+    page.get_by_text("not an MP4, MOV, WebM, MKV or AVI video").first.wait_for(timeout=15_000)
+    assert len(session.drive.clip) == 6
+
+
+def test_drive_from_the_webcam(tab, studio):
+    page, session = tab
+    session.drive.c.webcam.value = True  # as ticking the box
+    frame = page.frame_locator("iframe")
+    frame.get_by_role("button", name="Start camera").click(timeout=30_000)
+    wait_for(lambda: session.drive.live is not None and session.drive.live.found >= 4, 600, "webcam frames fitted")
+    assert studio.webcam.url.startswith("http://127.0.0.1:")
+    assert session.state.values["jawOpen"] == session.state.values["jawOpen"]  # driven values are valid floats
+    page.get_by_text("capture→update").first.wait_for(timeout=60_000)  # the latency is shown in the panel
+    assert session.drive.latencies and all(0 < ms < 120_000 for ms in session.drive.latencies)
+    frame.get_by_role("button", name="Stop").click()
+    session.drive.c.webcam.value = False
+    wait_for(lambda: not session.drive.c.webcam_page.visible, what="the webcam page hidden")
+
+
 def test_create_from_a_photo_shows_progress_then_the_avatar(tab, studio):
     page, session = tab
     page.locator("input[type=file]").first.set_input_files(str(EXAMPLE))
@@ -320,3 +450,12 @@ def test_create_from_a_photo_shows_progress_then_the_avatar(tab, studio):
     assert session.state.values == session.state.base  # the result is the new reset target
     wait_for(lambda: session.textured is not None, what="the textured view")
     assert shows_body(page)
+    # The Hair and Outfit controls show what create found in the photo.
+    look = session.state.look
+    assert session.controls.hair_style.value == look.hair.style
+    assert tuple(session.controls.hair_colour.value) == look.hair_srgb
+    for slot, dropdown in session.controls.garments.items():
+        assert dropdown.value == look.outfit.get(slot, ("none",))[0]
+    report = json.loads((created[0] / "report.json").read_text())
+    assert look.hair_srgb == tuple(report["hair"]["colour_srgb"])
+    assert [n for n, _ in look.garments] == [o["type"] for o in report["outfit"]]

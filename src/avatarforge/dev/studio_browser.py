@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-__all__ = ["CHROMIUM_ARGS", "find_chromium", "chromium_context", "labelled", "slider_thumb", "open_folder",
+__all__ = ["CHROMIUM_ARGS", "find_chromium", "chromium_context", "fake_camera_args", "write_y4m", "labelled", "slider_thumb", "open_folder",
            "install_frame_probe", "skin_pixels"]
 
 #: Flags for a quiet, sandbox-free, offline headless Chromium.
@@ -36,8 +36,10 @@ def find_chromium() -> str | None:
 
 
 @contextlib.contextmanager
-def chromium_context(width: int = 1280, height: int = 800, playwright=None) -> Iterator[object]:
-    """A Playwright browser context on a fresh user-data directory (removed afterwards)."""
+def chromium_context(width: int = 1280, height: int = 800, playwright=None,
+                     extra_args: tuple[str, ...] = ()) -> Iterator[object]:
+    """A Playwright browser context on a fresh user-data directory (removed afterwards);
+    ``extra_args``: more Chromium flags (e.g. `fake_camera_args`)."""
     from avatarforge.errors import require
 
     require("playwright", "dev")
@@ -51,7 +53,7 @@ def chromium_context(width: int = 1280, height: int = 800, playwright=None) -> I
     try:
         with manager as p:
             ctx = p.chromium.launch_persistent_context(
-                profile, executable_path=exe, args=list(CHROMIUM_ARGS), headless=True,
+                profile, executable_path=exe, args=[*CHROMIUM_ARGS, *extra_args], headless=True,
                 viewport={"width": width, "height": height}, accept_downloads=True)
             try:
                 yield ctx
@@ -59,6 +61,28 @@ def chromium_context(width: int = 1280, height: int = 800, playwright=None) -> I
                 ctx.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def fake_camera_args(video: str | os.PathLike) -> tuple[str, ...]:
+    """Chromium flags that grant the camera without asking and play ``video`` (a .y4m or
+    .mjpeg file, e.g. from `write_y4m`) as the camera."""
+    return ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={os.fspath(video)}")
+
+
+def write_y4m(path: str | os.PathLike, frames, fps: int = 10) -> None:
+    """Write RGB uint8 frames (same even size) as a YUV4MPEG2 (4:2:0) file, Chromium's fake
+    camera input."""
+    import cv2
+    import numpy as np
+
+    frames = [np.ascontiguousarray(f[..., :3]) for f in frames]
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F{int(fps)}:1 Ip A1:1 C420jpeg\n".encode())
+        for f in frames:
+            fh.write(b"FRAME\n")
+            fh.write(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420).tobytes())
 
 
 def labelled(page, label: str):

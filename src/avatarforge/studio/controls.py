@@ -13,7 +13,7 @@ from typing import Any
 from avatarforge.bodies import ParamSpec
 from avatarforge.bodies.poses import POSE_PRESETS
 
-__all__ = ["Controls", "build_controls", "slider_step", "pose_joints"]
+__all__ = ["Controls", "build_controls", "add_look_controls", "slider_step", "pose_joints"]
 
 
 def slider_step(spec: ParamSpec) -> float:
@@ -58,6 +58,16 @@ class Controls:
     export_format: Any = None
     export: Any = None
     export_text: Any = None
+    hair_style: Any = None
+    hair_length: Any = None
+    hair_volume: Any = None
+    hair_colour: Any = None
+    garments: dict[str, Any] = field(default_factory=dict)
+    """Outfit slot (top, bottom, feet) -> garment type dropdown."""
+    garment_colours: dict[str, Any] = field(default_factory=dict)
+    """Outfit slot -> colour picker."""
+    drive: Any = None
+    """studio.drive_panel.DriveControls: the "Drive from video" folder."""
 
 
 def _slider(gui, spec: ParamSpec, value: float):
@@ -65,9 +75,32 @@ def _slider(gui, spec: ParamSpec, value: float):
                           initial_value=float(value), hint=spec.doc or None)
 
 
+def add_look_controls(gui, c: Controls, look) -> None:
+    """The Hair and Outfit folders, set to ``look`` (a `studio.look.Look`)."""
+    from avatarforge.bodies.garments import DEFAULT_COLOURS
+    from avatarforge.bodies.hair import HAIR_STYLES
+    from avatarforge.studio.look import LENGTH_RANGE, NO_GARMENT, OUTFIT_SLOTS, SLOT_CHOICES, VOLUME_RANGE
+
+    with gui.add_folder("Hair", expand_by_default=False):
+        c.hair_style = gui.add_dropdown("Style", list(HAIR_STYLES), initial_value=look.hair.style)
+        c.hair_length = gui.add_slider("Length (m)", min=LENGTH_RANGE[0], max=LENGTH_RANGE[1], step=0.005,
+                                       initial_value=look.hair.length, hint="how far below the eyes the hair ends")
+        c.hair_volume = gui.add_slider("Volume (m)", min=VOLUME_RANGE[0], max=VOLUME_RANGE[1], step=0.001,
+                                       initial_value=look.hair.volume, hint="thickness over the skull")
+        c.hair_colour = gui.add_rgb("Hair colour", look.hair_srgb)
+    with gui.add_folder("Outfit", expand_by_default=False):
+        for slot in OUTFIT_SLOTS:
+            name, srgb = look.outfit.get(slot, (NO_GARMENT, None))
+            c.garments[slot] = gui.add_dropdown(slot.capitalize(), list(SLOT_CHOICES[slot]), initial_value=name)
+            first = SLOT_CHOICES[slot][1]
+            c.garment_colours[slot] = gui.add_rgb(f"{slot.capitalize()} colour", srgb or DEFAULT_COLOURS[first])
+
+
 def build_controls(gui, specs, values: dict[str, float], expression_presets: list[str],
-                   avatar_folders: list[str], textured: bool) -> Controls:
+                   avatar_folders: list[str], textured: bool, look=None) -> Controls:
     """Add every control to ``gui`` (a viser GuiApi) and return their handles."""
+    from avatarforge.studio.look import Look
+
     c = Controls()
     c.status = gui.add_markdown("**avatarforge studio**")
     with gui.add_folder("File"):
@@ -95,6 +128,7 @@ def build_controls(gui, specs, values: dict[str, float], expression_presets: lis
     with gui.add_folder("Body"):
         for s in by_group["phenotype"]:
             c.sliders[s.name] = _slider(gui, s, values[s.name])
+    add_look_controls(gui, c, look or Look())
     with gui.add_folder("Expression", expand_by_default=False):
         c.expression_preset = gui.add_dropdown("Preset", ["(choose)", *expression_presets])
         c.expression_name = gui.add_text("Name", "my-expression")

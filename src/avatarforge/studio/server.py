@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from avatarforge.errors import UserInputError, require
+from avatarforge.studio.drive import MAX_VIDEO_BYTES
 from avatarforge.studio.uploads import MAX_PHOTO_BYTES
 
 __all__ = ["StudioConfig", "StudioServer", "StartAvatar"]
@@ -41,6 +42,8 @@ class StudioConfig:
     """Texture resolution of avatars created from the page."""
     max_photo_bytes: int = MAX_PHOTO_BYTES
     """Largest photo accepted from the page."""
+    max_video_bytes: int = MAX_VIDEO_BYTES
+    """Largest clip accepted from the page (Drive from video)."""
 
 
 @dataclass
@@ -55,6 +58,8 @@ class StartAvatar:
     """Shown in the status line."""
     pose_name: str = "a"
     """Pose preset of the loaded avatar."""
+    look: object = None
+    """studio.look.Look (hair and outfit) of the loaded avatar; None: bald, unclothed."""
 
 
 class StudioServer:
@@ -70,18 +75,22 @@ class StudioServer:
         self.body = body
         self.initial = StartAvatar()
         if self.config.avatar_dir is not None:
-            values, texture, pose = self.read_avatar(Path(self.config.avatar_dir))
-            self.initial = StartAvatar(values, texture, f"folder {Path(self.config.avatar_dir).name}", pose)
+            values, texture, pose, look = self.read_avatar(Path(self.config.avatar_dir))
+            self.initial = StartAvatar(values, texture, f"folder {Path(self.config.avatar_dir).name}", pose, look)
         self.sessions: dict[int, object] = {}
         self.server = None
+        self.webcam = None
+        """studio.webcam.WebcamServer, started when a tab first turns its webcam on."""
         self._counter = itertools.count(1)
         self._dir_lock = threading.Lock()
 
     # ------------------------------------------------------------ files
-    def read_avatar(self, path: Path) -> tuple[dict[str, float], np.ndarray | None, str]:
-        """(values, texture or None, pose preset) of an avatar folder or params.json, checked
-        against this server's body model."""
+    def read_avatar(self, path: Path) -> tuple[dict[str, float], np.ndarray | None, str, object]:
+        """(values, texture or None, pose preset, look) of an avatar folder or params.json,
+        checked against this server's body model; the look (`studio.look.Look`) comes from
+        params.json's ``extra.look`` or the folder's report.json."""
         from avatarforge.bodies import ParamsFile
+        from avatarforge.studio.look import Look, look_from_folder
 
         pf = ParamsFile.read(path)
         if pf.backend != self.body.name:
@@ -94,7 +103,8 @@ class StudioServer:
             from avatarforge.perception.image_io import load_image
 
             texture = load_image(tex_path).rgb
-        return values, texture, pf.pose_preset
+        look = look_from_folder(folder, pf.extra) if path.is_dir() else Look.from_dict(pf.extra.get("look") or {})
+        return values, texture, pf.pose_preset, look
 
     def avatar_folders(self) -> dict[str, Path]:
         """Avatar folders the page may open, by label: the start folder and every folder with
@@ -196,10 +206,15 @@ class StudioServer:
         """
         from viser import _messages
 
-        limit = self.config.max_photo_bytes
         gui = client.gui
 
         def check(client_id, message) -> None:
+            limit = self.config.max_photo_bytes
+            session = self.sessions.get(client.client_id)
+            video = getattr(getattr(session, "drive", None), "c", None)
+            if video is not None and getattr(getattr(video.upload, "_impl", None), "uuid", None) == getattr(
+                    message, "source_component_uuid", None):
+                limit = self.config.max_video_bytes
             if int(getattr(message, "size_bytes", 0)) <= limit:
                 return
             states = getattr(gui, "_current_file_upload_states", None)
@@ -217,7 +232,20 @@ class StudioServer:
         except AttributeError:  # pragma: no cover - another viser version
             log.warning("studio: cannot hook viser uploads; sizes are checked after upload only")
 
+    def start_webcam(self):
+        """The webcam endpoint (started once; always bound to 127.0.0.1: browsers give pages
+        the camera only on a secure context, which plain http is only on the local machine)."""
+        from avatarforge.studio.webcam import WebcamServer
+
+        with self._dir_lock:
+            if self.webcam is None:
+                self.webcam = WebcamServer("127.0.0.1", 0)
+            return self.webcam
+
     def stop(self) -> None:
+        if self.webcam is not None:
+            self.webcam.stop()
+            self.webcam = None
         if self.server is not None:
             self.server.stop()
             self.server = None

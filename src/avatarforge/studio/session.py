@@ -23,6 +23,7 @@ import numpy as np
 from avatarforge.errors import UserInputError
 from avatarforge.studio.controls import build_controls
 from avatarforge.studio.expressions import EXPRESSION_PRESETS, load_expressions, safe_name, save_expression
+from avatarforge.studio.look import DressedParts, Look
 from avatarforge.studio.state import StudioState
 from avatarforge.studio.view_glb import TexturedView
 
@@ -34,7 +35,8 @@ __all__ = ["StudioSession"]
 log = logging.getLogger(__name__)
 
 SKIN_COLOUR = (214, 180, 160)
-#: In the textured view, the textured mesh returns once the sliders rest this long.
+#: In the textured view, the textured mesh returns once the sliders rest this long (and the
+#: hair and clothes, which follow the body approximately while a slider moves, are rebuilt).
 TEXTURE_SETTLE_SECONDS = 0.4
 BONE_COLOUR = (230, 60, 40)
 
@@ -47,12 +49,17 @@ class StudioSession:
         self.client = client
         start = app.initial
         self.state = StudioState(app.body, dict(start.values), texture=start.texture, source=start.source,
-                                 pose_name=start.pose_name)
+                                 pose_name=start.pose_name, look=start.look or Look())
         self.update_seconds: collections.deque[float] = collections.deque(maxlen=1000)
         """Server-side time of each mesh update (forward pass + building and queueing the
         scene messages), seconds."""
         self.forward_seconds: collections.deque[float] = collections.deque(maxlen=1000)
         """The forward-pass part of each update, seconds."""
+        self.update_cpu_seconds: collections.deque[float] = collections.deque(maxlen=1000)
+        """CPU time (this thread) of each update: robust to other jobs on the machine, seconds."""
+        self.push_log: collections.deque[tuple[int, bool, float, float, float, float]] = collections.deque(maxlen=1000)
+        """Per update, in one entry (read safely while another update runs): (update number,
+        interactive, time.time() when queued, wall seconds, CPU seconds, forward-pass seconds)."""
         self.updates = 0
         """Mesh updates sent so far."""
         self.last_vertices: np.ndarray | None = None
@@ -76,6 +83,10 @@ class StudioSession:
         self._expressions = dict(EXPRESSION_PRESETS)
         self._expressions.update(load_expressions(app.config.outdir, self._action_names))
         self._folders: dict[str, Path] = {}
+        self.parts: DressedParts | None = None
+        """The hair and garment meshes in the view (built on ``parts.built_on``)."""
+        self.part_handles: dict[str, object] = {}
+        """Part key (hair, top, bottom, feet) -> its scene mesh."""
 
         scene = client.scene
         frame = self.state.mesh()
@@ -89,14 +100,21 @@ class StudioSession:
         self.skeleton = scene.add_line_segments("/avatar/skeleton", self._bones(frame.joints), BONE_COLOUR,
                                                 thickness=4.0, thickness_units="screen", visible=False)
         self.controls = build_controls(client.gui, body.params, self.state.values, list(self._expressions),
-                                       self._refresh_folders(), textured=self.state.texture is not None)
+                                       self._refresh_folders(), textured=self.state.texture is not None,
+                                       look=self.state.look)
         self._wire()
+        from avatarforge.studio.drive_panel import DrivePanel, add_drive_controls
+
+        self.drive = DrivePanel(self, add_drive_controls(client.gui))
         self._mode = "textured" if self.state.texture is not None else "shaded"
         self._push(frame)
         self._set_status()
 
     def close(self) -> None:
-        """The tab is gone: stop the pending textured-view refresh."""
+        """The tab is gone: stop the pending textured-view refresh (and any video drive)."""
+        drive = getattr(self, "drive", None)
+        if drive is not None:
+            drive.close()
         with self._lock:
             if self._texture_timer is not None:
                 self._texture_timer.cancel()
@@ -166,6 +184,13 @@ class StudioSession:
         c.load_folder.on_click(lambda ev: self._guarded("load", self._on_load_folder))
         c.photo.on_upload(lambda ev: self._guarded("photo", self._on_photo))
         c.params_upload.on_upload(lambda ev: self._guarded("params.json", self._on_params_upload))
+        c.hair_style.on_update(lambda ev: self._guarded("hair", self._on_look, "style"))
+        c.hair_length.on_update(lambda ev: self._guarded("hair", self._on_look, "length"))
+        c.hair_volume.on_update(lambda ev: self._guarded("hair", self._on_look, "volume"))
+        c.hair_colour.on_update(lambda ev: self._guarded("hair", self._on_look, "colour"))
+        for slot in c.garments:
+            c.garments[slot].on_update(lambda ev, s=slot: self._guarded("outfit", self._on_look, "garment", s))
+            c.garment_colours[slot].on_update(lambda ev, s=slot: self._guarded("outfit", self._on_look, "colour", s))
 
     # ------------------------------------------------------------ edits
     def on_slider(self, name: str, value) -> None:
@@ -181,12 +206,107 @@ class StudioSession:
         if changed:
             self.request_update(interactive=True)
 
+    def drive_values(self, values: dict[str, float], key: str) -> None:
+        """Apply a video or webcam frame's face values (one undo step per drive; the sliders
+        are not moved frame by frame, `sync_controls` catches them up)."""
+        self.last_edit_wall = time.time()
+        if self.state.set(values, key=key):
+            self.request_update(interactive=True)
+
     def edit(self, changes: dict[str, float]) -> dict[str, float]:
         """Change parameters from Python (as the sliders do) and update the view and sliders."""
         changed = self.state.set(changes)
         self.sync_controls()
         self.request_update()
         return changed
+
+    # ------------------------------------------------------------ hair and outfit
+    def _on_look(self, what: str, slot: str | None = None) -> None:
+        if self._syncing():
+            return
+        c = self.controls
+        if slot is not None:
+            look = (self.state.look.with_garment(slot, c.garments[slot].value) if what == "garment" else
+                    self.state.look.with_garment(slot, colour=c.garment_colours[slot].value))
+        elif what == "style":
+            look = self.state.look.with_hair(style=c.hair_style.value)
+        elif what == "length":
+            look = self.state.look.with_hair(length=c.hair_length.value)
+        elif what == "volume":
+            look = self.state.look.with_hair(volume=c.hair_volume.value)
+        else:
+            look = self.state.look.with_hair(colour=c.hair_colour.value)
+        self.set_look(look)
+
+    def set_look(self, look: Look) -> None:
+        """Make ``look`` (hair and outfit) current: the controls and the view follow."""
+        self.state.look = look
+        self.sync_look_controls()
+        self.request_update()
+
+    def sync_look_controls(self) -> None:
+        """Set the Hair and Outfit controls to the state's look (without triggering edits)."""
+        from avatarforge.studio.look import NO_GARMENT
+
+        c, look = self.controls, self.state.look
+        self._local.syncing = True
+        try:
+            for handle, value in ((c.hair_style, look.hair.style), (c.hair_length, look.hair.length),
+                                  (c.hair_volume, look.hair.volume), (c.hair_colour, look.hair_srgb)):
+                if handle.value != value:
+                    handle.value = value
+            for slot, dropdown in c.garments.items():
+                name, srgb = look.outfit.get(slot, (NO_GARMENT, None))
+                if dropdown.value != name:
+                    dropdown.value = name
+                if srgb is not None and tuple(c.garment_colours[slot].value) != tuple(srgb):
+                    c.garment_colours[slot].value = srgb
+        finally:
+            self._local.syncing = False
+
+    def _show_parts(self, frame, interactive: bool) -> None:
+        """Hair and garments on ``frame``: moved with the body while a slider moves (the look
+        unchanged), rebuilt otherwise; hidden while the skeleton shows."""
+        look = self.state.look
+        parts = self.parts
+        hidden = bool(self.skeleton.visible)
+        if interactive and parts is not None and parts.look == look:
+            for part in parts.parts:
+                handle = self.part_handles.get(part.key)
+                if handle is not None:
+                    handle.vertices = part.follow(frame.vertices)
+                    handle.visible = not hidden
+            return
+        if parts is None or parts.look != look or parts.built_on is not frame.vertices:
+            if frame.output is None:
+                return
+            if parts is not None and parts.look == look and np.array_equal(parts.built_on, frame.vertices):
+                parts.built_on = frame.vertices  # same body: nothing to rebuild
+            else:
+                old = {p.key: p for p in parts.parts} if parts is not None else {}
+                parts = self.parts = DressedParts.build(frame.output, look, parts)
+                parts.built_on = frame.vertices
+                scene = self.client.scene
+                for key in [k for k in self.part_handles if k not in {p.key for p in parts.parts}]:
+                    self.part_handles.pop(key).remove()
+                for part in parts.parts:
+                    handle = self.part_handles.get(part.key)
+                    prev = old.get(part.key)
+                    if handle is not None and prev is not None and prev.faces is part.faces:  # reused: recolour
+                        if tuple(prev.srgb) != tuple(part.srgb):
+                            handle.color = part.srgb
+                        handle.vertices = part.vertices
+                        handle.visible = not hidden
+                        continue
+                    self.part_handles[part.key] = scene.add_mesh_simple(
+                        f"/avatar/{part.key}", part.vertices, part.faces.astype(np.uint32), color=part.srgb,
+                        cast_shadow=False, receive_shadow=False, visible=not hidden)
+                return
+        for part in parts.parts:
+            handle = self.part_handles.get(part.key)
+            if handle is not None:
+                handle.vertices = part.vertices
+                handle.visible = not hidden
 
     def _history(self, step) -> None:
         if step():
@@ -291,7 +411,7 @@ class StudioSession:
         return self._mode == "textured" and self.state.texture is not None and not self.skeleton.visible
 
     def _push(self, frame, interactive: bool = False) -> None:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         show_bones = bool(self.skeleton.visible)
         if self._wants_texture() and not interactive:
             self._show_textured(frame.vertices)
@@ -301,15 +421,19 @@ class StudioSession:
             self.mesh.visible = True
             if self.textured is not None:
                 self.textured.visible = False
-            if self._wants_texture():
+            if self._wants_texture() or self.part_handles:
                 self._schedule_texture()
+        self._show_parts(frame, interactive)
         if show_bones:
             self.skeleton.points = self._bones(frame.joints)
         self.last_vertices = frame.vertices
         self.updates += 1
         self.forward_seconds.append(frame.seconds)
         self.update_seconds.append(frame.seconds + time.perf_counter() - start)
+        self.update_cpu_seconds.append(frame.cpu_seconds + time.thread_time() - cpu_start)
         self.last_push_wall = time.time()
+        self.push_log.append((self.updates, interactive, self.last_push_wall, self.update_seconds[-1],
+                              self.update_cpu_seconds[-1], frame.seconds))
         self._set_status(force=not interactive)
 
     def _show_textured(self, vertices: np.ndarray) -> None:
@@ -338,12 +462,11 @@ class StudioSession:
         if busy:
             self._schedule_texture()
             return
-        if self._wants_texture() and self.last_vertices is not None:
-            self._guarded("textured view", self._show_textured, self.last_vertices)
+        self._guarded("view", self.request_update)
 
     # ------------------------------------------------------------ files
-    def load_values(self, values, texture, source: str, pose_name: str) -> None:
-        self.state.load(values, texture, source, pose_name)
+    def load_values(self, values, texture, source: str, pose_name: str, look: Look | None = None) -> None:
+        self.state.load(values, texture, source, pose_name, look)
         self._mode = "textured" if texture is not None else "shaded"
         self._local.syncing = True
         try:
@@ -351,12 +474,13 @@ class StudioSession:
         finally:
             self._local.syncing = False
         self.sync_controls()
+        self.sync_look_controls()
         self.request_update()
 
     def load_folder(self, path: Path) -> None:
         """Make the avatar saved in ``path`` (params.json [+ avatar_texture.png]) current."""
-        values, texture, pose = self.app.read_avatar(path)
-        self.load_values(values, texture, f"folder {path.name}", pose)
+        values, texture, pose, look = self.app.read_avatar(path)
+        self.load_values(values, texture, f"folder {path.name}", pose, look)
 
     def _on_load_folder(self) -> None:
         label = self.controls.folder.value
@@ -373,8 +497,8 @@ class StudioSession:
 
         upload = self.controls.params_upload.value
         path = store_params(self.app.config.outdir, upload.content)
-        values, _, pose = self.app.read_avatar(path)
-        self.load_values(values, None, f"params {Path(upload.name).name[:60]}", pose)
+        values, _, pose, look = self.app.read_avatar(path)
+        self.load_values(values, None, f"params {Path(upload.name).name[:60]}", pose, look)
 
     def export(self, formats: tuple[str, ...] = ("glb",)) -> Path:
         """Write avatar.glb (+ avatar.vrm when ``formats`` has "vrm"), avatar.obj/.mtl(/_texture.png),
@@ -385,7 +509,7 @@ class StudioSession:
 
         path = self.app.new_export_dir(self.client.client_id)
         write_outputs(self.state.avatar(), path, Report(command="studio export"), preview_size=256,
-                      export=ExportSettings(formats=formats))
+                      params_extra={"look": self.state.look.to_dict()}, export=ExportSettings(formats=formats))
         self.exports.append(path)
         return path
 
@@ -420,42 +544,23 @@ class StudioSession:
     def create_from_photo(self, photo: Path, label: str = "photo", wait: bool = False) -> threading.Thread:
         """Run `create` on ``photo`` in a background thread, showing its stages; the result
         becomes the current avatar. Returns the thread (joined first when ``wait``)."""
+        from avatarforge.studio.jobs import background_job, run_create
+
         c = self.controls
-        c.photo.disabled = True
-        c.progress.value = 0.0
-        c.progress.visible = True
-        c.progress_text.content = "waiting for the CPU…"
-        c.progress_text.visible = True
 
         def on_stage(name: str, done: int, total: int) -> None:
             c.progress.value = 100.0 * done / max(total, 1)
             c.progress_text.content = f"create: **{name}** ({done + 1}/{total})"
 
-        def job() -> None:
-            from avatarforge.studio.jobs import run_create
+        def work() -> None:
+            outdir = self.app.new_created_dir(label)
+            result = run_create(photo, outdir, self.app.body, on_stage, self.app.config.texture_size)
+            self.load_values(result.values, result.texture, f"created from {safe_name(label)}", result.pose,
+                             result.look)
+            c.progress.value = 100.0
+            c.progress_text.content = f"created in {result.seconds:.0f} s → `{result.outdir}`"
+            for w in result.warnings:
+                self.notify("create: warning", w)
+            c.folder.options = self._refresh_folders() or ["(none found)"]
 
-            try:
-                outdir = self.app.new_created_dir(label)
-                result = run_create(photo, outdir, self.app.body, on_stage, self.app.config.texture_size)
-                self.load_values(result.values, result.texture, f"created from {safe_name(label)}", result.pose)
-                c.progress.value = 100.0
-                c.progress_text.content = f"created in {result.seconds:.0f} s → `{result.outdir}`"
-                for w in result.warnings:
-                    self.notify("create: warning", w)
-                c.folder.options = self._refresh_folders() or ["(none found)"]
-            except UserInputError as exc:
-                c.progress_text.content = f"create failed: {exc}"
-                self.notify("create failed", str(exc), error=True)
-            except Exception as exc:  # noqa: BLE001 - report, keep serving
-                log.exception("studio: create failed")
-                c.progress_text.content = f"create failed: internal error {type(exc).__name__}: {exc}"
-                self.notify("create failed", f"internal error: {type(exc).__name__}: {exc}", error=True)
-            finally:
-                c.progress.visible = False
-                c.photo.disabled = False
-
-        thread = threading.Thread(target=job, name="studio-create", daemon=True)
-        thread.start()
-        if wait:
-            thread.join()
-        return thread
+        return background_job("create", work, c.photo, c.progress, c.progress_text, self.notify, wait)

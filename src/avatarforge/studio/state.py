@@ -15,6 +15,7 @@ import numpy as np
 
 from avatarforge.bodies import BodyModel, pose_preset
 from avatarforge.errors import UserInputError
+from avatarforge.studio.look import Look
 
 __all__ = ["StudioState", "MeshFrame", "UNDO_DEPTH", "COALESCE_SECONDS"]
 
@@ -37,6 +38,10 @@ class MeshFrame:
     """(J, 3) float32 posed joint heads."""
     seconds: float
     """Wall time of the forward pass."""
+    output: object = None
+    """The forward pass's bodies.BodyOutput (hair and garments are built on it)."""
+    cpu_seconds: float = 0.0
+    """CPU time of the forward pass (this thread)."""
 
 
 @dataclass
@@ -57,6 +62,8 @@ class StudioState:
     """Where the current avatar came from (for the status line)."""
     pose_name: str = "a"
     """Last pose preset applied (written to params.json as the export's rest pose)."""
+    look: Look = field(default_factory=Look)
+    """Hair and outfit (not part of the undo history)."""
     _undo: list[dict[str, float]] = field(default_factory=list, repr=False)
     _redo: list[dict[str, float]] = field(default_factory=list, repr=False)
     _last_key: str | None = field(default=None, repr=False)
@@ -116,9 +123,10 @@ class StudioState:
         return self.set(self.base)
 
     def load(self, values: Mapping[str, float], texture: np.ndarray | None, source: str,
-             pose_name: str = "a") -> None:
+             pose_name: str = "a", look: Look | None = None) -> None:
         """Make another avatar current; it becomes the reset target and the undo history starts over."""
         self.values = self.body.params.complete(values)
+        self.look = look or Look()
         self.pose_name = pose_name
         self.base = dict(self.values)
         self.texture = texture
@@ -154,18 +162,25 @@ class StudioState:
     # ------------------------------------------------------------------ output
     def mesh(self) -> MeshFrame:
         """Forward pass for the current values (~10-20 ms for Anny on one core)."""
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         with _FORWARD_LOCK:
             out = self.body.forward_params(self.values)
         return MeshFrame(
             vertices=out.vertices[0].numpy().astype(np.float32),
             joints=out.joints[0].numpy().astype(np.float32),
             seconds=time.perf_counter() - start,
+            output=out,
+            cpu_seconds=time.thread_time() - cpu,
         )
 
     def avatar(self):
-        """The current avatar (avatar.Avatar) for export, values as they are."""
-        from avatarforge.avatar import Avatar
+        """The current avatar (avatar.Avatar) for export, values as they are, with its hair and outfit."""
+        from avatarforge.avatar import Avatar, dress
+        from avatarforge.bodies.hair import build_hair
 
-        return Avatar(self.body, dict(self.values), self.pose_name, self.body.forward_params(self.values),
-                      self.texture)
+        with _FORWARD_LOCK:
+            out = self.body.forward_params(self.values)
+        garments = self.look.garments
+        return Avatar(self.body, dict(self.values), self.pose_name, out, self.texture,
+                      hair=build_hair(out, self.look.hair), hair_srgb=self.look.hair_srgb, outfit=garments,
+                      garments=dress(out, garments))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from avatarforge.errors import UserInputError
 from avatarforge.util.atomic import atomic_write_bytes
 
-__all__ = ["MAX_PHOTO_BYTES", "MAX_PARAMS_BYTES", "sniff_image", "store_photo", "store_params"]
+__all__ = ["MAX_PHOTO_BYTES", "MAX_PARAMS_BYTES", "sniff_image", "check_size", "store_upload", "store_photo", "store_params"]
 
 #: Largest photo accepted from the page.
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
@@ -40,11 +41,29 @@ def sniff_image(content: bytes) -> str:
     raise UserInputError("the uploaded file is not a JPEG, PNG, WebP, BMP or TIFF image")
 
 
-def _check_size(content: bytes, limit: int, what: str) -> None:
+def check_size(content: bytes, limit: int, what: str) -> None:
+    """UserInputError when an upload is empty or over ``limit`` bytes."""
     if not content:
         raise UserInputError(f"the uploaded {what} is empty")
     if len(content) > limit:
         raise UserInputError(f"the uploaded {what} is {len(content) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
+
+
+def store_upload(outdir: str | os.PathLike, content: bytes, limit: int, what: str, stem: str, ext: str,
+                 check: Callable[[Path], object]) -> Path:
+    """Store an upload (size checked first) as ``<outdir>/uploads/<stem>-<random><ext>`` and run
+    ``check(path)``; when it raises UserInputError the file is removed and the error says
+    the upload cannot be used (the stored path never shown). Returns the path."""
+    check_size(content, limit, what)
+    path = Path(outdir) / "uploads" / f"{stem}-{secrets.token_hex(6)}{ext}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, content)
+    try:
+        check(path)
+    except UserInputError as exc:
+        path.unlink(missing_ok=True)
+        raise UserInputError(f"the uploaded {what} cannot be used: {str(exc).replace(str(path), 'it')}") from None
+    return path
 
 
 def store_photo(outdir: str | os.PathLike, content: bytes, limit: int = MAX_PHOTO_BYTES) -> Path:
@@ -53,17 +72,8 @@ def store_photo(outdir: str | os.PathLike, content: bytes, limit: int = MAX_PHOT
     `perception.image_io.load_image`, so a truncated or corrupt image is refused here."""
     from avatarforge.perception.image_io import load_image
 
-    _check_size(content, limit, "photo")
-    ext = sniff_image(content)
-    path = Path(outdir) / "uploads" / f"photo-{secrets.token_hex(6)}{ext}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, content)
-    try:
-        load_image(path)
-    except UserInputError as exc:
-        path.unlink(missing_ok=True)
-        raise UserInputError(f"the uploaded photo cannot be used: {str(exc).replace(str(path), 'it')}") from None
-    return path
+    check_size(content, limit, "photo")
+    return store_upload(outdir, content, limit, "photo", "photo", sniff_image(content), load_image)
 
 
 def store_params(outdir: str | os.PathLike, content: bytes, limit: int = MAX_PARAMS_BYTES) -> Path:
@@ -71,13 +81,4 @@ def store_params(outdir: str | os.PathLike, content: bytes, limit: int = MAX_PAR
     by `bodies.ParamsFile.read`); returns the path."""
     from avatarforge.bodies import ParamsFile
 
-    _check_size(content, limit, "params file")
-    path = Path(outdir) / "uploads" / f"params-{secrets.token_hex(6)}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, content)
-    try:
-        ParamsFile.read(path)
-    except UserInputError as exc:
-        path.unlink(missing_ok=True)
-        raise UserInputError(f"the uploaded params file cannot be used: {str(exc).replace(str(path), 'it')}") from None
-    return path
+    return store_upload(outdir, content, limit, "params file", "params", ".json", ParamsFile.read)
