@@ -244,9 +244,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="also write faces.png + fit_overlay.png per face here")
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--video", type=Path, default=None, help="also score one frame per second of this face video")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None,
+                    help="no run: write --json from the JSONs of runs on parts (--only ... --json PART)")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "faces.json",
                     help="where the figures go")
     args = ap.parse_args()
+    if args.merge:
+        _merge(args.merge, args.json)
+        return
     dlib, detector, predictor = _dlib()
 
     from avatarforge.bodies import load_body
@@ -297,7 +302,8 @@ def main() -> None:
                                rec.landmarks.points[:, :2], rec.fit.ibug68_2d, ref, mp68)
 
     names = [n for n in PHOTOS if (args.photos / n).exists() and (not args.only or n in args.only)]
-    find_faces(load_image(args.photos / names[0]))  # warm the models
+    if names:
+        find_faces(load_image(args.photos / names[0]))  # warm the models
     rows, recall = [], []
     for name in names:
         path = args.photos / name
@@ -315,6 +321,46 @@ def main() -> None:
             write_faces(args.out / f"{path.stem}_faces", image.rgb, faces, seconds=t_faces, force=True)
         for face in faces:
             score(path, image, face, rows)
+    video_rows: list[dict] = []
+    if args.video:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in _video_frames(args.video, Path(tmp)):
+                image = load_image(path)
+                print(path.name, flush=True)
+                for face in find_faces(image):
+                    score(path, image, face, video_rows)
+    _write(args.json, {n: PHOTOS[n] for n in names}, recall, rows, video_rows,
+           args.video.name if args.video else None)
+
+
+def _write(path: Path, photos: dict, recall: list[dict], rows: list[dict], video_rows: list[dict],
+           video_name: str | None) -> None:
+    data = {"summary": {}, "photos": photos, "recall": recall, "rows": rows, "video": video_name,
+            "video_rows": video_rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))  # the rows first: a part run has no full summary
+    data["summary"] = _summary(rows, recall, video_rows, video_name) if rows and recall else {}
+    print(json.dumps(data["summary"], indent=1))
+    path.write_text(json.dumps(data, indent=1))
+
+
+def _merge(parts: list[Path], out: Path) -> None:
+    """One result from the JSONs of runs on parts of the photos (``--only``) and the video."""
+    photos, recall, rows, video_rows, video_name = {}, [], [], [], None
+    for part in parts:
+        d = json.loads(part.read_text())
+        photos.update(d["photos"])
+        recall += d["recall"]
+        rows += d["rows"]
+        video_rows += d.get("video_rows", [])
+        video_name = d.get("video") or video_name
+    _write(out, photos, recall, rows, video_rows, video_name)
+
+
+def _summary(rows: list[dict], recall: list[dict], video_rows: list[dict], video_name: str | None) -> dict:
+    """The figures of the whole run (photos, and the video frames when there are any)."""
     # dlib's predictor on a box it did not find itself is no independent reference (it lands
     # 25-50 % off on the faces where that happened): those rows are reported, not scored.
     scored = [r for r in rows if r["reference_box"].startswith("dlib")]
@@ -364,22 +410,9 @@ def main() -> None:
     summary["by_yaw_model"] = _by_yaw(scored, "nme_model")
     summary["tuning_photos"] = _summary_of([r for r in rows if r["tuning"]])
     summary["held_out_photos"] = _summary_of([r for r in rows if not r["tuning"]])
-    video_rows: list[dict] = []
-    if args.video:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in _video_frames(args.video, Path(tmp)):
-                image = load_image(path)
-                print(path.name, flush=True)
-                for face in find_faces(image):
-                    score(path, image, face, video_rows)
-        summary["video"] = {"file": args.video.name, **_summary_of(video_rows)}
-    print(json.dumps(summary, indent=1))
-    out = args.json
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"summary": summary, "photos": {n: PHOTOS[n] for n in names}, "recall": recall,
-                               "rows": rows, "video_rows": video_rows}, indent=1))
+    if video_rows:
+        summary["video"] = {"file": video_name, **_summary_of(video_rows)}
+    return summary
 
 
 if __name__ == "__main__":
