@@ -99,8 +99,10 @@ def write_fit_overlay(rec, path: str | os.PathLike, max_side: int = 1600):
 
     out = rec.body.forward_params(rec.fit.values)
     faces = out.faces.numpy()
+    # the fitted model's own points (the exported ones lean on the detector's for the features)
+    model_ibug = rec.fit.ibug68_model_2d if rec.fit.ibug68_model_2d is not None else rec.fit.ibug68_2d
     img = draw_fit_overlay(rec.rgb, out.vertices[0].numpy(), faces[head_faces(rec.body, faces)], rec.fit.camera,
-                           rec.landmarks.points, rec.fit.ibug68_2d, max_side=max_side)
+                           rec.landmarks.points, model_ibug, max_side=max_side)
     _save_png(img, path)
     return img
 

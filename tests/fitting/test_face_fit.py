@@ -38,6 +38,10 @@ def test_fit_recovers_shape_pose_and_expression(body, scene):
     pts = load_embedding().points(body.forward_params(fit.values).vertices, body.faces.numpy())[0].numpy()
     assert np.allclose(fit.camera.project(pts)[:, :2], fit.landmarks_2d, atol=1e-2)
     assert fit.ibug68_2d.shape == (68, 2)
+    # The export is the model's own points fused with the detection it was fitted to.
+    from avatarforge.fitting.ibug68 import fuse_with_detected
+
+    np.testing.assert_allclose(fit.ibug68_2d, fuse_with_detected(fit.ibug68_model_2d, lm.points), atol=1e-3)
 
 
 def test_fit_is_deterministic(body, scene):

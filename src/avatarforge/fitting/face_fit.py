@@ -21,7 +21,7 @@ from torch import Tensor
 
 from avatarforge.bodies.landmark_embedding import LandmarkEmbedding, load_embedding
 from avatarforge.fitting.head_model import HeadModel
-from avatarforge.fitting.ibug68 import JAW, contour_lines, far_side, march, marched_jaw
+from avatarforge.fitting.ibug68 import JAW, contour_lines, far_side, fuse_with_detected, march, marched_jaw
 from avatarforge.perception.landmark_groups import EYE_PAIRS, FEATURES, IRIS, LIP_PAIRS, OVAL
 from avatarforge.render.camera import Camera
 
@@ -91,13 +91,18 @@ class FaceFit:
     landmarks_2d: np.ndarray
     """(478, 2) fitted model landmarks projected into the photo (pixels)."""
     ibug68_2d: np.ndarray
-    """(68, 2) iBUG-68 landmarks of the fitted model projected into the photo (pixels)."""
+    """(68, 2) exported iBUG-68 landmarks (pixels): the fitted model's (:attr:`ibug68_model_2d`)
+    fused with the detector's mapped points where those are closer to the 300-W convention
+    (:func:`~avatarforge.fitting.ibug68.fuse_with_detected`: the features; the jaw is the model's)."""
     detected: np.ndarray
     """(478, 3) the detector's landmarks used."""
     rmse_px: float
     """Root-mean-square landmark reprojection error (non-contour landmarks), pixels."""
     seconds: float
     losses: list[float] = field(default_factory=list)
+    ibug68_model_2d: np.ndarray | None = None
+    """(68, 2) the fitted model's own iBUG-68 projected into the photo (pixels; far-side jaw
+    marched to the silhouette), before the fusion with the detector."""
 
 
 def _robust(r: Tensor, delta: float = 0.01) -> Tensor:
@@ -406,8 +411,9 @@ def _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, loss
     ib_uv, _ = marched_jaw(ib_proj[:, :2], ib_proj[list(JAW), 2], x_rest, lines, v_uv)
     keep = np.setdiff1d(np.arange(478), prob.oval)
     rmse = float(np.sqrt(((uv[keep] - prob.det[keep].numpy()) ** 2).sum(-1).mean()))
-    return FaceFit(values, camera, uv, ib_uv, np.column_stack([prob.det.numpy(), prob.det_z.numpy()]),
-                   rmse, seconds, losses)
+    det = prob.det.numpy().astype(np.float64)
+    return FaceFit(values, camera, uv, fuse_with_detected(ib_uv, det), np.column_stack([det, prob.det_z.numpy()]),
+                   rmse, seconds, losses, ibug68_model_2d=ib_uv)
 
 
 def _full_vertices(body, values) -> np.ndarray:

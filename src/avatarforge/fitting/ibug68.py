@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = [
     "IBUG68_FROM_MP", "IBUG68_GROUPS", "JAW", "ibug68_from_mediapipe", "inter_ocular",
-    "contour_lines", "far_side", "march", "marched_jaw",
+    "contour_lines", "far_side", "march", "marched_jaw", "DETECTED_SHARE", "fuse_with_detected",
 ]
 
 #: iBUG index -> MediaPipe face-mesh indices averaged for it. Chosen to follow the 300-W
@@ -134,3 +134,31 @@ def marched_jaw(points_uv: np.ndarray, depth: np.ndarray, x_rest: np.ndarray, li
         if len(ids) and np.sign(x_rest[k]) == side:
             out[k] = vertices_uv[ids[march(vertices_uv[ids], side * left_dir)]]
     return out, side
+
+
+# -- the exported points: the fitted model fused with the detector where that is closer ------
+
+DETECTED_SHARE: dict[str, float] = {"jaw": 0.0, "brows": 1.0, "nose": 0.5, "eyes": 0.75, "mouth": 1.0}
+"""Share of the detected point (MediaPipe's 478 mapped by :data:`IBUG68_FROM_MP`) in each
+exported iBUG-68 point, per :data:`IBUG68_GROUPS` group; the rest is the fitted model's.
+The fitted surface smooths the features towards the model's shape (its brows sat 4-5 % of the
+eye-corner distance from dlib's, the detector's 3 %), so the features lean on the detector;
+the jaw stays the model's: on a turned head MediaPipe's far-side oval is the hidden 3D contour,
+the model's marched jaw the visible silhouette. Chosen by grid search (steps of 0.25) on the
+tuning photos of ``benchmarks/bench_faces.py`` (``TUNING_PHOTOS``), checked on the others."""
+
+
+def fuse_with_detected(model_uv: np.ndarray, detected_uv: np.ndarray,
+                       share: dict[str, float] | None = None) -> np.ndarray:
+    """The exported (68, 2) iBUG-68 points: per group, ``share`` (default
+    :data:`DETECTED_SHARE`) of the detector's mapped point (``detected_uv``: (478, 2) or
+    (468, 2) MediaPipe points) plus the rest of the fitted model's (``model_uv``: (68, 2),
+    already marched)."""
+    share = DETECTED_SHARE if share is None else share
+    det = ibug68_from_mediapipe(np.asarray(detected_uv, dtype=np.float64)[:, :2])
+    out = np.array(model_uv, dtype=np.float64, copy=True)
+    for group, ids in IBUG68_GROUPS.items():
+        w = float(share.get(group, 0.0))
+        ids = list(ids)
+        out[ids] = (1.0 - w) * out[ids] + w * det[ids]
+    return out

@@ -116,6 +116,7 @@ def landmarks_json(rec: FaceReconstruction) -> dict:
         "detected": np.round(rec.landmarks.points[:, :2], 3).tolist(),
         "detected_depth": np.round(rec.landmarks.points[:, 2], 3).tolist(),
         "ibug68": np.round(rec.fit.ibug68_2d, 3).tolist(),
+        **({"ibug68_model": np.round(rec.fit.ibug68_model_2d, 3).tolist()} if rec.fit.ibug68_model_2d is not None else {}),
         "fitted_mediapipe478": np.round(rec.fit.landmarks_2d, 3).tolist(),
         "face_index": int(getattr(rec.landmarks, "face_index", 0)),
         **({"iris_network": {
@@ -194,5 +195,6 @@ def load_face_result(folder: str | os.PathLike, body=None) -> FaceReconstruction
     body = body or load_body(pf.backend, **pf.backend_config)
     values = body.params.complete(pf.values)
     fit = FaceFit(values, Camera.from_dict(pf.extra["camera"]), np.asarray(lm.get("fitted_mediapipe478", det[:, :2])),
-                  np.asarray(lm["ibug68"]), det, float("nan"), 0.0)
+                  np.asarray(lm["ibug68"]), det, float("nan"), 0.0,
+                  ibug68_model_2d=np.asarray(lm["ibug68_model"]) if "ibug68_model" in lm else None)
     return FaceReconstruction(Path(pf.extra["photo"]), image.rgb, landmarks, fit, body, [])
