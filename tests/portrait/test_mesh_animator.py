@@ -110,7 +110,7 @@ def test_tracking_follows_a_synthetic_face_video(body):
     frames = []
     for extra in ({}, {"jawOpen": 0.6}, {"pose.head.y": 20.0}, None, {}):
         frames.append(np.full((640, 640, 3), 40, np.uint8) if extra is None else _render(body, seed=5, **extra)[2])
-    track = track_face_frames(frames, body, FaceTrackConfig(steps=25, first=FAST_FIT))
+    track = track_face_frames(frames, body, FaceTrackConfig(steps=5, first=FAST_FIT))
     assert track.found.tolist() == [True, True, True, False, True]
     jaw = track.expression[:, list(track.expression_names).index("jawOpen")]
     assert jaw[1] > jaw[0] + 0.2 and jaw[4] < jaw[1] - 0.15

@@ -78,6 +78,9 @@ class FaceFitConfig:
     """Re-pick the silhouette correspondences every N steps."""
     march_fit: bool = True
     """Slide the far side's lower-contour model points to the silhouette in the fit."""
+    solve_iterations: int = 0
+    """Gauss-Newton iterations on the expression, head/eye rotation and translation after the
+    Adam stages, the identity and focal held (:mod:`.face_solve`; a few ms each)."""
 
 
 @dataclass
@@ -250,6 +253,13 @@ def fit_face_state(points, image_size, body=None, config=None) -> tuple[_Problem
     optimise(prob, state, cfg.full_steps,
              ("t", "head_rot", "phen", "local_sub", "expr", "eye_rot") + (("log_f",) if cfg.fit_focal else ()),
              losses=losses)
+    if cfg.solve_iterations > 0:
+        from avatarforge.fitting.face_solve import ExpressionPoseSolver
+
+        solver = ExpressionPoseSolver(prob, phen, local_sub, log_f)
+        x = ExpressionPoseSolver.pack(state)
+        x, _ = solver.solve(x, *solver.contour(x), iterations=cfg.solve_iterations)
+        ExpressionPoseSolver.unpack(x, state)
     fit = _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, losses, time.perf_counter() - start)
     return prob, state, fit
 

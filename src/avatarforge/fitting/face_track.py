@@ -3,8 +3,11 @@
 The first frame with a face gets the full fit (:func:`.face_fit.fit_face_state`: identity,
 expression, head pose, camera). Every later frame keeps that identity and camera and moves
 only the expression (the 52 ARKit actions), the head rotation, the eye rotation and the head's
-translation, with a few Adam steps warm-started from the previous frame, so tracking runs at
-about video rate. Frames without a detected face are marked ``found = False`` and hold the
+translation, with a few Gauss-Newton iterations of the same objective warm-started from the
+previous frame (:mod:`.face_solve`: a few milliseconds each), and the landmarks come from the
+landmark model alone on the region the previous frame's points give (MediaPipe's tracking
+mode; :func:`avatarforge.perception.face.track_face_landmarks`), re-detecting only when that
+loses the face, so tracking runs at video rate. Frames without a detected face are marked ``found = False`` and hold the
 previous values (a caller decides how to ease them back).
 
 The result is what an animator needs per frame: :class:`FaceTrack` (used by
@@ -22,7 +25,7 @@ import numpy as np
 from jaxtyping import Bool, Float
 
 from avatarforge.errors import UserInputError
-from avatarforge.fitting.face_fit import FaceFit, FaceFitConfig, _full_local, fit_face_state, optimise
+from avatarforge.fitting.face_fit import FaceFit, FaceFitConfig, fit_face_state
 
 __all__ = ["FaceTrackConfig", "FaceFrame", "FaceTrack", "FaceTracker", "track_face_frames", "track_face_video"]
 
@@ -31,8 +34,9 @@ __all__ = ["FaceTrackConfig", "FaceFrame", "FaceTrack", "FaceTracker", "track_fa
 class FaceTrackConfig:
     """Settings of :class:`FaceTracker`."""
 
-    steps: int = 12
-    """Adam steps per frame after the first (warm-started from the previous frame)."""
+    steps: int = 2
+    """Gauss-Newton (Levenberg-Marquardt) iterations per frame after the first, warm-started
+    from the previous frame (:class:`.face_solve.ExpressionPoseSolver`)."""
     first: FaceFitConfig = field(default_factory=FaceFitConfig)
     """The full fit of the first frame with a face."""
 
@@ -85,26 +89,29 @@ class FaceTracker:
         self.cfg = config or FaceTrackConfig()
         self.prob = None
         self.state = None
+        self.solver = None
+        self.x: np.ndarray | None = None
         self.first_fit: FaceFit | None = None
 
     def update(self, points: Float[np.ndarray, "478 3"], image_size: tuple[int, int]) -> FaceFrame:
         """Fit one frame's landmarks (pixels, as from ``perception.face.face_landmarks``)."""
-        import torch
-
+        from avatarforge.fitting.face_solve import ExpressionPoseSolver
         from avatarforge.util.threads import torch_threads
 
         points = np.asarray(points, dtype=np.float64)
-        with torch_threads(1):
-            if self.prob is None or tuple(self.prob.size) != tuple(image_size):
+        if self.prob is None or tuple(self.prob.size) != tuple(image_size):
+            with torch_threads(1):
                 self.prob, self.state, self.first_fit = fit_face_state(points, image_size, self.body, self.cfg.first)
-            else:
-                self.prob.set_points(points)
-                optimise(self.prob, self.state, self.cfg.steps, ("t", "head_rot", "expr", "eye_rot"))
             s = self.state
-            with torch.no_grad():
-                verts, _ = self.prob.model(s.phen, _full_local(self.prob, s.local_sub), s.expr, s.head_rot, s.eye_rot)
-                uv, _ = self.prob.project(self.prob.landmarks(verts), s.t, s.log_f)
-            err = float(((uv[0] - self.prob.det) ** 2).sum(-1).mean().sqrt())
+            self.solver = ExpressionPoseSolver(self.prob, s.phen, s.local_sub, s.log_f)
+            self.x = ExpressionPoseSolver.pack(s)
+        else:
+            self.prob.set_points(points)
+            self.x, _ = self.solver.solve(self.x, *self.solver.contour(self.x), iterations=self.cfg.steps)
+            ExpressionPoseSolver.unpack(self.x, self.state)
+        uv = self.solver.landmarks_uv(self.x)
+        err = float(np.sqrt(((uv - points[:, :2]) ** 2).sum(-1).mean()))
+        s = self.state
         return FaceFrame(expression=s.expr[0].numpy().astype(np.float64).copy(),
                          head=s.head_rot[0].numpy().astype(np.float64).copy(),
                          eyes=s.eye_rot[0].numpy().astype(np.float64).copy(), rmse_px=err)
@@ -113,28 +120,32 @@ class FaceTracker:
 def track_face_frames(frames: Iterable[np.ndarray], body=None, config: FaceTrackConfig | None = None,
                       fps: float = 25.0, progress: Callable[[int], None] | None = None) -> FaceTrack:
     """Track the largest face through RGB frames (see the module docstring)."""
-    from avatarforge.perception.face import face_landmarks
+    from avatarforge.perception.face import face_landmarks, track_face_landmarks
 
     tracker = FaceTracker(body, config)
     expr, head, eyes, found, points = [], [], [], [], []
     last = None
+    previous = None  # the last frame's points, for the landmark model's tracking ROI
     t_fit, t_rest, n_rest = 0.0, 0.0, 0
     for i, frame in enumerate(frames):
         t0 = time.perf_counter()
-        try:
-            lm = face_landmarks(frame)
-        except UserInputError:
-            lm = None
+        lm = None if previous is None else track_face_landmarks(frame, previous)
+        if lm is None:
+            try:
+                lm = face_landmarks(frame).points
+            except UserInputError:
+                lm = None
+        previous = lm
         if lm is not None:
             first = tracker.prob is None
-            last = tracker.update(lm.points, lm.image_size)
+            last = tracker.update(lm, (frame.shape[1], frame.shape[0]))
             dt = time.perf_counter() - t0
             if first:
                 t_fit = dt
             else:
                 t_rest, n_rest = t_rest + dt, n_rest + 1
         found.append(lm is not None)
-        points.append(None if lm is None else lm.points)
+        points.append(lm)
         if last is None:
             expr.append(np.zeros(52)), head.append(np.zeros(3)), eyes.append(np.zeros((2, 3)))
         else:

@@ -44,7 +44,7 @@ from avatarforge.perception.face_detect import FaceBox, ImageLike, as_rgb, detec
 __all__ = [
     "CROP_SIZE", "MIN_FACE_PX", "MIN_LANDMARK_PX", "MAX_YAW_DEG", "ROI_SCALES",
     "FaceBox", "FaceLandmarks", "FoundFace", "detect_faces", "face_landmarks", "face_size", "find_faces",
-    "yaw_from_points", "mesh_on_whole_image",
+    "yaw_from_points", "mesh_on_whole_image", "track_face_landmarks",
 ]
 # FaceBox and detect_faces live in .face_detect and are re-exported here.
 
@@ -477,3 +477,27 @@ def face_landmarks(
             "inaccurate; use a closer or higher-resolution photo"
         )
     return FaceLandmarks(face.points, face.box, (width, height), n, index, warnings, face.yaw_deg)
+
+
+# -- video tracking -------------------------------------------------------------------------
+
+TRACK_SIZE_RATIO = (0.7, 1.4)
+"""A tracked mesh whose box is outside this ratio of the previous frame's is a lost track."""
+
+
+def track_face_landmarks(image: ImageLike, previous: Float[np.ndarray, "478 3"]) -> np.ndarray | None:
+    """The 478 landmarks of a video frame from the previous frame's: the landmark model once
+    on the ROI those points give, as mediapipe's face-mesh graph tracks in video mode (no
+    detector, one pass: ~5x cheaper than :func:`face_landmarks`). None when the track is
+    lost (the presence gate rejects the crop, or the mesh is not centred inside the previous
+    one's box or is of another size): the caller detects again with :func:`face_landmarks`."""
+    rgb, _ = as_rgb(image)
+    points = _landmarks_in_roi(rgb, _roi_from_points(previous))
+    if points is None or not np.isfinite(points).all():
+        return None
+    x0, y0, x1, y1 = _mesh_box(previous)
+    lo, hi = points[:, :2].min(0), points[:, :2].max(0)
+    cx, cy = (lo + hi) / 2
+    ratio = (hi[0] - lo[0]) / max(x1 - x0, 1e-6)
+    ok = x0 <= cx <= x1 and y0 <= cy <= y1 and TRACK_SIZE_RATIO[0] <= ratio <= TRACK_SIZE_RATIO[1]
+    return points if ok else None

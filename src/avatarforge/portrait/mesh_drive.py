@@ -49,8 +49,8 @@ class MeshDriveConfig:
     """Stop after this many frames."""
     side_by_side: bool = True
     """Put the driving frame (resized to the photo's height) left of the result."""
-    track_steps: int = 12
-    """Warm-started fit steps per driver frame."""
+    track_steps: int = 2
+    """Warm-started solver iterations per driver frame (``fitting.face_track``)."""
     max_head: float = 20.0
     """Head rotation passed on is clamped to +-this many degrees per axis (a photo warped
     further turns into a pasted-on face)."""
