@@ -68,7 +68,11 @@ def main() -> None:
                     print(f"{bname:13s} {g_rest.name:10s} {pose:8s} built {100 * row['showing_built']:.3f} %  "
                           f"skinned {100 * row['showing_skinned']:.3f} %", flush=True)
     worst = max(max(r["showing_built"], r["showing_skinned"]) for r in rows)
-    summary = {"max_showing_percent": round(100 * worst, 4), "target_percent": 0.5, "passes": bool(worst <= 0.005),
+    by_garment: dict[str, dict[str, float]] = {}
+    for r in rows:  # worst over the bodies and both ways (built, skinned), in percent
+        cell = by_garment.setdefault(r["garment"], {})
+        cell[r["pose"]] = max(cell.get(r["pose"], 0.0), round(100 * max(r["showing_built"], r["showing_skinned"]), 3))
+    summary = {"max_showing_percent": round(100 * worst, 4), "worst_percent_by_garment_and_pose": by_garment, "target_percent": 0.5, "passes": bool(worst <= 0.005),
                "median_outfit_build_seconds": round(float(np.median(build_s)), 3), "cases": len(rows),
                "poses": list(POSE_PRESETS), "bodies": BODIES, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

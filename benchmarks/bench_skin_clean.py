@@ -9,6 +9,8 @@ texels away from the scalp, eyes, brows, lips and cavities):
 * ``occluded``: texels the clean render shows (bake weight > 0.5) whose photo pixel the
   occluders cover;
 * ``never_seen``: texels the clean render does not show (bake weight 0): completed only;
+* ``oracle_fill``: the error of the truth itself push-pull filled into the occluded texels from
+  the scored texels around them -- the floor of any completion that only sees the neighbours;
 * ``occluder_colour``: share of all scored texels closer to an occluder's colour than to the
   truth by more than 10 delta E (glasses, strands, hat or background baked in).
 
@@ -135,7 +137,21 @@ def run(rec, truth_linear: np.ndarray, size: int = 1024) -> dict:
     occ_cols = np.array([from_uint8(np.array(c, np.uint8)) for c in (GLASSES, STRANDS, HAT, BACKGROUND)], np.float32)
     out = {"size": size, "texels": {"scored": int(scored.sum()), "occluded": int(occluded.sum()),
                                     "never_seen": int(never.sum())}}
+    # The floor of any completion from the texels around: the truth itself, push-pull filled
+    # into the occluded texels from the scored texels the occluders leave (the truth there
+    # holds the real photo's detail -- e.g. the fringe's shadow on the forehead -- which no
+    # completion can predict; never-seen texels are scored against a truth made by the same
+    # skin synthesis as the completion, so they are easy by construction).
+    from avatarforge.texture.fill import push_pull
+
+    oracle = push_pull(truth, (scored & ~occluded).astype(np.float32))
+    de_oracle = np.zeros(scored.shape, np.float32)
+    de_oracle[occluded] = _delta_e(oracle[occluded], truth[occluded])
+    out["oracle_fill"] = {"occluded_mean_de": round(float(de_oracle[occluded].mean()), 2),
+                          "occluded_mean_de_by_kind": {k: round(float(de_oracle[m & occluded].mean()), 2)
+                                                       if (m & occluded).any() else None for k, m in by_kind.items()}}
     parsing = parse_photo(img, pts)
+    images = {"photo": img, "parsing": parsing, "truth": truth, "scored": scored, "occluded": occluded, "never": never}
     for label, tex in (("without_parsing", make_texture(synth, size=size)),
                        ("with_parsing", make_texture(synth, size=size, parsing=parsing))):
         a = tex.albedo_linear
@@ -150,8 +166,9 @@ def run(rec, truth_linear: np.ndarray, size: int = 1024) -> dict:
                       "occluder_colour_share": round(float(occ_colour.mean()), 4),
                       "occluded_mean_de_by_kind": {k: round(float(de_img[m].mean()), 2) if m.any() else None
                                                    for k, m in by_kind.items()}}
+        images[label] = {"albedo": a, "delta_e": de_img, "weight": tex.weight}
     out["detected"] = parsing.accessories.to_dict()
-    out["_images"] = {"photo": img, "parsing": parsing}
+    out["_images"] = images
     return out
 
 

@@ -85,3 +85,22 @@ def test_mirror_side_is_preferred_when_seen():
     mirrored = img[:, ::-1][dark]
     np.testing.assert_allclose(res.albedo[dark].mean(0), mirrored.mean(0), rtol=0.02)
     assert res.from_mirror > 0.9
+
+
+def test_low_weight_texels_do_not_colour_the_fill():
+    """An unseen hole fringed by a ring of pale, barely-seen texels (grey hair at a temple that
+    the parsing let through with little weight) is filled with the skin around it, not the
+    fringe's colour -- unless every seen texel is a source (``source_weight`` 0)."""
+    img = skin_image()
+    weight = np.ones((S, S), np.float32)
+    hole = blob(r=10)
+    ring = blob(r=16) & ~hole
+    weight[hole] = 0.0
+    img[hole] = 0.0
+    weight[ring] = 0.1
+    img[ring] = (0.8, 0.78, 0.75)
+    region = np.ones((S, S), bool)
+    for source_weight, near_skin in ((0.6, True), (0.0, False)):
+        res = inpaint(img, weight, region, region, TONE, cfg=InpaintConfig(source_weight=source_weight))
+        centre = res.albedo[blob(r=4)].mean(0)
+        assert (np.abs(centre / TONE - 1).max() < 0.1) == near_skin, (source_weight, centre)

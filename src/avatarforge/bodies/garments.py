@@ -228,15 +228,20 @@ def _field(spec: GarmentSpec, r: BodyRegions, part: str) -> tuple[np.ndarray, np
 
 
 def _offset_part(v: np.ndarray, n: np.ndarray, faces: np.ndarray, allowed: np.ndarray, s: np.ndarray,
-                 thickness: float):
-    """(vertices, faces, body vertex of each garment vertex, covered body vertices) of the body
-    triangles in ``allowed`` that reach inside (``s <= 0``), pushed ``thickness`` out along the
-    normals. Their corners outside move along the triangle edges onto the zero level of ``s``
-    (the mean of the crossings with their inside neighbours): a clean edge, not a saw-tooth."""
+                 thickness: float, si: np.ndarray, sw: np.ndarray):
+    """(vertices, faces, body vertex of each garment vertex, covered body vertices, skin indices,
+    skin weights) of the body triangles in ``allowed`` that reach inside (``s <= 0``), pushed
+    ``thickness`` out along the normals. Their corners outside move along the triangle edges onto
+    the zero level of ``s`` (the mean of the crossings with their inside neighbours): a clean
+    edge, not a saw-tooth. A moved corner's skinning is blended like its position (the body's
+    weights at the crossing, ``si``/``sw`` the body's), so the edge stays on the skin it was
+    built on when the body is posed (with the outside corner's weights alone the edge of a
+    sleeveless top slid inwards over the shoulders in the T pose and showed the skin under it)."""
     inside = allowed & (s <= 0)
     f = faces[allowed[faces].all(1) & inside[faces].any(1)]
     used = np.unique(f)
     pos = v.copy()
+    gi, gw = si.copy(), sw.copy()
     e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
     e = np.concatenate([e, e[:, ::-1]])
     e = e[~inside[e[:, 0]] & inside[e[:, 1]]]  # (outside corner, inside neighbour)
@@ -248,6 +253,13 @@ def _offset_part(v: np.ndarray, n: np.ndarray, faces: np.ndarray, allowed: np.nd
         moved = np.flatnonzero(cnt)
         for axis in range(3):
             pos[moved, axis] = np.bincount(a, cross[:, axis], minlength=len(v))[moved] / cnt[moved]
+        # The same blend of the skinning weights, over a dense (moved corner, joint) table.
+        row = np.searchsorted(moved, a)
+        dense = np.zeros((len(moved), int(si.max()) + 1))
+        for ends, share in ((a, 1.0 - t), (b, t)):
+            np.add.at(dense, (np.repeat(row, si.shape[1]), si[ends].ravel()),
+                      (sw[ends].astype(np.float64) * share).ravel())
+        gi[moved], gw[moved] = _top_k(dense, si.shape[1])
     remap = np.full(len(v), -1)
     remap[used] = np.arange(len(used))
     # Covered: the inside vertices not on the garment's border (skin exactly at a hard edge,
@@ -256,7 +268,8 @@ def _offset_part(v: np.ndarray, n: np.ndarray, faces: np.ndarray, allowed: np.nd
     uniq, count = np.unique(edges, axis=0, return_counts=True)
     border = np.zeros(len(v), bool)
     border[uniq[count == 1].ravel()] = True
-    return pos[used] + thickness * n[used], remap[f], used, used[inside[used] & ~border[used]]
+    return (pos[used] + thickness * n[used], remap[f], used, used[inside[used] & ~border[used]],
+            gi[used], gw[used])
 
 
 def _hull(v: np.ndarray, r: BodyRegions, top_y_rest: float, hem_chain: float, thickness: float, out,
@@ -337,11 +350,11 @@ def build_garment(out, name: str, regions: BodyRegions | None = None) -> Garment
     parts = [p for p, on in (("top", spec.sleeve is not None), ("bottom", spec.leg is not None), ("feet", spec.feet)) if on]
     for part in parts:
         allowed, field_s = _field(spec, r, part)
-        gv, gf, used, inside = _offset_part(v, n, faces, allowed, field_s, spec.thickness)
+        gv, gf, _, inside, gi, gw = _offset_part(v, n, faces, allowed, field_s, spec.thickness, si, sw)
         pieces_v.append(gv)
         pieces_f.append(gf)
-        pieces_i.append(si[used])
-        pieces_w.append(sw[used])
+        pieces_i.append(gi)
+        pieces_w.append(gw)
         covers.append(inside)
     if spec.skirt is not None:
         span = r.waist_y - r.hip_y

@@ -4,8 +4,10 @@ pixelated or too small still gives an avatar.
 The shape and pose come from the body (:func:`avatarforge.fitting.body_fit.fit_body` on the
 pose detector's landmarks, the silhouette's coverage term only where skin shows: see
 :func:`avatarforge.perception.body_parsing.parse_body_photo`), the head from the body
-model's defaults for that shape (no face fit, no photo texture: the default skin material),
-and a warning says so. The photo is parsed from the pose alone (parsing.png).
+model's defaults for that shape (no face fit, no photo texture), and a warning says so. The
+skin is a plain texture in the tone of the photo's visible neck/arm/hand skin
+(:func:`body_skin_texture`); the hair is short, in the colour of the parsed hair pixels
+(:func:`body_hair`; ``--hair``/``--hair-color`` override). The photo is parsed from the pose alone (parsing.png).
 
 Also :func:`render_over_photo`: the avatar, posed as in the photo, seen through the body
 fit's camera (``render_fitted.png`` of full-body photos with ``--keep-pose``).
@@ -20,11 +22,13 @@ import numpy as np
 
 from avatarforge.util.progress import Stages
 
-__all__ = ["create_from_body", "render_over_photo", "write_body_only_outputs", "NO_FACE_WARNING",
+__all__ = ["create_from_body", "render_over_photo", "write_body_only_outputs", "NO_FACE_WARNING", "body_skin_texture",
+           "body_hair", "BODY_SKIN_LABELS", "DEFAULT_HAIR",
            "BODY_SHAPE_SEEN", "fullbody_info", "MIN_VISIBILITY", "shows_full_body"]
 
 NO_FACE_WARNING = ("no usable face in the photo ({reason}): the avatar's shape and pose come from the body, "
-                   "its head and face are the body model's defaults, and it has no photo texture")
+                   "its head and face are the body model's defaults, and its skin is a plain texture in "
+                   "the tone of the visible body skin")
 
 #: Phenotypes taken from the body fit when there is no face to infer age and gender from
 #: (with a face, :data:`avatarforge.pipeline.create.BODY_SEEN` takes fewer). Stature is not
@@ -99,15 +103,66 @@ def create_from_body(photo: str | os.PathLike, opts, body, stages: Stages, face_
         outfit = resolve_outfit(outfit_request(opts.outfit), fit_outfit(image.rgb, parsing, pose))
         worn = tuple((c.name, c.colour_srgb) for c in outfit)
         output = body.forward_params(full)
-        avatar = Avatar(body, full, opts.pose.lower(), output, outfit=worn, garments=dress(output, worn))
+    with stages.stage("skin and hair"):
+        skin, texture = body_skin_texture(image.rgb, parsing, body, output, opts.texture_size)
+        style, hair_srgb, hair_source = body_hair(image.rgb, parsing, pose, opts.hair, opts.hair_color)
+        from avatarforge.bodies.hair import build_hair
+
+        hair = None if style is None else build_hair(output, style)
+    with stages.stage("rig: avatar"):
+        avatar = Avatar(body, full, opts.pose.lower(), output, texture, hair=hair, hair_srgb=hair_srgb,
+                        outfit=worn, garments=dress(output, worn))
         posed = avatar if opts.keep_pose else _posed_like(avatar, photo_pose)
         rendered = render_over_photo(posed, fit)
     reason = str(face_error).split(":")[0].strip() or "no face found"
     warnings = [NO_FACE_WARNING.format(reason=reason)] + [w for w in pose.warnings if "not all visible" not in w] + list(inf.warnings) + list(parsing.warnings)
     user_given = sorted(set(shape_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
+    look = {"skin": {"srgb": [int(c) for c in skin.srgb], "pixels": skin.n_texels,
+                     "source": "photo body skin" if skin.n_texels else "default"},
+            "hair": {"style": "bald" if style is None else style.spec, "colour_srgb": list(hair_srgb), "source": hair_source}}
     return CreateResult(None, inf, None, avatar, rendered, {}, warnings, fit, user_given, parsing, None, outfit,
-                        photo=Path(photo))
+                        photo=Path(photo), body_look=look)
+
+
+#: Labels whose pixels give a face-less avatar its skin tone (:func:`body_skin_texture`).
+BODY_SKIN_LABELS = ("body_skin", "hands", "face_skin")
+#: Hair of a face-less avatar where the photo shows none (:func:`body_hair`).
+DEFAULT_HAIR = ("short", (60, 45, 35))
+
+
+def body_skin_texture(rgb: np.ndarray, parsing, body, output, size: int = 1024):
+    """``(SkinTone, (S, S, 3) uint8 albedo)``: the plain texture (:func:`avatarforge.texture.plain.plain_texture`,
+    ``size`` texels square) in the robust tone of the photo's parsed neck, arm, hand (and
+    face) skin pixels; the default tone when fewer than 20 show."""
+    from avatarforge.texture.plain import photo_skin_tone, plain_texture
+
+    skin = photo_skin_tone(rgb, parsing.mask(*BODY_SKIN_LABELS))
+    return skin, plain_texture(body, output, skin, size=size)
+
+
+def body_hair(rgb: np.ndarray, parsing, pose, style: str | None = None, colour=None):
+    """``(HairStyle or None for bald, sRGB, colour source)`` of a face-less photo: ``style`` (a ``--hair`` text)
+    or :data:`DEFAULT_HAIR`'s style (the head of a body-only parsing is too small to tell hair
+    lengths apart); ``colour`` or the parsed hair pixels' colour
+    (:func:`avatarforge.fitting.hair_fit.hair_colour`, its head region from the pose's face
+    points), or :data:`DEFAULT_HAIR`'s colour when fewer than 20 show."""
+    from avatarforge.bodies.hair import HairStyle
+    from avatarforge.errors import UserInputError
+    from avatarforge.fitting.hair_fit import hair_colour
+
+    try:
+        hs = HairStyle.parse(style or DEFAULT_HAIR[0])
+    except ValueError as e:
+        raise UserInputError(str(e)) from None
+    hair_px = parsing.mask("hair")
+    if colour is not None:
+        srgb, source = tuple(int(c) for c in colour), "given"
+    elif hair_px.sum() >= 20:
+        srgb, source = hair_colour(rgb, hair_px, np.asarray(pose.points)[:11]), "photo"  # nose, eyes, ears, mouth
+    else:
+        srgb, source = DEFAULT_HAIR[1], "default"
+    return (None if hs.style == "bald" else hs), srgb, source
 
 
 def _posed_like(avatar, photo_pose: dict[str, float]):
@@ -203,6 +258,7 @@ def write_body_only_outputs(result, outdir: str | os.PathLike, report, stages: S
                  "mass_kg": round(inf.mass_kg, 1), "source": "body"},
         "parsing": result.parsing.report() if result.parsing is not None else None,
         "outfit": [c.to_dict() for c in result.outfit],
+        **(result.body_look or {}),
         **fullbody_info(result, BODY_SHAPE_SEEN),
     })
     extra = {"camera": fit.camera.to_dict(), "photo": str(src.resolve()), "image_size": [fit.camera.width, fit.camera.height],

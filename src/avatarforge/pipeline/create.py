@@ -86,6 +86,8 @@ class CreateResult:
     photo: Path | None = None
     """The photo (also ``face.photo``; set when ``face`` is None: no usable face, see
     :mod:`.body_only`)."""
+    body_look: dict | None = None
+    """Without a face (:mod:`.body_only`): report.json's skin tone and hair, and where each came from."""
 
 
 @single_threaded

@@ -23,6 +23,7 @@ from avatarforge.util.colour import LUMA
 from avatarforge.texture.fill import band_noise, blur, feather, push_pull
 from avatarforge.texture.layout import TexelLayout
 from avatarforge.texture.mirror import sample_texels
+from avatarforge.texture.skin import skin_likeness
 
 __all__ = ["InpaintConfig", "InpaintResult", "dark_mask", "inpaint", "pyramid_skip_levels"]
 
@@ -42,6 +43,15 @@ class InpaintConfig:
     max_chroma: float = 0.25
     """Only texels whose chromaticity ``rgb / L`` is within this distance of the skin's are dark
     (a shadow darkens skin, it does not make it hair-coloured)."""
+    source_weight: float = 0.0
+    """Weight from which any seen texel is a source of the push-pull fill; below it (down to
+    ``min_weight``) only texels that look like the skin tone (:func:`.skin.skin_likeness` >= 0.5).
+    Low-weight texels at the edge of what the parsing lets through (a grey temple, a hairline,
+    a grazing cheek) are the likeliest to hold something else: with every seen texel as a
+    source (0, the default) a grey temple spreads a pale patch over the side of the head
+    (biden.jpg); 0.6 removes it (bench_skin_border.py: border step 4.8 -> 2.6 delta E there,
+    mean of 7 portraits 3.59 -> see results/skin_border.json) but costs 0.5 dB of the lit
+    render's PSNR in the face (tests/texture/test_texture_make.py), so it is not the default yet."""
     grow: float = 1.5
     """Dilation of the detected mask (texels)."""
     feather: float = 2.0
@@ -118,7 +128,11 @@ def inpaint(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray, "S S"]
     r = max(1, int(round(cfg.grow * scale)))
     grown = cv2.dilate(holes.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     grown = grown.astype(bool) & region & (holes | (weight >= cfg.min_weight))
+    # Sources of the fill: seen texels, those below ``source_weight`` only if they look like skin.
     good = support & ~grown & (weight >= cfg.min_weight)
+    if cfg.source_weight > cfg.min_weight:
+        weak = good & (weight < cfg.source_weight)
+        good[weak] = skin_likeness(albedo[weak], skin) >= 0.5
     out = albedo.copy()
     blend = np.zeros(albedo.shape[:2], np.float32)
     if not grown.any():

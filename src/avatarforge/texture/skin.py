@@ -19,7 +19,7 @@ from avatarforge.errors import UserInputError
 from avatarforge.util.colour import LUMA, float_to_uint8, linear_to_srgb
 from avatarforge.texture.fill import band_noise, blur
 
-__all__ = ["SkinTone", "estimate_skin_tone", "skin_detail", "skin_likeness", "synth_skin", "DEFAULT_SKIN"]
+__all__ = ["SkinTone", "estimate_skin_tone", "robust_skin_tone", "skin_detail", "skin_likeness", "synth_skin", "DEFAULT_SKIN"]
 
 #: Linear RGB of a medium skin, used when no face skin is visible at all.
 DEFAULT_SKIN = np.array([0.58, 0.38, 0.29], np.float32)
@@ -51,7 +51,14 @@ def estimate_skin_tone(colour: Float[np.ndarray, "S S 3"], weight: Float[np.ndar
         sel &= ~exclude
     if colour.shape[:2] != skin.shape or weight.shape != skin.shape:
         raise UserInputError(f"colour {colour.shape}, weight {weight.shape} and skin {skin.shape} must match")
-    c = colour[sel].astype(np.float32)
+    return robust_skin_tone(colour[sel])
+
+
+def robust_skin_tone(colour: Float[np.ndarray, "N 3"]) -> SkinTone:
+    """Robust linear skin colour of ``colour`` samples (texels or photo pixels, linear RGB): the
+    median over the samples whose luminance and chromaticity lie within 2.5 MADs of the first
+    median; :data:`DEFAULT_SKIN` (``n_texels`` 0) from fewer than 20 samples."""
+    c = np.asarray(colour, np.float32).reshape(-1, 3)
     if len(c) < 20:
         return SkinTone(DEFAULT_SKIN.copy(), 0, 0.0)
     med = np.median(c, axis=0)
