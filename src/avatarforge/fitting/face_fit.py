@@ -67,11 +67,6 @@ class FaceFitConfig:
     """L2 prior on phenotypes (towards their start values)."""
     w_expression: float = 2e-3
     """L1 prior on facial actions."""
-    expression_prior_scale: tuple[tuple[str, float], ...] = (("eyeLook", 10.0),)
-    """Per-action multipliers of ``w_expression`` by name prefix. ARKit's eyeLook* actions are
-    the lids following the gaze, which the eye rotation already carries; at the plain prior
-    the fit closed eyes with eyeLookDown + eyeSquint and never used eyeBlink (on a 20 s video
-    with blinks: eyeBlink <= 0.25 throughout, eyeLookDown up to 1.0)."""
     w_eyes: float = 1e-4
     """L2 prior on eye rotation (degrees)."""
     contour_every: int = 10
@@ -158,10 +153,6 @@ class _Problem:
         self.rc = torch.as_tensor(CAMERA_ROTATION, dtype=torch.float32)
         self.local_idx = torch.as_tensor(local_ids, dtype=torch.long)
         self.n_local = len(body.local_names)
-        prior = np.ones(len(body.expression_names), np.float32)
-        for prefix, scale in cfg.expression_prior_scale:
-            prior[[i for i, n in enumerate(body.expression_names) if n.startswith(prefix)]] *= scale
-        self.expression_prior = torch.as_tensor(prior)
 
     def set_points(self, points: np.ndarray) -> None:
         """The detected landmarks to fit (a video tracker swaps them per frame)."""
@@ -383,7 +374,7 @@ def _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_ma
         zd = prob.det_z - prob.det_z.mean()
         loss = loss + cfg.w_depth * _robust((zp - zd) / s).mean()
     loss = loss + cfg.w_local * (local_sub ** 2).sum() + cfg.w_phenotype * ((phen - prob.phen0) ** 2).sum()
-    loss = loss + cfg.w_expression * (prob.expression_prior * expr.abs()).sum() + cfg.w_eyes * (eye_rot ** 2).sum()
+    loss = loss + cfg.w_expression * expr.abs().sum() + cfg.w_eyes * (eye_rot ** 2).sum()
     if cfg.fit_focal:
         loss = loss + 0.01 * (log_f / 0.3) ** 2
     return loss.sum() if loss.dim() else loss

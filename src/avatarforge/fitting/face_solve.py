@@ -239,9 +239,7 @@ class ExpressionPoseSolver:
             r = np.linalg.norm(a, axis=1)
             total += float((c * (np.sqrt(r * r + delta * delta) - delta)).sum())
         cfg = self.prob.cfg
-        prior = self.prob.expression_prior.numpy()
-        return (total + cfg.w_expression * float((prior * np.abs(x[_EXPR])).sum())
-                + cfg.w_eyes * float((x[_EYES] ** 2).sum()))
+        return total + cfg.w_expression * float(np.abs(x[_EXPR]).sum()) + cfg.w_eyes * float((x[_EYES] ** 2).sum())
 
     def normal_equations(self, x: np.ndarray, picks: np.ndarray, targets: np.ndarray):
         """IRLS Gauss-Newton model at ``x``: (H, g), g the objective's exact gradient."""
@@ -260,7 +258,7 @@ class ExpressionPoseSolver:
         cfg = self.prob.cfg
         # The actions live in [0, 1], where the L1 prior is linear: its gradient is the constant
         # weight, also at 0 (sign(0) = 0 would hide the prior from the bound test of _bounded_step).
-        g[_EXPR] += cfg.w_expression * self.prob.expression_prior.numpy()
+        g[_EXPR] += cfg.w_expression
         g[_EYES] += 2.0 * cfg.w_eyes * x[_EYES]
         h[_EYES, _EYES] += 2.0 * cfg.w_eyes * np.eye(6)
         return h, g
