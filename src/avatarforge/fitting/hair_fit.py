@@ -18,7 +18,7 @@ import numpy as np
 
 from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
+__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
@@ -45,13 +45,17 @@ class HairFit:
     mesh: HairMesh | None = None
     """The hair on the fitted (photo) pose; None when bald."""
     scores: dict[str, float] = field(default_factory=dict)
+    texture: object | None = None
+    """texture.hair.HairTexture of the mesh (set by the pipeline; None: the flat colour)."""
 
     def to_dict(self) -> dict:
         name = "long" if self.style.style.startswith("long") else self.style.style
         return {"style": name, "spec": self.style.spec, "tie": self.style.tie, "curl": round(self.style.curl, 2),
                 "parting": self.style.parting, "length_m": round(self.style.length, 3), "volume_m": round(self.style.volume, 3),
                 "fringe": round(self.style.fringe, 2), "colour_srgb": list(self.colour_srgb),
-                "silhouette_score": round(self.score, 4)}
+                "silhouette_score": round(self.score, 4),
+                **({} if self.texture is None else {"texture_seen": round(self.texture.seen, 3),
+                                                    "strand_detail": round(self.texture.detail, 3)})}
 
 
 def hair_mask(mesh: HairMesh, camera, shape: tuple[int, int], offset=(0.0, 0.0), scale: float = 1.0):
@@ -264,24 +268,37 @@ def visible_hair(rec, fit: HairFit, fitted_output, shape: tuple[int, int]):
     return hair.mask & (hair.depth < body.depth), hair, hv
 
 
-def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.ndarray:
+def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output, texture: np.ndarray | None = None,
+                   visible=None) -> np.ndarray:
     """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
-    hair drawn in front of the body where it is nearer: flat hair colour, lightly shaded by the
-    surface's angle to the camera."""
-    vis = visible_hair(rec, fit, fitted_output, rgba.shape[:2])
+    hair drawn in front of the body where it is nearer: its ``texture`` (sRGB RGBA, sampled at
+    the hair's UVs; texels with alpha below one half are cut out) or, without one, the flat hair
+    colour lightly shaded by the surface's angle to the camera. ``visible``: the result of
+    :func:`visible_hair` when already computed."""
+    vis = visible if visible is not None else visible_hair(rec, fit, fitted_output, rgba.shape[:2])
     if vis is None:
         return rgba
     show, hair, hv = vis
     cam = rec.fit.camera
     rows, cols = np.nonzero(show)
     tri = fit.mesh.faces[hair.triangle_id[rows, cols]]
+    out = rgba.copy()
+    if texture is not None and fit.mesh.uvs is not None:
+        uv = np.einsum("nk,nkc->nc", hair.bary[rows, cols], fit.mesh.uvs[tri])  # n: pixel, k: corner, c: uv
+        th, tw = texture.shape[:2]
+        mx = (uv[:, 0] * tw - 0.5).astype(np.float32)[:, None]
+        my = ((1.0 - uv[:, 1]) * th - 0.5).astype(np.float32)[:, None]
+        px = cv2.remap(np.ascontiguousarray(texture), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
+        keep = px[:, 3] >= 128  # as glTF alphaMode MASK with export.materials.ALPHA_CUTOFF 0.5
+        out[rows[keep], cols[keep], :3] = px[keep, :3]
+        out[rows[keep], cols[keep], 3] = 255
+        return out
     a, b, c = hv[tri[:, 0]], hv[tri[:, 1]], hv[tri[:, 2]]
     n = np.cross(b - a, c - a)
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     to_cam = cam.position[None] - (a + b + c) / 3 if cam.is_perspective else -cam.R[2][None]
     to_cam = to_cam / np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-12)
     shade = 0.88 + 0.14 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
-    out = rgba.copy()
     out[rows, cols, :3] = np.clip(np.asarray(fit.colour_srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
     out[rows, cols, 3] = 255
     return out
