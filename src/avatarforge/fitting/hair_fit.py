@@ -18,7 +18,7 @@ import numpy as np
 
 from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
+__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "hair_pixels", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
@@ -268,37 +268,48 @@ def visible_hair(rec, fit: HairFit, fitted_output, shape: tuple[int, int]):
     return hair.mask & (hair.depth < body.depth), hair, hv
 
 
-def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output, texture: np.ndarray | None = None,
-                   visible=None) -> np.ndarray:
-    """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
-    hair drawn in front of the body where it is nearer: its ``texture`` (sRGB RGBA, sampled at
-    the hair's UVs; texels with alpha below one half are cut out) or, without one, the flat hair
-    colour lightly shaded by the surface's angle to the camera. ``visible``: the result of
-    :func:`visible_hair` when already computed."""
-    vis = visible if visible is not None else visible_hair(rec, fit, fitted_output, rgba.shape[:2])
+def hair_pixels(rec, fit: HairFit, fitted_output, shape: tuple[int, int], texture: np.ndarray | None = None,
+                visible=None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(rows, cols, srgb)``: the photo pixels (image of ``shape``) where the fitted hair is
+    drawn in front of the body and its sRGB colours (N, 3 uint8); None when bald. With a
+    ``texture`` (sRGB RGBA at the hair's UVs) the colour is sampled from it and texels with
+    alpha below one half are cut out; without, the flat hair colour is lightly shaded by the
+    surface's angle to the camera. ``visible``: :func:`visible_hair`'s result when already computed."""
+    vis = visible if visible is not None else visible_hair(rec, fit, fitted_output, shape)
     if vis is None:
-        return rgba
+        return None
     show, hair, hv = vis
     cam = rec.fit.camera
     rows, cols = np.nonzero(show)
     tri = fit.mesh.faces[hair.triangle_id[rows, cols]]
-    out = rgba.copy()
     if texture is not None and fit.mesh.uvs is not None:
         uv = np.einsum("nk,nkc->nc", hair.bary[rows, cols], fit.mesh.uvs[tri])  # n: pixel, k: corner, c: uv
         th, tw = texture.shape[:2]
-        mx = (uv[:, 0] * tw - 0.5).astype(np.float32)[:, None]
-        my = ((1.0 - uv[:, 1]) * th - 0.5).astype(np.float32)[:, None]
-        px = cv2.remap(np.ascontiguousarray(texture), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
-        keep = px[:, 3] >= 128  # as glTF alphaMode MASK with export.materials.ALPHA_CUTOFF 0.5
-        out[rows[keep], cols[keep], :3] = px[keep, :3]
-        out[rows[keep], cols[keep], 3] = 255
-        return out
+        n, k = len(uv), 1024  # remap's maps as (ceil(n / k), k) images: OpenCV limits each side to 32767
+        maps = np.zeros((2, -(-n // k) * k), np.float32)
+        maps[0, :n], maps[1, :n] = uv[:, 0] * tw - 0.5, (1.0 - uv[:, 1]) * th - 0.5
+        px = cv2.remap(np.ascontiguousarray(texture), maps[0].reshape(-1, k), maps[1].reshape(-1, k), cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE).reshape(-1, texture.shape[2])[:n]
+        keep = px[:, 3] >= 128 if px.shape[1] == 4 else np.ones(n, bool)  # as glTF alphaMode MASK, cutoff 0.5
+        return rows[keep], cols[keep], px[keep, :3]
     a, b, c = hv[tri[:, 0]], hv[tri[:, 1]], hv[tri[:, 2]]
     n = np.cross(b - a, c - a)
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     to_cam = cam.position[None] - (a + b + c) / 3 if cam.is_perspective else -cam.R[2][None]
     to_cam = to_cam / np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-12)
     shade = 0.88 + 0.14 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
-    out[rows, cols, :3] = np.clip(np.asarray(fit.colour_srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
+    return rows, cols, np.clip(np.asarray(fit.colour_srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
+
+
+def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output, texture: np.ndarray | None = None,
+                   visible=None) -> np.ndarray:
+    """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
+    hair drawn in front of the body where it is nearer (:func:`hair_pixels`)."""
+    drawn = hair_pixels(rec, fit, fitted_output, rgba.shape[:2], texture, visible)
+    if drawn is None:
+        return rgba
+    rows, cols, srgb = drawn
+    out = rgba.copy()
+    out[rows, cols, :3] = srgb
     out[rows, cols, 3] = 255
     return out

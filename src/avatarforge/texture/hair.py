@@ -45,10 +45,13 @@ __all__ = ["HairTexture", "hair_texture", "strand_noise", "HAIR_TEXTURE_SIZE"]
 HAIR_TEXTURE_SIZE = (512, 1024)
 """(height, width) of the hair texture: u runs around the head (0.78 of the width for the
 shell and curtain), v down the hair."""
-DEPTH_TOLERANCE = 0.006
+DEPTH_TOLERANCE = 0.01
 """Metres a texel may lie behind the visible hair surface and still count as seen."""
 DETAIL_RANGE = (0.04, 0.25)
 """Limits of the strand detail's log-luminance amplitude."""
+FILL_REACH = 15.0
+"""Texels over which the seen colours fade into their mean going into unseen hair (the seen
+border often mixes in skin at the hairline: it must not spread far)."""
 
 
 @dataclass
@@ -66,12 +69,16 @@ class HairTexture:
     """Mean albedo colour (linear mean, as sRGB 0-255) over the covered texels."""
 
 
-@functools.lru_cache(maxsize=2)
 def strand_noise(shape: tuple[int, int], seed: int = 0, across: float = 0.7, along: float = 14.0) -> Float[np.ndarray, "H W"]:
-    """Zero-mean, unit-std noise of strands running down the image's rows: white noise blurred
+    """Zero-mean, unit-std noise of strands running down the image's columns: white noise blurred
     by ``across`` texels along a row and ``along`` texels down a column, plus coarser clumps of
     several strands (a third of the variance). Drawn at a quarter of the rows and stretched
     (smooth along the strands anyway); deterministic, cached (treat as read-only)."""
+    return _strand_noise((int(shape[0]), int(shape[1])), int(seed), float(across), float(along))
+
+
+@functools.lru_cache(maxsize=2)
+def _strand_noise(shape: tuple[int, int], seed: int, across: float, along: float) -> np.ndarray:
     rng = np.random.default_rng(seed)
     h, w = shape
     small = (max(1, h // 4), w)
@@ -132,13 +139,14 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
     cos = np.einsum("nc,nc->n", nrm, to_cam) / np.maximum(np.linalg.norm(to_cam, axis=1), 1e-12)
     inner = cv2.erode(hair_pixels.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & shown
     seen = inside & inner[yi, xi] & (depth <= hair_depth[yi, xi] + DEPTH_TOLERANCE)
-    wt = np.where(seen, smoothstep(cos, 0.1, 0.35), 0.0)
+    wt = np.where(seen, smoothstep(cos, 0.1, 0.35), 0.0)  # trust in the albedo: less at grazing angles
+    wt_lit = np.where(seen, smoothstep(cos, 0.0, 0.05), 0.0)  # the photo as seen, for render_fitted
 
     shading = np.ones((len(pos), 3))
     if sh_coeffs is not None:
         shading = np.clip(sh_shading(nrm, sh_coeffs).astype(np.float64), *SHADING_RANGE)
     photo_lin = np.zeros((len(pos), 3))
-    on = np.flatnonzero(wt > 0)
+    on = np.flatnonzero(wt_lit > 0)
     if len(on):
         c0, c1 = int(max(0, x[on].min() - 2)), int(min(w, x[on].max() + 3))
         r0, r1 = int(max(0, y[on].min() - 2)), int(min(h, y[on].max() + 3))
@@ -157,7 +165,7 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
     seen_px = w_img > 0.5
     n_seen = int(seen_px.sum())
     if n_seen >= 20:
-        base = np.median(a_img[seen_px], axis=0)
+        base = a_img[seen_px].mean(0)  # linear mean, as fitting.hair_fit.hair_colour
         logl = np.log(luminance(a_img) + 1e-4)
         ww = w_img * seen_px
         smooth = cv2.GaussianBlur(logl * ww, (0, 0), 4.0) / np.maximum(cv2.GaussianBlur(ww, (0, 0), 4.0), 1e-6)
@@ -171,7 +179,7 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
     covered = r.mask
     near = push_pull(a_img, w_img, skip=2) if n_seen >= 20 else np.broadcast_to(base, a_img.shape)
     dist = cv2.distanceTransform((~seen_px).astype(np.uint8), cv2.DIST_L2, 3) if n_seen >= 20 else np.full((th, tw), 1e6, np.float32)
-    k = np.exp(-dist / np.float32(40.0))[..., None]
+    k = np.exp(-dist / np.float32(FILL_REACH))[..., None]
     filled = k * near + (1 - k) * base[None, None]
     noise = strand_noise((th, tw), seed)
     filled = filled * np.exp(np.float32(detail) * noise - np.float32(0.5 * detail ** 2))[..., None]
@@ -184,7 +192,8 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
         albedo = base_new[None, None] * (lum / max(mean_lum, 1e-6))[..., None]
         soft = np.zeros_like(soft)
     shade_img = image(shading, 1.0)
-    lit = soft * photo_img + (1 - soft) * albedo * shade_img
+    lit_w = image(wt_lit)[..., None] * (0.0 if colour_srgb is not None else 1.0)
+    lit = lit_w * photo_img + (1 - lit_w) * albedo * shade_img
     relit = albedo * shade_img if with_relit else None
 
     alpha = image(_strand_alpha(tip, cols, tw, seed), 1.0)
