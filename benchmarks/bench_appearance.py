@@ -125,6 +125,7 @@ def run(photos: Path, out: Path, label: str, limit: int | None, only: list[str] 
         row = {"photo": name, "face_index": idx, "iou": round(iou, 4), "create_seconds": round(secs, 2)}
         if res.hair is not None:
             row["hair"] = res.hair.style.spec
+            row["hair_curl_score"] = res.hair.scores.get("curl")
             fitted = rec.body.forward_params(rec.fit.values)
             vis = visible_hair(rec, res.hair, fitted, rec.rgb.shape[:2])
             shown = None

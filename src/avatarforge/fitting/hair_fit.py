@@ -18,7 +18,7 @@ import numpy as np
 
 from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "hair_pixels", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
+__all__ = ["HairFit", "fit_hair", "curl_score", "CURL_THRESHOLD", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "hair_pixels", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
@@ -33,6 +33,11 @@ PROFILE_MAX_PSI = 150.0
 rays run into the neck and body)."""
 MIN_HAIR_SHARE = 0.12
 """Hair pixels around the face, as a share of the face oval's area, below which the head is bald."""
+CURL_THRESHOLD = 0.62
+""":func:`curl_score` above which ``auto`` makes medium and long hair curly. Conservative: set
+above the scores of the straight and wavy hair among the sample portraits (curly hair there
+scores higher; see README); short hair is never made curly automatically (its shell barely
+changes), and tied hair is never detected (``--hair ponytail`` / ``bun`` choose it)."""
 
 
 @dataclass
@@ -53,7 +58,7 @@ class HairFit:
         return {"style": name, "spec": self.style.spec, "tie": self.style.tie, "curl": round(self.style.curl, 2),
                 "parting": self.style.parting, "length_m": round(self.style.length, 3), "volume_m": round(self.style.volume, 3),
                 "fringe": round(self.style.fringe, 2), "colour_srgb": list(self.colour_srgb),
-                "silhouette_score": round(self.score, 4),
+                "silhouette_score": round(self.score, 4), "curl_score": self.scores.get("curl"),
                 **({} if self.texture is None else {"texture_seen": round(self.texture.seen, 3),
                                                     "strand_detail": round(self.texture.detail, 3)})}
 
@@ -91,6 +96,32 @@ def hair_colour(rgb: np.ndarray, hair_px: np.ndarray, landmarks: np.ndarray) -> 
     return tuple(int(round(float(c))) for c in np.clip(linear_to_srgb(lin) * 255.0, 0, 255))
 
 
+def curl_score(rgb: np.ndarray, hair_px: np.ndarray, landmarks: np.ndarray) -> float:
+    """0 (straight) .. 1 (curly) from the photo's hair texture around the head: one minus the
+    mean coherence of the luminance structure tensor over the hair pixels (straight strands
+    share one direction: coherence near 1; curls turn every way), weighted by gradient energy,
+    at a fixed scale (the crop resized to a face width of 160 pixels; tensor window 3 px). NaN
+    when fewer than 200 hair pixels are seen."""
+    from avatarforge.perception.parsing import head_silhouette_box
+
+    r0, r1, c0, c1 = head_silhouette_box(landmarks, hair_px.shape)
+    pts = np.asarray(landmarks)[:, :2]
+    s = 160.0 / max(float(np.ptp(pts[:, 0])), 1.0)
+    size = (max(8, int(round((c1 - c0) * s))), max(8, int(round((r1 - r0) * s))))
+    grey = cv2.cvtColor(np.ascontiguousarray(np.asarray(rgb)[r0:r1, c0:c1, :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(hair_px[r0:r1, c0:c1].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    mask = cv2.erode(mask, np.ones((7, 7), np.uint8)).astype(bool)  # not the hair's outline
+    if mask.sum() < 200:
+        return float("nan")
+    gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    jxx, jyy, jxy = (cv2.GaussianBlur(a, (0, 0), 3.0) for a in (gx * gx, gy * gy, gx * gy))
+    energy = jxx + jyy
+    coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2) / np.maximum(energy, 1e-6)
+    wgt = energy[mask]
+    return float(1.0 - (coherence[mask] * wgt).sum() / max(float(wgt.sum()), 1e-6))
+
+
 def _crop(img: np.ndarray, r0, r1, c0, c1, size, nearest: bool) -> np.ndarray:
     h, w = img.shape[:2]
     pad = np.zeros((r1 - r0, c1 - c0) + img.shape[2:], img.dtype)
@@ -107,7 +138,9 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
     body's coverage ``body_alpha`` (H, W; > 0 on the body: render_fitted's alpha) and the
     body output in the fitted pose. ``style`` forces a style: a ``--hair`` text
     (:meth:`HairStyle.parse`, e.g. ``long+curly``); its volume (and the outline) are still
-    fitted for short/medium/long, its modifiers override what the photo shows."""
+    fitted for short/medium/long, its modifiers override what the photo shows; ``auto+MOD``
+    (e.g. ``auto+straight``) fits the style and applies the modifiers. In auto mode medium or
+    long hair whose :func:`curl_score` passes :data:`CURL_THRESHOLD` is made curly."""
     from avatarforge.perception import landmark_groups as fr
 
     pts = np.asarray(rec.landmarks.points)[:, :2]
@@ -144,6 +177,14 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         return np.count_nonzero(pred & target) / u if u else 1.0
 
     scores = {"bald": iou(body)}
+    auto_mods: list[str] = []
+    if style is not None and style.lower().split("+")[0].strip() == "auto":  # the photo's style, these modifiers
+        auto_mods = [m.strip() for m in style.lower().split("+")[1:]]
+        HairStyle.parse("+".join(["short", *auto_mods]))  # the modifiers checked
+        style = None
+    curl = curl_score(rgb, hair_px, pts)
+    if np.isfinite(curl):
+        scores["curl"] = round(curl, 4)
     forced = None if style is None else HairStyle.parse(style)
     if (forced is not None and forced.style == "bald") or (style is None and share < MIN_HAIR_SHARE):
         return HairFit(HairStyle("bald", 0.0, 0.0, 0.0), colour, scores["bald"], None, scores)
@@ -180,6 +221,11 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         for vol in VOLUMES:
             if vol != first.volume:
                 consider(name, vol)
+    if forced is None:
+        mods = list(auto_mods)
+        curly_seen = np.isfinite(curl) and curl > CURL_THRESHOLD and best[1].length > 0
+        if curly_seen and not {"straight", "curly"} & set(mods):
+            mods.append("curly")
     chosen = best[1].with_modifiers(mods)
     # The outline, angle by angle (volume at the sides vs the top, hair beside the cheeks).
     st, mesh, sc = fit_profile(chosen, fitted_output, rec.fit.camera, target, body, (c0, r0), s)
