@@ -23,13 +23,18 @@ def _with_part(mesh):
     return mesh
 
 
-def test_glb_part_is_its_own_mesh_node_and_material(bar_factory, tmp_path: Path, gltf_validator) -> None:
-    mesh = _with_part(bar_factory(textured=True))
-    path = tmp_path / "a.glb"
+def _write_validated(mesh, path: Path, gltf_validator) -> GLTF2:
+    """Write ``mesh`` as GLB, check the Khronos validator finds nothing, load it back."""
     write_glb(mesh, path)
     report = gltf_validator(path)
     assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0, format_issues(report)
-    g = GLTF2.load_binary(str(path))
+    return GLTF2.load_binary(str(path))
+
+
+def test_glb_part_is_its_own_mesh_node_and_material(bar_factory, tmp_path: Path, gltf_validator) -> None:
+    mesh = _with_part(bar_factory(textured=True))
+    path = tmp_path / "a.glb"
+    g = _write_validated(mesh, path, gltf_validator)
     assert [m.name for m in g.meshes] == [mesh.name, "hair"]
     node = next(n for n in g.nodes if n.name == "hair")
     assert node.skin == 0 and g.nodes.index(node) in g.scenes[0].nodes
@@ -79,11 +84,7 @@ def test_glb_textured_part_is_alpha_masked_and_valid(bar_factory, tmp_path: Path
     from avatarforge.export.materials import ALPHA_CUTOFF
 
     mesh = _with_textured_part(bar_factory(textured=True))
-    path = tmp_path / "a.glb"
-    write_glb(mesh, path)
-    report = gltf_validator(path)
-    assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0, format_issues(report)
-    g = GLTF2.load_binary(str(path))
+    g = _write_validated(mesh, tmp_path / "a.glb", gltf_validator)
     prim = g.meshes[1].primitives[0]
     mat = g.materials[prim.material]
     assert mat.alphaMode == "MASK" and mat.alphaCutoff == ALPHA_CUTOFF and mat.doubleSided
