@@ -5,7 +5,8 @@ The hair mesh (:mod:`avatarforge.bodies.hair`) carries texture coordinates in wh
 run along v. Every texel of the hair's UV layout is placed on the mesh in the photo's pose and
 projected through the fitted camera; it is **seen** when the hair surface there is the one in
 front (the hair's own depth and the body's), faces the camera and the photo's parsing calls
-the pixel hair (its 1-pixel border left out: it mixes in the background). Seen texels take the
+the pixel hair (its 1-pixel border left out: it mixes in the background) and its colour is not
+far from the seen hair's median (a parsing slip: background, a hand). Seen texels take the
 photo's colour divided by the skin's SH shading at their normal (:mod:`.delight`: the same light
 lit the hair). The rest is completed from the seen hair: a smooth extension of the seen colours
 near them fading into their median colour, times **strand detail**: noise stretched along v
@@ -49,6 +50,9 @@ DEPTH_TOLERANCE = 0.01
 """Metres a texel may lie behind the visible hair surface and still count as seen."""
 DETAIL_RANGE = (0.04, 0.25)
 """Limits of the strand detail's log-luminance amplitude."""
+OUTLIER_DE = 30.0
+"""CIELAB distance from the seen hair's median colour beyond which (and beyond 3 robust standard
+deviations) a seen texel is taken for a parsing slip and completed instead."""
 FILL_REACH = 15.0
 """Texels over which the seen colours fade into their mean going into unseen hair (the seen
 border often mixes in skin at the hairline: it must not spread far)."""
@@ -160,6 +164,15 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
         out[rows, cols] = values
         return out
 
+    # Seen texels far from the seen hair's typical colour are parsing slips (background, hands,
+    # a pillow labelled hair): treated as unseen.
+    on = np.flatnonzero(wt > 0)
+    if len(on) >= 20:
+        lab = cv2.cvtColor(to_uint8(albedo_seen[on])[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0]
+        d = np.linalg.norm(lab - np.median(lab, 0), axis=1)
+        far = d > max(OUTLIER_DE, 3.0 * 1.4826 * float(np.median(np.abs(d - np.median(d)))))
+        wt[on[far]] = 0.0
+        wt_lit[on[far]] = 0.0
     w_img = image(wt)
     a_img = image(albedo_seen)
     seen_px = w_img > 0.5
