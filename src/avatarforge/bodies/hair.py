@@ -31,6 +31,14 @@ line, see :meth:`HairStyle.parse`):
   towards the crown, 4 cm beside the middle for a side parting;
 * **fringe** (``fringe`` 0..1): the front hairline lowered towards the brows.
 
+Texture coordinates (:attr:`HairMesh.uvs`, for a texture taken from the photo, see
+:mod:`avatarforge.texture.hair`): an azimuth x height map of the shell and curtain (u from the
+grid column: the front at u = 0.4, the seam at the back; v from the height in the head's
+frame, the crown at the top) in u 0.01..0.79, the ponytail or bun in u 0.81..0.99 (u around
+the tube, v along it); strands run along v everywhere. :attr:`HairMesh.tip` marks the free
+edges (the curtain's and ponytail's ends, the hairline where no curtain hangs) that a texture
+thins out with alpha. Vertices on the seam are duplicated (same position, u 0 and 1).
+
 Skinning: the shell (and a bun) follows the head bone alone; each curtain (and ponytail)
 vertex takes the skin weights of the nearest head/neck/torso vertex of the body (so it follows
 the neck and upper back), blended with the head near the top.
@@ -43,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float, Int
 
-__all__ = ["HairStyle", "HairMesh", "build_hair", "HAIR_STYLES", "HAIR_MODIFIERS", "TIES", "PARTINGS", "PROFILE_ANGLES",
+__all__ = ["HairStyle", "HairMesh", "build_hair", "UV_MAIN", "UV_TIED", "HAIR_STYLES", "HAIR_MODIFIERS", "TIES", "PARTINGS", "PROFILE_ANGLES",
            "skull_frame", "percentile_per_group"]
 
 HAIR_STYLES = ("bald", "buzz", "short", "medium", "long", "ponytail", "bun")
@@ -147,9 +155,17 @@ class HairMesh:
     skin_indices: Int[np.ndarray, "V K"]
     skin_weights: Float[np.ndarray, "V K"]
     style: HairStyle
+    uvs: Float[np.ndarray, "V 2"] | None = None
+    """Texture coordinates (OBJ convention: v up), see the module docstring."""
+    tip: Float[np.ndarray, " V"] | None = None
+    """0 in the hair's body .. 1 at a free edge (tips, the hairline without a curtain)."""
 
 
 _N_AZ = 64
+UV_MAIN = (0.01, 0.79)
+"""u range of the shell and curtain in the texture."""
+UV_TIED = (0.81, 0.99)
+"""u range of the ponytail or bun in the texture."""
 _N_ROWS = 14
 _N_DROP = 10
 
@@ -305,7 +321,16 @@ def build_hair(out, style: HairStyle, body_skin=None) -> HairMesh | None:
     n_shell = 1 + _N_AZ * _N_ROWS
 
     hang = [np.zeros(n_shell)]  # per vertex: 0 rigid with the head .. 1 follows the body below
-    if style.length > 0 and style.tie == "none":
+    # Texture parameters per vertex: periodic u (0..1, before the seam split), tip.
+    col_u = (np.arange(_N_AZ) / _N_AZ + 0.5) % 1.0  # the front (column 0) at 0.5, the seam at the back
+    has_curtain = style.length > 0 and style.tie == "none"
+    free = np.ones(_N_AZ, bool)  # columns whose hairline is a free edge
+    row_tip = np.clip((u - 0.7) / 0.3, 0.0, 1.0)
+    if has_curtain:
+        free[np.abs(np.angle(np.exp(1j * theta))) >= np.radians(60.0)] = False
+    su = [np.array([0.5]), np.repeat(col_u, _N_ROWS)]
+    tips = [np.zeros(1), (free[:, None] * row_tip[None, :]).ravel()]
+    if has_curtain:
         curtain = _curtain(p, shell, theta, style)
         verts.append(curtain.reshape(-1, 3))
         nc, nd = curtain.shape[:2]
@@ -315,20 +340,68 @@ def build_hair(out, style: HairStyle, body_skin=None) -> HairMesh | None:
                 faces.append((a0, a1 + 1, a1))
                 faces.append((a0, a0 + 1, a1 + 1))
         hang.append(np.linspace(0, 1, nd)[None, :].repeat(nc, 0).ravel())
+        cols = _curtain_columns(theta)
+        su.append(np.repeat(col_u[cols], nd))
+        tips.append(np.tile(np.clip((np.linspace(0, 1, nd) - 0.7) / 0.3, 0.0, 1.0), nc))
     n_main = sum(len(x) for x in verts)
     if style.profile:
         verts = [_apply_profile(x, centre, style.profile, curtain=i == 2) for i, x in enumerate(verts)]
     faces = _outward(np.concatenate(verts), np.asarray(faces, np.int64), centre, n_shell)
     if style.tie != "none":  # tied parts are built wound outwards
-        tv, tf, th = (_ponytail if style.tie == "ponytail" else _bun)(p, style)
+        tv, tf, th, tuv = (_ponytail if style.tie == "ponytail" else _bun)(p, style)
         verts.append(tv)
         faces = np.concatenate([faces, tf + n_main])
         hang.append(th)
+        su.append(tuv[:, 0])
+        tips.append(tuv[:, 2])
 
     hair_local = np.concatenate(verts)
+    s_per, tip = np.concatenate(su), np.concatenate(tips)
+    tied = np.arange(len(hair_local)) >= n_main
+    y = hair_local[:, 1]
+    y_lo, y_hi = y[~tied].min(), y[~tied].max()
+    v_coord = np.where(tied, 0.0, 0.01 + 0.98 * (y - y_lo) / max(y_hi - y_lo, 1e-9))
+    if tied.any():
+        v_coord[tied] = tuv[:, 1]
+    blocks = [0, n_shell, n_main, len(hair_local)]
+    order, faces, wrapped = _split_seam(faces, s_per, blocks)
+    s_per = s_per[order] + wrapped
+    tied, v_coord, tip, hair_local = tied[order], v_coord[order], tip[order], hair_local[order]
+    lo, hi = np.where(tied, UV_TIED[0], UV_MAIN[0]), np.where(tied, UV_TIED[1], UV_MAIN[1])
+    uvs = np.stack([lo + (hi - lo) * s_per, v_coord], 1)
     world = hair_local @ p["rot"].T + p["origin"]
-    s_idx, s_w = _hanging_skin(p, world, np.concatenate(hang), sw.shape[1])
-    return HairMesh(world.astype(np.float32), faces, s_idx, s_w, style)
+    s_idx, s_w = _hanging_skin(p, world, np.concatenate(hang)[order], sw.shape[1])
+    return HairMesh(world.astype(np.float32), faces, s_idx, s_w, style, uvs.astype(np.float32), tip.astype(np.float32))
+
+
+def _split_seam(faces: np.ndarray, s: np.ndarray, blocks: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut a periodic texture coordinate ``s`` (0..1) open: every face spanning more than half
+    the period (it crosses the seam) gets copies of its vertices with ``s`` < 0.5, which take
+    ``s + 1``. Returns ``(order, faces, wrapped)``: the new vertices as indices of the old ones
+    (each block ``blocks[k]..blocks[k + 1]`` followed by its copies, so that later blocks keep
+    their order), the faces on the new vertices, and 1 on the copies (0 elsewhere)."""
+    fs = s[faces]
+    low = ((fs.max(1) - fs.min(1)) > 0.5)[:, None] & (fs < 0.5)
+    dup = np.unique(faces[low])
+    order, wrapped = [], []
+    for b0, b1 in zip(blocks[:-1], blocks[1:]):
+        d = dup[(dup >= b0) & (dup < b1)]
+        order += [np.arange(b0, b1), d]
+        wrapped += [np.zeros(b1 - b0), np.ones(len(d))]
+    order, wrapped = np.concatenate(order).astype(np.int64), np.concatenate(wrapped)
+    new_of = np.empty(len(s), np.int64)
+    new_of[order[wrapped == 0]] = np.flatnonzero(wrapped == 0)
+    copy_of = np.full(len(s), -1, np.int64)
+    copy_of[order[wrapped == 1]] = np.flatnonzero(wrapped == 1)
+    out = new_of[faces]
+    out[low] = copy_of[faces[low]]
+    return order, out, wrapped
+
+
+def _curtain_columns(theta: np.ndarray) -> np.ndarray:
+    """Shell columns the curtain hangs from (|theta| >= 60 deg), in order around the back."""
+    cols = np.flatnonzero(np.abs(np.angle(np.exp(1j * theta))) >= np.radians(60.0))
+    return np.roll(cols, -int(np.argmax(np.diff(cols) > 1)) - 1) if np.any(np.diff(cols) > 1) else cols
 
 
 def _apply_profile(pts: np.ndarray, centre: np.ndarray, profile, curtain: bool) -> np.ndarray:
@@ -379,8 +452,7 @@ def _curtain(p: dict, shell: np.ndarray, theta: np.ndarray, style: HairStyle) ->
     back (|theta| >= 60 deg) fall from the shell's lower edge to ``style.length`` below the
     eyes, pushed out where the neck, shoulders or back would poke through."""
     centre = p["centre"]
-    cols = np.flatnonzero(np.abs(np.angle(np.exp(1j * theta))) >= np.radians(60.0))
-    cols = np.roll(cols, -int(np.argmax(np.diff(cols) > 1)) - 1) if np.any(np.diff(cols) > 1) else cols
+    cols = _curtain_columns(theta)
     top = shell[cols, -1]  # hairline points
     bottom_y = -float(style.length)
     tl = p["torso_local"]
@@ -452,8 +524,8 @@ def _ring_faces(n: int, n_ring: int) -> np.ndarray:
     return np.asarray(f, np.int64)
 
 
-def _ponytail(p: dict, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(head-frame vertices, faces, hang share) of a ponytail: a tapered tube tied at the back of
+def _ponytail(p: dict, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(head-frame vertices, faces, hang share, (u around, v along, tip) per vertex) of a ponytail: a tapered tube tied at the back of
     the head at eye height, arching back and falling behind the neck to ``style.length`` below
     the eyes (at least 8 cm below its root), kept clear of the neck and back."""
     root = _skull_point(p, np.pi, np.radians(8.0), 0.0)
@@ -470,11 +542,14 @@ def _ponytail(p: dict, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.nda
             path[i, 2] = min(path[i, 2], near[:, 2].min() - radii[i] - 0.005)
     v, f = _tube(path, radii)
     share = np.concatenate([np.repeat(np.clip(s * 1.5, 0, 1), 12), [0.0, 1.0]])
-    return v, f, share
+    tex = np.stack([np.concatenate([np.tile(np.arange(12) / 12, len(s)), [0.5, 0.5]]),
+                    np.concatenate([np.repeat(0.99 - 0.98 * s, 12), [0.99, 0.01]]),
+                    np.concatenate([np.repeat(np.clip((s - 0.75) / 0.25, 0, 1), 12), [0.0, 1.0]])], 1)
+    return v, f, share, tex
 
 
-def _bun(p: dict, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(head-frame vertices, faces, hang share = 0) of a bun: an ellipsoid (5 x 4.5 x 4 cm
+def _bun(p: dict, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(head-frame vertices, faces, hang share = 0, (u around, v up, tip = 0)) of a bun: an ellipsoid (5 x 4.5 x 4 cm
     half-axes, more with curls) sitting on the back of the crown."""
     c = _skull_point(p, np.pi, np.radians(40.0), 0.028)
     k = 1.0 + 0.3 * style.curl
@@ -485,7 +560,9 @@ def _bun(p: dict, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     v = np.concatenate([(ring * np.array([0.05, 0.04, 0.045]) * k).reshape(-1, 3), poles]) + c
     f = _ring_faces(len(lat), len(lon))
     f = _wind_out(v, f, c)
-    return v, f, np.zeros(len(v))
+    tex = np.stack([np.concatenate([np.tile(np.arange(16) / 16, len(lat)), [0.5, 0.5]]),
+                    np.concatenate([np.repeat(0.5 + 0.49 * lat / lat.max(), 16), [0.01, 0.99]]), np.zeros(len(v))], 1)
+    return v, f, np.zeros(len(v)), tex
 
 
 def _wind_out(v: np.ndarray, faces: np.ndarray, centre: np.ndarray) -> np.ndarray:

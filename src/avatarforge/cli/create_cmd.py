@@ -52,7 +52,8 @@ def create(
     preview_size: int = typer.Option(512, "--preview-size", min=64, max=4096, help="Height of each preview view."),
     eye_net: bool = typer.Option(True, "--eye-net/--no-eye-net", help="Place the irises with the eye network (else the detector's)."),
     hair: str = typer.Option("auto", "--hair", help="Hair: auto (from the photo), or bald, buzz, short, medium, long, ponytail, bun, "
-                                    "optionally +curly, +straight, +fringe, +part-left/-centre/-right (e.g. long+curly)."),
+                                    "optionally +curly, +straight, +fringe, +part-left/-centre/-right (e.g. long+curly); auto+MOD keeps the "
+                                    "photo's style with modifiers (e.g. auto+straight, auto+fringe)."),
     hair_color: Optional[str] = typer.Option(None, "--hair-color", help="Hair colour as #RRGGBB (default: the photo's)."),
     outfit: str = typer.Option("auto", "--outfit", help="Clothing: auto (from the photo; neutral where unseen), none "
                                "(bare body), or garments joined by '+', each optionally :#RRGGBB, e.g. "
@@ -138,10 +139,11 @@ def _hair_flags(hair: str, hair_color: Optional[str]) -> Optional[tuple[int, int
         from avatarforge.bodies.hair import HairStyle
         from avatarforge.errors import UserInputError
 
-        try:
-            HairStyle.parse(hair)
+        name, *mods = hair.lower().split("+")
+        try:  # auto+MOD: the photo's style with modifiers
+            HairStyle.parse("+".join(["short", *mods]) if name.strip() == "auto" and mods else hair)
         except ValueError as e:
-            raise UserInputError(f"--hair: {e} (or auto)") from None
+            raise UserInputError(f"--hair: {e} (or auto, auto+MOD)") from None
     return parse_hex_colour(hair_color, "--hair-color") if hair_color is not None else None
 
 

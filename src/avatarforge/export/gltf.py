@@ -282,10 +282,23 @@ def build_document(mesh: RiggedMesh, opts: GlbOptions) -> tuple[GlbBuilder, dict
                                "WEIGHTS_0": b.add_accessor(pw, ARRAY_BUFFER)},
                 "indices": b.add_accessor(np.asarray(part.faces).reshape(-1).astype(np.uint32), ELEMENT_ARRAY_BUFFER),
                 "material": len(gltf["materials"])}
+        part_texture = None
+        if part.texture is not None:  # its own image, sampled at its own UVs (v down in glTF)
+            uv = np.asarray(part.uvs, np.float32)
+            prim["attributes"]["TEXCOORD_0"] = b.add_accessor(np.stack([uv[:, 0], 1.0 - uv[:, 1]], 1), ARRAY_BUFFER)
+            png = encode_png(part.texture, opts.png_compress_level)
+            gltf.setdefault("images", []).append({"name": f"{mesh.name}_{part.name}", "bufferView": b.add_view(png),
+                                                  "mimeType": "image/png"})
+            if not gltf.get("samplers"):
+                gltf["samplers"] = [sampler(clamp=True)]
+            gltf.setdefault("textures", []).append({"source": len(gltf["images"]) - 1, "sampler": 0})
+            part_texture = len(gltf["textures"]) - 1
         gltf["meshes"].append({"name": part.name, "primitives": [prim]})
         gltf["nodes"].append({"name": part.name, "mesh": len(gltf["meshes"]) - 1, "skin": 0})
         gltf["scenes"][0]["nodes"].append(len(gltf["nodes"]) - 1)
-        gltf["materials"].append(material(f"{mesh.name}_{part.name}", MATERIAL_LOOKS[part.look], color=part.base_color))
+        masked = part.texture is not None and np.shape(part.texture)[-1] == 4 and bool((np.asarray(part.texture)[..., 3] < 255).any())
+        gltf["materials"].append(material(f"{mesh.name}_{part.name}", MATERIAL_LOOKS[part.look], color=part.base_color,
+                                          texture=part_texture, alpha_mask=masked, unlit=unlit and part_texture is not None))
         gltf["materials"][-1]["doubleSided"] = bool(part.double_sided)
     info = GlbInfo(
         n_vertices=len(src),

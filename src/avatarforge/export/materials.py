@@ -37,6 +37,7 @@ __all__ = [
     "SHADE_POWER",
     "SHADE_SCALE",
     "OUTLINE_WIDTH_M",
+    "ALPHA_CUTOFF",
 ]
 
 #: glTF sampler enums (WebGL's): filters and wrap modes.
@@ -71,6 +72,11 @@ MATERIAL_LOOKS = {
 }
 
 
+#: ``alphaCutoff`` of a material whose texture's alpha cuts the surface out (``alphaMode MASK``:
+#: hair tips; alpha-tested, so a shell needs no sorting against itself as blending would).
+ALPHA_CUTOFF = 0.5
+
+
 def sampler(clamp: bool = True) -> dict[str, Any]:
     """Trilinear sampler; ``clamp``: clamp-to-edge (an atlas must not bleed across its borders)."""
     out: dict[str, Any] = {"magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR}
@@ -86,15 +92,20 @@ def material(
     texture: int | None = None,
     color: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0),
     unlit: bool = False,
+    alpha_mask: bool = False,
 ) -> dict[str, Any]:
     """A glTF material: base colour from texture ``texture`` (index) or the factor ``color``;
-    ``unlit`` adds ``KHR_materials_unlit`` (the caller lists it in ``extensionsUsed``)."""
+    ``unlit`` adds ``KHR_materials_unlit`` (the caller lists it in ``extensionsUsed``);
+    ``alpha_mask``: the texture's alpha cuts the surface out (``alphaMode MASK``, `ALPHA_CUTOFF`)."""
     pbr: dict[str, Any] = {"metallicFactor": 0.0, "roughnessFactor": look.roughness}
     if texture is not None:
         pbr["baseColorTexture"] = {"index": texture}
     else:
         pbr["baseColorFactor"] = [float(c) for c in color]
     out: dict[str, Any] = {"name": name, "pbrMetallicRoughness": pbr, "doubleSided": look.double_sided}
+    if alpha_mask:
+        out["alphaMode"] = "MASK"
+        out["alphaCutoff"] = ALPHA_CUTOFF
     if unlit:
         out["extensions"] = {UNLIT_EXTENSION: {}}
     return out

@@ -30,6 +30,17 @@ class MeshPart:
     double_sided: bool = True
     look: str = "hair"
     """Its material group in `export.materials.MATERIAL_LOOKS` (hair, garment)."""
+    uvs: np.ndarray | None = None
+    """(V, 2) float per-vertex texture coordinates (OBJ convention: v up); with ``texture``."""
+    texture: np.ndarray | None = None
+    """(H, W, 3 or 4) uint8 sRGB base-colour texture (row 0 at the top); with 4 channels its
+    alpha cuts the surface out below `export.materials.ALPHA_CUTOFF` (glTF ``alphaMode MASK``)."""
+
+    def __post_init__(self) -> None:
+        if (self.uvs is None) != (self.texture is None):
+            raise ValueError(f"part {self.name!r}: uvs and texture go together")
+        if self.uvs is not None and np.shape(self.uvs) != (len(self.vertices), 2):
+            raise ValueError(f"part {self.name!r}: uvs must be (V, 2) = ({len(self.vertices)}, 2), got {np.shape(self.uvs)}")
 
 
 @dataclass(frozen=True)

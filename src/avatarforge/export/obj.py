@@ -86,8 +86,15 @@ def write_obj(
         atomic_write_bytes(out / texture_name, png)
         written.append(out / texture_name)
     mtl = _mtl_text(mesh, material, texture_name)
-    for part in mesh.parts:  # further meshes (hair), each with its own material
+    for part in mesh.parts:  # further meshes (hair), each with its own material (and texture)
         r, g, b, a = (float(c) for c in part.base_color)
+        if part.texture is not None:
+            name = f"{stem}_{part.name}.png"
+            atomic_write_bytes(out / name, encode_png(part.texture))
+            written.append(out / name)
+            mtl += (f"\nnewmtl {mesh.name}_{part.name}\nKa 0 0 0\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\nmap_Kd {name}\n"
+                    + (f"map_d -imfchan m {name}\n" if np.shape(part.texture)[-1] == 4 else ""))
+            continue
         mtl += f"\nnewmtl {mesh.name}_{part.name}\nKa 0 0 0\nKd {r:.6g} {g:.6g} {b:.6g}\nKs 0 0 0\nd {a:.6g}\nillum 1\n"
     mtl_path = atomic_write_text(out / f"{stem}.mtl", mtl)
 
@@ -95,15 +102,20 @@ def write_obj(
     text = obj_text(positions, mesh.faces, mesh.uvs, mesh.uv_faces, name=mesh.name,
                     mtllib=mtl_path.name, material=material)
     offset = len(positions)
-    n_offset = len(positions)
-    for part in mesh.parts:
+    t_offset = 0 if mesh.uvs is None else len(mesh.uvs)
+    for part in mesh.parts:  # positions and normals share indices; a textured part has its own vt rows
         pv = np.asarray(part.vertices, np.float64)
         pf = np.asarray(part.faces, np.int64) + 1
         text += f"o {part.name}\n" + _rows("v", "%.9g", pv) + _rows("vn", "%.7g", vertex_normals(pv, pf - 1).astype(np.float64))
+        if part.uvs is not None:
+            text += _rows("vt", "%.9g", np.asarray(part.uvs, np.float64))
         text += f"usemtl {mesh.name}_{part.name}\ns 1\n"
-        text += _face_rows(np.stack([pf + offset, pf + n_offset], axis=2).reshape(len(pf), 6), "%d//%d")
+        if part.uvs is not None:
+            text += _face_rows(np.stack([pf + offset, pf + t_offset, pf + offset], axis=2).reshape(len(pf), 9), "%d/%d/%d")
+            t_offset += len(pv)
+        else:
+            text += _face_rows(np.stack([pf + offset, pf + offset], axis=2).reshape(len(pf), 6), "%d//%d")
         offset += len(pv)
-        n_offset += len(pv)
     obj_path = atomic_write_text(out / f"{stem}.obj", text)
     return [obj_path, mtl_path, *written]
 

@@ -180,7 +180,11 @@ def _add_toon(gltf: dict[str, Any], mesh: RiggedMesh, info: GlbInfo) -> None:
         else:
             rows = np.flatnonzero(groups == GROUP_NAMES.index(name))
         looks.append((name, _mean_texture_colour(mesh, rows), 0))
+    n_body = len(looks)
     looks += [(part.name, np.asarray(part.base_color[:3]), None) for part in mesh.parts]
+    for i, m in enumerate(gltf["materials"][n_body:], n_body):  # a textured part: shade its texture
+        index = m["pbrMetallicRoughness"].get("baseColorTexture", {}).get("index")
+        looks[i] = (looks[i][0], looks[i][1], index)
     for material, (name, base, texture) in zip(gltf["materials"], looks, strict=True):
         material.setdefault("extensions", {})[MTOON_EXTENSION] = mtoon(
             base, texture=texture, outline=name in TOON_OUTLINE_GROUPS)

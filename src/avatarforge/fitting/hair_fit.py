@@ -18,7 +18,7 @@ import numpy as np
 
 from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
+__all__ = ["HairFit", "fit_hair", "curl_score", "CURL_THRESHOLD", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "hair_pixels", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
@@ -33,6 +33,12 @@ PROFILE_MAX_PSI = 150.0
 rays run into the neck and body)."""
 MIN_HAIR_SHARE = 0.12
 """Hair pixels around the face, as a share of the face oval's area, below which the head is bald."""
+CURL_THRESHOLD = 0.62
+""":func:`curl_score` above which ``auto`` makes medium and long hair curly. Conservative: above
+every score of the 31 sample faces (0.08-0.47; the highest are short curly hair, 0.46, and
+tiny faces), so on them auto never turns curly; the score separates straight strands (< 0.3)
+from curls (> 0.7) on synthetic hair. Short hair is never made curly automatically (its shell
+barely changes), and tied hair is never detected (``--hair ponytail`` / ``bun`` choose it)."""
 
 
 @dataclass
@@ -45,13 +51,17 @@ class HairFit:
     mesh: HairMesh | None = None
     """The hair on the fitted (photo) pose; None when bald."""
     scores: dict[str, float] = field(default_factory=dict)
+    texture: object | None = None
+    """texture.hair.HairTexture of the mesh (set by the pipeline; None: the flat colour)."""
 
     def to_dict(self) -> dict:
         name = "long" if self.style.style.startswith("long") else self.style.style
         return {"style": name, "spec": self.style.spec, "tie": self.style.tie, "curl": round(self.style.curl, 2),
                 "parting": self.style.parting, "length_m": round(self.style.length, 3), "volume_m": round(self.style.volume, 3),
                 "fringe": round(self.style.fringe, 2), "colour_srgb": list(self.colour_srgb),
-                "silhouette_score": round(self.score, 4)}
+                "silhouette_score": round(self.score, 4), "curl_score": self.scores.get("curl"),
+                **({} if self.texture is None else {"texture_seen": round(self.texture.seen, 3),
+                                                    "strand_detail": round(self.texture.detail, 3)})}
 
 
 def hair_mask(mesh: HairMesh, camera, shape: tuple[int, int], offset=(0.0, 0.0), scale: float = 1.0):
@@ -87,6 +97,32 @@ def hair_colour(rgb: np.ndarray, hair_px: np.ndarray, landmarks: np.ndarray) -> 
     return tuple(int(round(float(c))) for c in np.clip(linear_to_srgb(lin) * 255.0, 0, 255))
 
 
+def curl_score(rgb: np.ndarray, hair_px: np.ndarray, landmarks: np.ndarray) -> float:
+    """0 (straight) .. 1 (curly) from the photo's hair texture around the head: one minus the
+    mean coherence of the luminance structure tensor over the hair pixels (straight strands
+    share one direction: coherence near 1; curls turn every way), weighted by gradient energy,
+    at a fixed scale (the crop resized to a face width of 160 pixels; tensor window 3 px). NaN
+    when fewer than 200 hair pixels are seen."""
+    from avatarforge.perception.parsing import head_silhouette_box
+
+    r0, r1, c0, c1 = head_silhouette_box(landmarks, hair_px.shape)
+    pts = np.asarray(landmarks)[:, :2]
+    s = 160.0 / max(float(np.ptp(pts[:, 0])), 1.0)
+    size = (max(8, int(round((c1 - c0) * s))), max(8, int(round((r1 - r0) * s))))
+    grey = cv2.cvtColor(np.ascontiguousarray(np.asarray(rgb)[r0:r1, c0:c1, :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(hair_px[r0:r1, c0:c1].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    mask = cv2.erode(mask, np.ones((7, 7), np.uint8)).astype(bool)  # not the hair's outline
+    if mask.sum() < 200:
+        return float("nan")
+    gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    jxx, jyy, jxy = (cv2.GaussianBlur(a, (0, 0), 3.0) for a in (gx * gx, gy * gy, gx * gy))
+    energy = jxx + jyy
+    coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2) / np.maximum(energy, 1e-6)
+    wgt = energy[mask]
+    return float(1.0 - (coherence[mask] * wgt).sum() / max(float(wgt.sum()), 1e-6))
+
+
 def _crop(img: np.ndarray, r0, r1, c0, c1, size, nearest: bool) -> np.ndarray:
     h, w = img.shape[:2]
     pad = np.zeros((r1 - r0, c1 - c0) + img.shape[2:], img.dtype)
@@ -103,7 +139,9 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
     body's coverage ``body_alpha`` (H, W; > 0 on the body: render_fitted's alpha) and the
     body output in the fitted pose. ``style`` forces a style: a ``--hair`` text
     (:meth:`HairStyle.parse`, e.g. ``long+curly``); its volume (and the outline) are still
-    fitted for short/medium/long, its modifiers override what the photo shows."""
+    fitted for short/medium/long, its modifiers override what the photo shows; ``auto+MOD``
+    (e.g. ``auto+straight``) fits the style and applies the modifiers. In auto mode medium or
+    long hair whose :func:`curl_score` passes :data:`CURL_THRESHOLD` is made curly."""
     from avatarforge.perception import landmark_groups as fr
 
     pts = np.asarray(rec.landmarks.points)[:, :2]
@@ -140,6 +178,14 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         return np.count_nonzero(pred & target) / u if u else 1.0
 
     scores = {"bald": iou(body)}
+    auto_mods: list[str] = []
+    if style is not None and style.lower().split("+")[0].strip() == "auto":  # the photo's style, these modifiers
+        auto_mods = [m.strip() for m in style.lower().split("+")[1:]]
+        HairStyle.parse("+".join(["short", *auto_mods]))  # the modifiers checked
+        style = None
+    curl = curl_score(rgb, hair_px, pts)
+    if np.isfinite(curl):
+        scores["curl"] = round(curl, 4)
     forced = None if style is None else HairStyle.parse(style)
     if (forced is not None and forced.style == "bald") or (style is None and share < MIN_HAIR_SHARE):
         return HairFit(HairStyle("bald", 0.0, 0.0, 0.0), colour, scores["bald"], None, scores)
@@ -176,6 +222,11 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         for vol in VOLUMES:
             if vol != first.volume:
                 consider(name, vol)
+    if forced is None:
+        mods = list(auto_mods)
+        curly_seen = np.isfinite(curl) and curl > CURL_THRESHOLD and best[1].length > 0
+        if curly_seen and not {"straight", "curly"} & set(mods):
+            mods.append("curly")
     chosen = best[1].with_modifiers(mods)
     # The outline, angle by angle (volume at the sides vs the top, hair beside the cheeks).
     st, mesh, sc = fit_profile(chosen, fitted_output, rec.fit.camera, target, body, (c0, r0), s)
@@ -264,24 +315,48 @@ def visible_hair(rec, fit: HairFit, fitted_output, shape: tuple[int, int]):
     return hair.mask & (hair.depth < body.depth), hair, hv
 
 
-def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output) -> np.ndarray:
-    """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
-    hair drawn in front of the body where it is nearer: flat hair colour, lightly shaded by the
-    surface's angle to the camera."""
-    vis = visible_hair(rec, fit, fitted_output, rgba.shape[:2])
+def hair_pixels(rec, fit: HairFit, fitted_output, shape: tuple[int, int], texture: np.ndarray | None = None,
+                visible=None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(rows, cols, srgb)``: the photo pixels (image of ``shape``) where the fitted hair is
+    drawn in front of the body and its sRGB colours (N, 3 uint8); None when bald. With a
+    ``texture`` (sRGB RGBA at the hair's UVs) the colour is sampled from it and texels with
+    alpha below one half are cut out; without, the flat hair colour is lightly shaded by the
+    surface's angle to the camera. ``visible``: :func:`visible_hair`'s result when already computed."""
+    vis = visible if visible is not None else visible_hair(rec, fit, fitted_output, shape)
     if vis is None:
-        return rgba
+        return None
     show, hair, hv = vis
     cam = rec.fit.camera
     rows, cols = np.nonzero(show)
     tri = fit.mesh.faces[hair.triangle_id[rows, cols]]
+    if texture is not None and fit.mesh.uvs is not None:
+        uv = np.einsum("nk,nkc->nc", hair.bary[rows, cols], fit.mesh.uvs[tri])  # n: pixel, k: corner, c: uv
+        th, tw = texture.shape[:2]
+        n, k = len(uv), 1024  # remap's maps as (ceil(n / k), k) images: OpenCV limits each side to 32767
+        maps = np.zeros((2, -(-n // k) * k), np.float32)
+        maps[0, :n], maps[1, :n] = uv[:, 0] * tw - 0.5, (1.0 - uv[:, 1]) * th - 0.5
+        px = cv2.remap(np.ascontiguousarray(texture), maps[0].reshape(-1, k), maps[1].reshape(-1, k), cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE).reshape(-1, texture.shape[2])[:n]
+        keep = px[:, 3] >= 128 if px.shape[1] == 4 else np.ones(n, bool)  # as glTF alphaMode MASK, cutoff 0.5
+        return rows[keep], cols[keep], px[keep, :3]
     a, b, c = hv[tri[:, 0]], hv[tri[:, 1]], hv[tri[:, 2]]
     n = np.cross(b - a, c - a)
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     to_cam = cam.position[None] - (a + b + c) / 3 if cam.is_perspective else -cam.R[2][None]
     to_cam = to_cam / np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-12)
     shade = 0.88 + 0.14 * np.abs(np.einsum("nc,nc->n", n, to_cam))  # n: pixel, c: xyz
+    return rows, cols, np.clip(np.asarray(fit.colour_srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
+
+
+def composite_hair(rgba: np.ndarray, rec, fit: HairFit, fitted_output, texture: np.ndarray | None = None,
+                   visible=None) -> np.ndarray:
+    """``rgba`` (render_fitted: the fitted body over a transparent background) with the fitted
+    hair drawn in front of the body where it is nearer (:func:`hair_pixels`)."""
+    drawn = hair_pixels(rec, fit, fitted_output, rgba.shape[:2], texture, visible)
+    if drawn is None:
+        return rgba
+    rows, cols, srgb = drawn
     out = rgba.copy()
-    out[rows, cols, :3] = np.clip(np.asarray(fit.colour_srgb)[None] * shade[:, None], 0, 255).astype(np.uint8)
+    out[rows, cols, :3] = srgb
     out[rows, cols, 3] = 255
     return out

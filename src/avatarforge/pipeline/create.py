@@ -150,13 +150,18 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
         texture = make_texture(rec, size=opts.texture_size, parsing=parsing)
         rendered, fidelity = fitted_fidelity(rec, texture)
     with stages.stage("hair"):
-        from avatarforge.fitting.hair_fit import composite_hair, fit_hair
+        from avatarforge.fitting.hair_fit import composite_hair, fit_hair, visible_hair
+        from avatarforge.texture.hair import hair_texture
 
         fitted_out = body.forward_params(rec.fit.values)
         hair = fit_hair(rec, parsing, rendered[..., 3], fitted_out, style=opts.hair)
         if opts.hair_color is not None:
             hair.colour_srgb = tuple(int(c) for c in opts.hair_color)
-        rendered = composite_hair(rendered, rec, hair, fitted_out)
+        vis = visible_hair(rec, hair, fitted_out, rendered.shape[:2])
+        if vis is not None:  # the hair's texture from the photo (de-lit with the skin's light)
+            hair.texture = hair_texture(rec.rgb, rec.fit.camera, hair.mesh, parsing.mask("hair"), vis[0], vis[1].depth,
+                                        texture.lighting.coeffs, opts.hair_color)
+        rendered = composite_hair(rendered, rec, hair, fitted_out, None if hair.texture is None else hair.texture.lit, vis)
     with stages.stage("clothing"):
         from avatarforge.avatar import dress
         from avatarforge.fitting.garment_fit import composite_garments, fit_outfit, resolve_outfit
@@ -183,11 +188,14 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
 
         output = body.forward_params(full)
         hair_mesh = None if hair.mesh is None else build_hair(output, hair.style)
+        if hair_mesh is not None and len(hair_mesh.uvs) == len(hair.mesh.uvs):  # the photo pose's UVs (same grid)
+            hair_mesh.uvs = hair.mesh.uvs
         from avatarforge.fitting.glasses_fit import fit_glasses
 
         glasses = fit_glasses(rec.rgb, parsing, output, opts.glasses)
         avatar = Avatar(body, full, opts.pose.lower(), output, image,
                         texture_lit=opts.lit_texture and image is not None, hair=hair_mesh, hair_srgb=hair.colour_srgb,
+                        hair_texture=None if hair.texture is None else (hair.texture.lit if opts.lit_texture else hair.texture.albedo),
                         outfit=worn, garments=dress(output, worn), glasses=glasses.mesh,
                         glasses_srgb=glasses.colour_srgb)
         if opts.keep_pose and body_fit is not None:  # render_fitted shows the photo's body pose

@@ -103,21 +103,40 @@ def with_hair(
     hair_vertices: np.ndarray,
     hair_faces: np.ndarray,
     hair_srgb: tuple[int, int, int],
+    part_texture: np.ndarray | None = None,
+    part_uvs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(vertices, faces, texture, uvs, uv_faces) of a body plus its hair mesh, for one render:
     the hair's colour is a block appended to the right of the texture, where its UVs point
-    (the default skin colour stands in for a missing texture)."""
+    (the default skin colour stands in for a missing texture); with ``part_texture`` (its RGB
+    used; alpha ignored) and per-vertex ``part_uvs`` the block is that texture, resized to the
+    atlas's height."""
     tex = texture
     if tex is None:
         tex = np.empty((64, 64, 3), np.uint8)
         tex[...] = np.round(np.asarray(_SKIN_SRGB) * 255).astype(np.uint8)
     s, w0 = tex.shape[:2]  # (w0 > s when a block was appended already: chaining adds parts)
+    hf = np.asarray(hair_faces, np.int64)
+    if part_texture is not None and part_uvs is not None:
+        import cv2
+
+        ph, pw = part_texture.shape[:2]
+        bw = max(8, int(round(s * pw / ph)))
+        block = np.empty((s, bw, tex.shape[2]), np.uint8)
+        block[...] = 255
+        block[..., :3] = cv2.resize(np.ascontiguousarray(part_texture[..., :3]), (bw, s), interpolation=cv2.INTER_AREA)
+        tex = np.concatenate([np.asarray(tex, np.uint8), block], axis=1)
+        pu = np.asarray(part_uvs, np.float64)
+        new_uvs = np.stack([(w0 + pu[:, 0] * bw) / (w0 + bw), pu[:, 1]], 1)
+        n_old = len(uvs)
+        uvs = np.concatenate([uvs * np.array([w0 / (w0 + bw), 1.0]), new_uvs])
+        return (np.concatenate([vertices, hair_vertices]), np.concatenate([faces, hf + len(vertices)]), tex, uvs,
+                np.concatenate([uv_faces, hf + n_old]))
     pad = max(8, s // 64)
     block = np.empty((s, pad, tex.shape[2]), np.uint8)
     block[...] = 255
     block[..., :3] = np.asarray(hair_srgb, np.uint8)
     tex = np.concatenate([np.asarray(tex, np.uint8), block], axis=1)
     uvs = np.concatenate([uvs * np.array([w0 / (w0 + pad), 1.0]), [[(w0 + pad / 2) / (w0 + pad), 0.5]]])
-    hf = np.asarray(hair_faces, np.int64)
     return (np.concatenate([vertices, hair_vertices]), np.concatenate([faces, hf + len(vertices)]), tex, uvs,
             np.concatenate([uv_faces, np.full(hf.shape, len(uvs) - 1)]))
