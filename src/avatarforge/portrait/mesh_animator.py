@@ -55,7 +55,7 @@ class MeshAnimatorConfig:
 
     falloff: float = 0.5
     """Distance (in face heights, forehead to chin) over which the motion fades beyond the head."""
-    person_margin: float = 0.04
+    person_margin: float = 0.02
     """The motion fades to zero over this many face heights beyond the person mask: further
     out, the background stays as it was."""
     segment: bool = True
@@ -156,9 +156,6 @@ class MeshAnimator:
             grow = max(1.0, self.cfg.person_margin * self.face_height)
             dist = cv2.distanceTransform(np.where(person > 0.5, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
             self.soft_person = smoothstep(1.0 - dist / grow).astype(np.float32)  # 1 on the person, 0 from `grow` px out
-            # the motion decays to zero at the background (smoothly, through the membrane of
-            # extend_flow); this cuts the last sub-pixel residue a few coarse pixels further out
-            self.keep_person = (dist < grow + 3 * self.cfg.flow_step).astype(np.float32)
         self._colours()
 
     # ------------------------------------------------------------------ construction
@@ -308,14 +305,13 @@ class MeshAnimator:
         h, w = min(r1, self.height) - r0, min(c1, self.width) - c0
         still = None
         if self.soft_person is not None:
-            # a coarse pixel is still when all of it is background (pad: the window may pass the image)
-            bg = np.ones((r1 - r0, c1 - c0), np.float32)
-            bg[:h, :w] = 1.0 - self.soft_person[r0:r0 + h, c0:c0 + w]
-            still = cv2.erode(bg, np.ones((3, 3), np.uint8)).reshape(hq, q, wq, q).min((1, 3))
+            # a coarse pixel is still when all of it is background (pad: the window may pass the
+            # image); the upsampled motion is exactly 0 where its coarse neighbours are all still
+            person = np.zeros((r1 - r0, c1 - c0), np.float32)
+            person[:h, :w] = self.soft_person[r0:r0 + h, c0:c0 + w]
+            still = (cv2.resize(person, (wq, hq), interpolation=cv2.INTER_AREA) < 1e-4).astype(np.float32)
         flow_q = extend_flow(flow_q, mask_q, radius / q, None, conf_q, still, self.cfg.feather * self.face_height / q)
         flow = upsample_flow(flow_q, q)[:h, :w]
-        if self.soft_person is not None:  # the background stays as it was, bit for bit
-            flow *= self.keep_person[r0:r0 + h, c0:c0 + w, None]
         out = backward_warp(self.image, flow, (r0, c0), _INTERPOLATION[self.cfg.interpolation])
         if self.cfg.fill:
             self._fill(out, flow, tgt_lm, closures, (r0, c0, h, w))

@@ -171,8 +171,8 @@ def extend_flow(flow: Float[np.ndarray, "H W 2"], mask: Bool[np.ndarray, "H W"],
     background): they take part in the fill as zero flow, so that the motion decays smoothly
     between the mesh and them instead of being cut off at their edge (a seam).
 
-    ``feather`` (pixels): the known weights fall to 0 over about this distance inside the edge
-    of each known region. Push-pull keeps known values exactly and fills the rest from a
+    ``feather`` (pixels): the mesh's weights fall to 0 over about this distance inside the edge
+    of each region where they are known. Push-pull keeps known values exactly and fills the rest from a
     coarser level, so at a hard edge of the weights the flow jumps (from the exact value to
     the fill's average): the photo tears there. Feathered, the flow blends continuously."""
     if not mask.any():
@@ -181,10 +181,10 @@ def extend_flow(flow: Float[np.ndarray, "H W 2"], mask: Bool[np.ndarray, "H W"],
     if k.max() <= 0:
         return np.zeros_like(flow)
     values = np.where(mask[..., None], flow, 0.0).astype(np.float32)
-    if still is not None:
-        k = np.where(mask, k, np.clip(still, 0.0, 1.0)).astype(np.float32)
     if feather > 0:
         k = np.clip(2.0 * cv2.GaussianBlur(k, (0, 0), feather) - 1.0, 0.0, 1.0) * k
+    if still is not None:  # not feathered: the still pixels stay exactly still
+        k = np.where(mask, k, np.clip(still, 0.0, 1.0)).astype(np.float32)
     filled = push_pull(values, k)
     dist = cv2.distanceTransform(np.where(mask, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
     fade = smoothstep(1.0 - dist / max(radius, 1e-6))
@@ -221,5 +221,5 @@ def backward_warp(image: UInt8[np.ndarray, "H W C"], flow: Float[np.ndarray, "h 
     if sampled.ndim == 2:
         sampled = sampled[..., None]
     window = out[r0:r0 + h, c0:c0 + w]
-    window[moving] = sampled.reshape(h, w, -1)[moving]
+    np.copyto(window, sampled.reshape(h, w, -1), where=moving[..., None])
     return out
