@@ -3,7 +3,8 @@
 import numpy as np
 
 from avatarforge.portrait.mesh_fill import polygon_mask, resample_path
-from avatarforge.portrait.mesh_warp import STILL_PX, backward_warp, extend_flow, mesh_flow, project_points, push_pull
+from avatarforge.portrait.mesh_warp import (STILL_PX, backward_warp, extend_flow, mesh_flow, project_points, push_pull,
+                                            source_view, upsample_flow)
 
 INTR = (100.0, 100.0, 32.0, 32.0)
 
@@ -17,7 +18,8 @@ def _quad(z=2.0, half=0.5):
 def test_mesh_flow_of_a_translated_plane_is_the_projected_shift():
     src, faces = _quad()
     shift = np.array([0.05, -0.02, 0.0])
-    flow, mask = mesh_flow(src, src + shift, faces, INTR, 64, 64)
+    flow, mask, conf = mesh_flow(src, src + shift, faces, INTR, 64, 64)
+    assert np.array_equal(conf, mask.astype(float))
     assert mask.sum() > 500
     # a fronto-parallel plane moved in its plane: every pixel moves by f * shift / z
     expected = -np.array([100 * 0.05 / 2.0, 100 * -0.02 / 2.0])
@@ -28,8 +30,8 @@ def test_mesh_flow_of_a_translated_plane_is_the_projected_shift():
 def test_mesh_flow_window_matches_the_full_image():
     src, faces = _quad()
     tgt = src + [0.03, 0.01, 0.1]
-    full, m_full = mesh_flow(src, tgt, faces, INTR, 64, 64)
-    part, m_part = mesh_flow(src, tgt, faces, INTR, 30, 40, origin=(10, 12))
+    full, m_full, _ = mesh_flow(src, tgt, faces, INTR, 64, 64)
+    part, m_part, _ = mesh_flow(src, tgt, faces, INTR, 30, 40, origin=(10, 12))
     assert np.array_equal(m_part, m_full[10:40, 12:52])
     assert np.allclose(part, full[10:40, 12:52], atol=1e-9)
 
@@ -88,3 +90,83 @@ def test_project_points_is_the_camera_projection():
     cam = Camera(np.eye(3), np.zeros(3), 64, 64, *INTR)
     pts = np.array([[0.1, -0.2, 1.5], [0.0, 0.0, 3.0]])
     assert np.allclose(project_points(pts, *INTR), cam.project(pts)[:, :2])
+
+
+def test_source_view_marks_points_hidden_or_edge_on_in_the_photo():
+    """A small quad in front of a large one hides part of it in the source; after the small
+    quad moves away those points show in the target, and their confidence is 0 (the photo never
+    saw them); the rest of the large quad, seen face-on, has confidence 1. A quad seen edge-on
+    in the source has confidence 0 wherever it shows after turning to face the camera."""
+    big, f = _quad(z=2.0, half=0.5)
+    small, _ = _quad(z=1.5, half=0.1)
+    src = np.concatenate([big, small])
+    faces = np.concatenate([f, f + 4])
+    view = source_view(src, faces, INTR, 64, 64)
+    tgt = src.copy()
+    tgt[4:] += [0.6, 0.0, 0.0]  # the small quad leaves the picture
+    flow, mask, conf = mesh_flow(src, tgt, faces, INTR, 64, 64, view=view)
+    hidden = view.depth[32, 32]  # the centre showed the small quad in the source
+    assert np.isclose(hidden, 1.5)
+    assert mask[32, 32] and conf[32, 32] == 0.0 and np.allclose(flow[32, 32], 0.0, atol=1e-5)
+    assert conf[10, 10] == 1.0 and conf[50, 50] == 1.0
+    # edge-on: a quad in the plane x = 0 (normal along x), turned by 90 degrees to face the camera
+    edge = np.array([[0.0, -0.3, 1.7], [0.0, -0.3, 2.3], [0.0, 0.3, 2.3], [0.0, 0.3, 1.7]])  # through the eye
+    front = np.array([[-0.3, -0.3, 2.0], [0.3, -0.3, 2.0], [0.3, 0.3, 2.0], [-0.3, 0.3, 2.0]])
+    ef = np.array([[0, 2, 1], [0, 3, 2]])  # counter-clockwise seen from the camera
+    v_edge = source_view(edge, ef, INTR, 64, 64)
+    assert (np.abs(v_edge.facing) < 1e-6).all()
+    _, m2, c2 = mesh_flow(edge, front, ef, INTR, 64, 64, view=v_edge)
+    assert m2.sum() > 500 and (c2[m2] == 0).all()
+
+
+def test_extend_flow_decays_to_still_pixels_and_feathering_softens_the_jump():
+    """Still pixels keep zero flow exactly and the known flow stays exact away from its edge.
+    With a gap between the mesh and the still pixels the fill bridges it smoothly; where they
+    touch, the flow jumps by its full value at a hard edge and feathering lowers that jump."""
+    h, w = 40, 80
+    mask = np.zeros((h, w), bool)
+    mask[:, :30] = True
+    flow = np.zeros((h, w, 2))
+    flow[mask] = [6.0, 0.0]
+    jump = lambda f: np.abs(np.diff(f[h // 2, :, 0])).max()  # noqa: E731
+    for start in (30, 50):
+        still = np.zeros((h, w))
+        still[:, start:] = 1.0
+        hard = extend_flow(flow, mask, radius=1e6, confidence=mask.astype(float), still=still)
+        soft = extend_flow(flow, mask, radius=1e6, confidence=mask.astype(float), still=still, feather=4.0)
+        for out in (hard, soft):
+            assert (out[:, start:] == 0).all()
+            assert np.allclose(out[:, :20, 0], 6.0, atol=1e-3)
+        if start == 30:
+            assert np.isclose(jump(hard), 6.0) and jump(soft) < 0.75 * jump(hard)
+        else:
+            assert jump(hard) < 1.0 and jump(soft) < 1.0
+
+
+def test_upsample_flow_of_a_linear_field_is_exact_in_full_pixels():
+    """A flow linear in position sampled at coarse pixel centres, upsampled, equals the same
+    field at full-size pixel centres (pixel centres aligned), away from the border."""
+    q = 4
+    a, b, c = 0.3, -0.2, 1.5  # flow_x (full pixels) = a x + b y + c at full-size position (x, y)
+    xs_c = (np.arange(20) + 0.5) * q
+    ys_c = (np.arange(15) + 0.5) * q
+    coarse = np.zeros((15, 20, 2))
+    coarse[..., 0] = (a * xs_c[None, :] + b * ys_c[:, None] + c) / q  # in coarse pixels
+    up = upsample_flow(coarse, q)
+    assert up.shape == (60, 80, 2) and up.dtype == np.float32
+    xs, ys = np.arange(80) + 0.5, np.arange(60) + 0.5
+    ref = a * xs[None, :] + b * ys[:, None] + c
+    assert np.allclose(up[q:-q, q:-q, 0], ref[q:-q, q:-q], atol=1e-4)
+    assert np.array_equal(upsample_flow(coarse, 1), coarse.astype(np.float32))
+
+
+def test_backward_warp_integer_shift_is_exact_with_every_interpolation():
+    import cv2
+
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    flow = np.zeros((30, 40, 2), np.float32)
+    flow[..., 0] = 3.0
+    for interp in (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_LANCZOS4):
+        out = backward_warp(img, flow, interpolation=interp)
+        assert np.array_equal(out[:, :-3], img[:, 3:])

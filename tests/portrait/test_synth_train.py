@@ -129,3 +129,28 @@ def test_focus_term_averages_the_error_over_changed_pixels_only():
     err[0, :, 0, 0] = 3.0
     assert float(changed_pixel_mean(err, src, tgt)) == 3.0
     assert float(changed_pixel_mean(err, src, src)) == 0.0  # nothing changed: no term
+
+
+def test_init_starts_a_stage_from_a_checkpoint_and_refuses_another_size(data_dir, tmp_path):
+    """``init`` seeds a fresh stage with the checkpoint's weights (step 0, new optimiser); an
+    existing work checkpoint wins over it; a checkpoint of another size is refused."""
+    from avatarforge.portrait.weights import build_nets, save_checkpoint
+
+    torch.set_num_threads(1)
+    torch.manual_seed(3)
+    seed_nets = build_nets(TINY)
+    src = save_checkpoint(tmp_path / "seed.pt", seed_nets)
+    work = tmp_path / "w"
+    r = train_stage("rotator", data_dir, work, TrainConfig(steps=1, batch=2, net=TINY, val_every=0, lr=1e-12,
+                                                          init=str(src)))
+    assert r.step == 1
+    got = torch.load(work / "rotator.ckpt", weights_only=True)["model"]
+    for k, v in seed_nets[1].state_dict().items():  # lr 1e-12: one step leaves the seeded weights
+        assert torch.allclose(got[k], v, atol=1e-6), k
+    # without init the flow head would start at zero; here it kept the seed's (non-zero) weights
+    assert got["zhou_grid_change.weight"].abs().sum() > 0
+    other = NetConfig(image_size=16, width=8, bottleneck_size=4, blocks=1)
+    big = save_checkpoint(tmp_path / "big.pt", build_nets(other))
+    with pytest.raises(UserInputError, match="another size"):
+        train_stage("morpher", data_dir, tmp_path / "w2", TrainConfig(steps=1, batch=2, net=TINY, val_every=0,
+                                                                      init=str(big)))

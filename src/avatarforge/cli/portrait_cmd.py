@@ -250,6 +250,7 @@ def train_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed."),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads."),
     focus: float = typer.Option(0.0, "--focus", min=0.0, help="Morpher: extra L1 weight on the pixels that change (0 = plain L1)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this one-file checkpoint's weights (e.g. the bundled one) when the work dir has none for the stage."),
 ) -> None:
     """Train one stage (L1, Adam lr 1e-4, betas (0.5, 0.999)); re-run to resume."""
     import dataclasses
@@ -265,7 +266,8 @@ def train_cmd(
     net = FULL if full else REDUCED
     if net.image_size != size:
         typer.echo(f"note: data is {size} px, networks work at {net.image_size} px (images resized)", err=True)
-    cfg = TrainConfig(steps=steps, batch=batch, net=dataclasses.replace(net), seed=seed, focus=focus)
+    cfg = TrainConfig(steps=steps, batch=batch, net=dataclasses.replace(net), seed=seed, focus=focus,
+                      init=None if init is None else str(init))
 
     def progress(step: int, total: int, loss: float) -> None:
         if step % 100 == 0 or step == total:

@@ -25,7 +25,8 @@ from jaxtyping import Float, UInt8
 from avatarforge.errors import UserInputError
 from avatarforge.perception import landmark_groups as lg
 from avatarforge.portrait.mesh_fill import closed_lid, median_colour, mouth_interior, polygon_mask, resample_path
-from avatarforge.portrait.mesh_warp import backward_warp, extend_flow, mesh_flow, project_points
+from avatarforge.portrait.mesh_warp import (backward_warp, extend_flow, mesh_flow, project_points, source_view,
+                                            upsample_flow)
 from avatarforge.portrait.pose import MAX_DEGREES, TalkingPose
 from avatarforge.util.image import smoothstep
 
@@ -54,7 +55,7 @@ class MeshAnimatorConfig:
 
     falloff: float = 0.5
     """Distance (in face heights, forehead to chin) over which the motion fades beyond the head."""
-    person_margin: float = 0.04
+    person_margin: float = 0.02
     """The motion fades to zero over this many face heights beyond the person mask: further
     out, the background stays as it was."""
     segment: bool = True
@@ -66,11 +67,22 @@ class MeshAnimatorConfig:
     """Paint the mouth interior and closed lids."""
     eye_net: bool = True
     """Aim the fitted eyes with the iris network (as ``avatarforge face``)."""
+    flow_step: int = 4
+    """The mesh motion is computed on pixels this many times larger and upsampled (it is
+    smooth; 1 = at full resolution)."""
+    feather: float = 0.03
+    """Width (in face heights) over which the motion blends between the exact mesh motion, the
+    stretched parts and the still background (no seams)."""
+    interpolation: str = "cubic"
+    """Resampling of the photo: ``cubic`` (keeps its detail), ``lanczos`` or ``linear`` (blurs)."""
 
 
 def _cycle(upper: list[int], lower: list[int]) -> list[int]:
     return list(upper) + list(lower[::-1][1:-1])
 
+
+_INTERPOLATION = {"cubic": 2, "lanczos": 4, "linear": 1}
+"""cv2 interpolation flags (INTER_CUBIC, INTER_LANCZOS4, INTER_LINEAR)."""
 
 _LID_ACTIONS = ("eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight")
 """Facial actions drawn by painting the lids rather than by the warp."""
@@ -132,6 +144,10 @@ class MeshAnimator:
         self.src_lm = self._landmarks(src_px)
         self.face_height = float(np.linalg.norm(self.src_lm[lg.FOREHEAD_TOP] - self.src_lm[lg.CHIN]))
         self.src_box = np.concatenate([src_px.min(0), src_px.max(0)])
+        if self.cfg.flow_step < 1 or self.cfg.interpolation not in _INTERPOLATION:
+            raise UserInputError(f"flow_step must be >= 1 and interpolation one of {', '.join(_INTERPOLATION)}")
+        # what the photo saw of the head (what a turn uncovers is stretched from around it)
+        self.view = source_view(self.src_cam, self.faces, self.intrinsics, self.height, self.width)
         # the person mask, grown and softened: where motion may reach beyond the head
         if person is None and image.shape[2] == 4 and (image[..., 3] < 250).mean() > 0.01:
             person = image[..., 3].astype(np.float64) / 255
@@ -139,7 +155,7 @@ class MeshAnimator:
         if person is not None:
             grow = max(1.0, self.cfg.person_margin * self.face_height)
             dist = cv2.distanceTransform(np.where(person > 0.5, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
-            self.soft_person = smoothstep(1.0 - dist / grow)  # 1 on the person, 0 from `grow` px out
+            self.soft_person = smoothstep(1.0 - dist / grow).astype(np.float32)  # 1 on the person, 0 from `grow` px out
         self._colours()
 
     # ------------------------------------------------------------------ construction
@@ -247,6 +263,8 @@ class MeshAnimator:
     # ------------------------------------------------------------------ rendering
     def render(self, pose: FacePose | TalkingPose | None = None) -> UInt8[np.ndarray, "H W C"]:
         """The photo in ``pose`` (same size and channels; the photo itself at the identity)."""
+        import cv2
+
         if pose is None:
             return self.image.copy()
         if isinstance(pose, TalkingPose):
@@ -267,20 +285,34 @@ class MeshAnimator:
             b0, b = float(self.expr0[0, i]), float(expr[0, i])
             closures[side] = float(np.clip((b - b0) / max(1.0 - b0, 1e-6), 0.0, 1.0))
         radius = self.cfg.falloff * self.face_height
+        q = self.cfg.flow_step
         lo = np.minimum(self.src_box[:2], tgt_px.min(0)) - radius - 2
         hi = np.maximum(self.src_box[2:], tgt_px.max(0)) + radius + 2
-        c0, r0 = (max(0, int(np.floor(v))) for v in lo)
-        c1, r1 = min(self.width, int(np.ceil(hi[0]))), min(self.height, int(np.ceil(hi[1])))
+        # the window, on whole coarse pixels (its far edges may pass the image's)
+        c0, r0 = (max(0, int(np.floor(v / q))) * q for v in lo)
+        c1 = int(np.ceil(min(self.width, hi[0]) / q)) * q
+        r1 = int(np.ceil(min(self.height, hi[1]) / q)) * q
         if c1 <= c0 or r1 <= r0:
             return self.image.copy()
-        h, w = r1 - r0, c1 - c0
-        flow, mask = mesh_flow(self.src_cam, tgt_cam, self.faces, self.intrinsics, h, w, (r0, c0))
+        hq, wq = (r1 - r0) // q, (c1 - c0) // q
+        fx, fy, cx, cy = self.intrinsics
+        flow_q, mask_q, conf_q = mesh_flow(self.src_cam, tgt_cam, self.faces, (fx / q, fy / q, cx / q, cy / q),
+                                           hq, wq, (r0 // q, c0 // q), self.view)
         tgt_lm = self._landmarks(tgt_px)
         # Inside the lips the mesh's mouth interior is not the photo's: move it with the lips.
-        mask &= ~polygon_mask((h, w), tgt_lm[_cycle(lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER)] - [c0, r0])
-        soft = None if self.soft_person is None else self.soft_person[r0:r1, c0:c1]
-        flow = extend_flow(flow, mask, radius, soft)
-        out = backward_warp(self.image, flow, (r0, c0))
+        lips = tgt_lm[_cycle(lg.LIPS_INNER_UPPER, lg.LIPS_INNER_LOWER)]
+        conf_q[polygon_mask((hq, wq), (lips - [c0, r0]) / q)] = 0.0
+        h, w = min(r1, self.height) - r0, min(c1, self.width) - c0
+        still = None
+        if self.soft_person is not None:
+            # a coarse pixel is still when all of it is background (pad: the window may pass the
+            # image); the upsampled motion is exactly 0 where its coarse neighbours are all still
+            person = np.zeros((r1 - r0, c1 - c0), np.float32)
+            person[:h, :w] = self.soft_person[r0:r0 + h, c0:c0 + w]
+            still = (cv2.resize(person, (wq, hq), interpolation=cv2.INTER_AREA) < 1e-4).astype(np.float32)
+        flow_q = extend_flow(flow_q, mask_q, radius / q, None, conf_q, still, self.cfg.feather * self.face_height / q)
+        flow = upsample_flow(flow_q, q)[:h, :w]
+        out = backward_warp(self.image, flow, (r0, c0), _INTERPOLATION[self.cfg.interpolation])
         if self.cfg.fill:
             self._fill(out, flow, tgt_lm, closures, (r0, c0, h, w))
         return out

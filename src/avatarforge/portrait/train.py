@@ -63,6 +63,9 @@ class TrainConfig:
     focus: float = 0.0
     """Extra L1 on the pixels the target changes (any channel differs from the input by more
     than 0.05), averaged over those pixels, times this weight. 0 = the reference's plain L1."""
+    init: str | None = None
+    """A one-file checkpoint (e.g. the bundled one) whose weights start the stage when the work
+    dir has no checkpoint of it yet (fine-tuning; the optimiser and step count start afresh)."""
 
 
 @dataclass
@@ -118,6 +121,15 @@ def _load_trained(work: Path, stage: str, net: torch.nn.Module) -> None:
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
 
 
+def _init_from(net: torch.nn.Module, k: int, cfg: TrainConfig) -> None:
+    from avatarforge.portrait.weights import load_checkpoint
+
+    nets, _ = load_checkpoint(cfg.init)
+    if nets[k].config != cfg.net:
+        raise UserInputError(f"{cfg.init} holds networks of another size ({nets[k].config}); cannot start from it")
+    net.load_state_dict(nets[k].state_dict())
+
+
 def train_stage(
     stage: str, data_dir: str | os.PathLike, work_dir: str | os.PathLike, cfg: TrainConfig | None = None,
     progress: Callable[[int, int, float], None] | None = None,
@@ -142,6 +154,8 @@ def train_stage(
         # reference, it starts from a noisy warp that ~1,000 CPU steps did not clean up
         # (measured: the flow path stayed noise while the colour path learned).
         torch.nn.init.zeros_(nets[1].zhou_grid_change.weight)
+    if cfg.init is not None and not (work / f"{stage}.ckpt").exists():
+        _init_from(net, k, cfg)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
     ckpt_path, log_path = work / f"{stage}.ckpt", work / f"{stage}.log.jsonl"
     step, rng = 0, np.random.default_rng([cfg.seed, k])
