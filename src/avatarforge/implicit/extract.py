@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 
-__all__ = ["extract_mesh", "posed_box", "iou", "chamfer_mm", "render_views"]
+__all__ = ["extract_mesh", "posed_box", "iou", "chamfer_mm", "render_views", "render_row"]
 
 
 def posed_box(bones: Float[np.ndarray, "M 2 3"], transforms: Float[np.ndarray, "M 4 4"], pad: float = 0.25) -> np.ndarray:
@@ -97,4 +97,27 @@ def render_views(vertices: np.ndarray, faces: np.ndarray, size: int = 256, colou
             tiles.append(render_mesh(vertices, faces, cam, base_color=colour, background=(255, 255, 255, 255)).rgba)
         else:
             tiles.append(np.full((size, size, 4), 255, np.uint8))
+    return np.concatenate(tiles, 1)
+
+
+def render_row(meshes: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], size: int = 256,
+               colour=(0.75, 0.75, 0.8)) -> np.ndarray:
+    """Front views of several meshes side by side on one shared scale, (size, n size, 4) uint8.
+
+    Each mesh is (vertices, faces, unit vertex normals or None); given normals (e.g. a detail
+    network's) shade it instead of the mesh's own."""
+    from avatarforge.render import Camera, render_mesh
+
+    tiles = []
+    for v, f, n in meshes:
+        if not len(f):
+            tiles.append(np.full((size, size, 4), 255, np.uint8))
+            continue
+        centre = (v.min(0) + v.max(0)) / 2
+        cam = Camera.orthographic_look_at(centre + np.array([0.0, 0.0, 4.0]), centre, width=size, height=size,
+                                          ortho_scale=size / 2.1)
+        nrm = None if n is None else np.where(np.linalg.norm(n, axis=1, keepdims=True) > 0.5, n, 0.0)
+        if nrm is not None and not np.any(nrm):
+            nrm = None
+        tiles.append(render_mesh(v, f, cam, base_color=colour, background=(255, 255, 255, 255), normals=nrm).rgba)
     return np.concatenate(tiles, 1)
