@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 
-__all__ = ["extract_mesh", "posed_box", "iou", "chamfer_mm", "render_views", "render_row"]
+__all__ = ["extract_mesh", "posed_box", "iou", "chamfer_mm", "render_views", "render_row", "chamfer_points_mm"]
 
 
 def posed_box(bones: Float[np.ndarray, "M 2 3"], transforms: Float[np.ndarray, "M 4 4"], pad: float = 0.25) -> np.ndarray:
@@ -82,6 +82,16 @@ def chamfer_mm(va: np.ndarray, fa: np.ndarray, vb: np.ndarray, fb: np.ndarray, n
     d_ba = cKDTree(sample_near_surface(rng, va, fa, dense * n, 0.0)).query(sample_near_surface(rng, vb, fb, n, 0.0))[0]
     d_ab, d_ba = d_ab.mean(), d_ba.mean()
     return float(500.0 * (d_ab + d_ba))
+
+
+def chamfer_points_mm(a: Float[np.ndarray, "N 3"], b: Float[np.ndarray, "K 3"]) -> float:
+    """Symmetric Chamfer distance in millimetres between two point sets (metres): the mean of
+    both directions' mean nearest-neighbour distance (the convention of :func:`chamfer_mm`)."""
+    from scipy.spatial import cKDTree
+
+    if not len(a) or not len(b):
+        return float("inf")
+    return float(500.0 * (cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean()))
 
 
 def render_views(vertices: np.ndarray, faces: np.ndarray, size: int = 256, colour=(0.75, 0.75, 0.8)) -> np.ndarray:

@@ -150,7 +150,7 @@ def train_gdna(data: GdnaData, out: str | Path, cfg: GdnaConfig | None = None, t
     betas, bones = data.betas[train_ids], data.bones[train_ids]
     ck = out / CHECKPOINT
     net = _build(cfg, len(train_ids), data.betas.shape[1], data.bounds)
-    step, elapsed = 0, 0.0
+    step, elapsed, cpu = 0, 0.0, 0.0
     state = torch.load(ck, map_location="cpu", weights_only=True) if ck.exists() else None
     if state is None:
         skin = net.skinning.base
@@ -160,6 +160,7 @@ def train_gdna(data: GdnaData, out: str | Path, cfg: GdnaConfig | None = None, t
     else:
         net.load_state_dict(state["model"])
         step, elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
+        cpu = float(state.get("cpu_seconds", 0.0))
     stage = 1 if step < tcfg.coarse_steps else 2
     opt = _optimiser(net, tcfg, stage)
     if state is not None and state.get("stage") == stage:
@@ -174,13 +175,14 @@ def train_gdna(data: GdnaData, out: str | Path, cfg: GdnaConfig | None = None, t
     per = max(tcfg.points_per_step // tcfg.samples_per_step, 1)
     bce = nn.BCEWithLogitsLoss()
     total = tcfg.coarse_steps + tcfg.detail_steps
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net.train()
 
     def save() -> None:
         tmp = ck.with_suffix(".tmp")
         torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step, "stage": stage,
-                    "elapsed": elapsed + time.perf_counter() - t0}, tmp)
+                    "elapsed": elapsed + time.perf_counter() - t0,
+                    "cpu_seconds": cpu + time.process_time() - c0}, tmp)
         tmp.replace(ck)
 
     with (out / "log.jsonl").open("a", encoding="utf-8") as log:
@@ -219,7 +221,7 @@ def train_gdna(data: GdnaData, out: str | Path, cfg: GdnaConfig | None = None, t
             step += 1
             if step % tcfg.log_every == 0 or step == total or step == tcfg.coarse_steps:
                 rec = {"step": step, "stage": stage, "loss": float(loss.detach()), **parts,
-                       "seconds": elapsed + time.perf_counter() - t0}
+                       "seconds": elapsed + time.perf_counter() - t0, "cpu_seconds": cpu + time.process_time() - c0}
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 if progress:

@@ -133,13 +133,13 @@ def extract_person(model: GdnaModel, codes: Codes, pose: dict[str, float] | None
 
 def fit_codes(model: GdnaModel, vertices: Float[np.ndarray, "V 3"], faces: np.ndarray,
               pose: dict[str, float] | None = None, steps: int = 150, detail_steps: int = 50, points: int = 1024,
-              seed: int = 0, fit_beta: bool = True,
+              seed: int = 0, fit_beta: bool = True, beta: np.ndarray | None = None,
               progress: Callable[[int, int], None] | None = None) -> FitResult:
     """Codes (z_shape, beta, then z_detail) making the model reproduce the posed mesh.
 
     The mesh is in metres, y up, in ``pose`` (None: the rest A-pose) of the body model. Codes
-    start at the mean training code and beta at the mean training body; the bones of ``pose``
-    are those of the mean body."""
+    start at the mean training code and beta at ``beta`` (default the mean training body); the
+    bones of ``pose`` are those of that starting body. ``fit_beta=False`` keeps beta fixed."""
     net = model.net
     rng = np.random.default_rng(seed)
     v = np.asarray(vertices, np.float64)
@@ -148,13 +148,13 @@ def fit_codes(model: GdnaModel, vertices: Float[np.ndarray, "V 3"], faces: np.nd
     pool = _train_points(rng, v, f, 8 * points)
     labels = torch.as_tensor(winding_number(pool, cv, cf) > 0.5, dtype=torch.float32)
     pool_t = torch.as_tensor(pool, dtype=torch.float32)
-    beta0 = model.betas.mean(0)
+    beta0 = model.betas.mean(0) if beta is None else np.asarray(beta, np.float32)
     T, bones = skeleton(phenotype_values(beta0), pose)
     Tt, bt = torch.as_tensor(T, dtype=torch.float32), torch.as_tensor(bones, dtype=torch.float32)
     ms, _, md, _ = code_prior(model)
     z = ms.clone().requires_grad_(True)
-    beta = torch.as_tensor(beta0, dtype=torch.float32).clone().requires_grad_(fit_beta)
-    groups = [{"params": [z], "lr": 2e-2}] + ([{"params": [beta], "lr": 1e-2}] if fit_beta else [])
+    b = torch.as_tensor(beta0, dtype=torch.float32).clone().requires_grad_(fit_beta)
+    groups = [{"params": [z], "lr": 2e-2}] + ([{"params": [b], "lr": 1e-2}] if fit_beta else [])
     opt = torch.optim.Adam(groups)
     for p in net.parameters():
         p.requires_grad_(False)
@@ -165,13 +165,13 @@ def fit_codes(model: GdnaModel, vertices: Float[np.ndarray, "V 3"], faces: np.nd
     try:
         for i in range(steps):
             sel = torch.as_tensor(rng.integers(0, len(pool), points))
-            logits = net.posed(pool_t[sel], Tt, bt, beta, z)
+            logits = net.posed(pool_t[sel], Tt, bt, b, z)
             loss = F.binary_cross_entropy_with_logits(logits, labels[sel]) + model.train.prior_weight * z.pow(2).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
             with torch.no_grad():
-                beta.copy_(torch.minimum(torch.maximum(beta, lo), hi))
+                b.copy_(torch.minimum(torch.maximum(b, lo), hi))
             bces.append(float(loss.detach()))
             if progress:
                 progress(i + 1, total)
@@ -179,14 +179,14 @@ def fit_codes(model: GdnaModel, vertices: Float[np.ndarray, "V 3"], faces: np.nd
         if detail_steps:
             sp, sn = outer_surface_samples(rng, v, f, cv, cf, 4 * points)
             sp_t, sn_t = torch.as_tensor(sp, dtype=torch.float32), torch.as_tensor(sn, dtype=torch.float32)
-            xb, ok = net.surface_roots(sp_t, Tt, bt, beta.detach(), z.detach())
+            xb, ok = net.surface_roots(sp_t, Tt, bt, b.detach(), z.detach())
             xb, sn_t = xb[ok], sn_t[ok]
             opt_d = torch.optim.Adam([zd], lr=2e-2)
             for i in range(detail_steps):
                 sel = torch.as_tensor(rng.integers(0, len(xb), points)) if len(xb) else None
                 if sel is None:
                     break
-                n = net.posed_normals(xb[sel], Tt, beta.detach(), z.detach(), zd)
+                n = net.posed_normals(xb[sel], Tt, b.detach(), z.detach(), zd)
                 cos = (n * sn_t[sel]).sum(-1).mean()
                 loss = 1 - cos + model.train.prior_weight * zd.pow(2).sum()
                 opt_d.zero_grad()
@@ -197,8 +197,8 @@ def fit_codes(model: GdnaModel, vertices: Float[np.ndarray, "V 3"], faces: np.nd
                     progress(steps + i + 1, total)
         with torch.no_grad():
             sel = torch.as_tensor(rng.integers(0, len(pool), 4 * points))
-            acc = float(((net.posed(pool_t[sel], Tt, bt, beta, z) > 0).float() == labels[sel]).float().mean())
+            acc = float(((net.posed(pool_t[sel], Tt, bt, b, z) > 0).float() == labels[sel]).float().mean())
     finally:
         for p in net.parameters():
             p.requires_grad_(True)
-    return FitResult(Codes(z.detach(), zd.detach(), beta.detach()), bces, coss, acc)
+    return FitResult(Codes(z.detach(), zd.detach(), b.detach()), bces, coss, acc)
