@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--detail-steps", type=int, default=150)
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--res", type=int, default=64)
+    ap.add_argument("--fit-res", type=int, default=48, help="Resolution of the posed (root-finding) extractions.")
+    ap.add_argument("--fit-steps", type=int, default=80)
     args = ap.parse_args()
     torch.set_num_threads(1)
     from PIL import Image
@@ -108,6 +110,7 @@ def main() -> None:
         p = extract_person(model, identity_codes(model, k), None, args.res)
         rec.append(chamfer_points_mm(_surface_points(p.vertices, p.faces, 4000, rng), data.canonical_surface[train_ids[k]]))
     results["train_reconstruction_chamfer_mm"] = float(np.mean(rec))
+    print(f"train reconstruction {results['train_reconstruction_chamfer_mm']:.1f} mm", flush=True)
     # fit a held-out person in a non-rest pose, then repose it
     from avatarforge.bodies import load_body, pose_preset
 
@@ -115,20 +118,22 @@ def main() -> None:
     fit_pose = pose_preset(load_body(), "relaxed", data.phenotypes[j])
     target = clothed_person(data.phenotypes[j], data.outfits[j], fit_pose)
     t1 = time.perf_counter()
-    fit = fit_codes(model, target.vertices, target.faces, fit_pose, steps=150, detail_steps=50)
+    fit = fit_codes(model, target.vertices, target.faces, fit_pose, steps=args.fit_steps,
+                    detail_steps=args.fit_steps // 4, points=512)
     fit_secs = time.perf_counter() - t1
-    fitted = extract_person(model, fit.codes, fit_pose, args.res)
-    start = extract_person(model, Codes(ms, md, torch.as_tensor(model.betas.mean(0))), fit_pose, args.res)
+    fitted = extract_person(model, fit.codes, fit_pose, args.fit_res)
     outer = lambda p: _surface_points(p.vertices, p.faces, 4000, rng)  # noqa: E731
     tgt_pts = _surface_points(target.vertices, target.faces, 4000, rng)
     walk = {"pose.upperleg01.L.x": -30.0, "pose.upperleg01.R.x": 25.0, "pose.lowerleg01.R.x": 40.0,
             "pose.upperarm01.L.z": 50.0, "pose.upperarm01.R.x": 30.0, "pose.lowerarm01.R.x": -60.0}
-    reposed = extract_person(model, fit.codes, walk, args.res)
+    reposed = extract_person(model, fit.codes, walk, args.fit_res)
     gt_reposed = clothed_person(data.phenotypes[j], data.outfits[j], walk)
     results["fit_held_out"] = {
         "identity": data.names[j], "outfit": data.outfits[j], "occupancy_accuracy": fit.accuracy,
         "chamfer_mm_fit": chamfer_points_mm(outer(fitted), tgt_pts),
-        "chamfer_mm_mean_code": chamfer_points_mm(outer(start), tgt_pts),
+        "chamfer_mm_mean_code_canonical": chamfer_points_mm(mean_set, data.canonical_surface[j]),
+        "chamfer_mm_fit_canonical": chamfer_points_mm(
+            outer(extract_person(model, fit.codes, None, args.res)), data.canonical_surface[j]),
         "chamfer_mm_reposed_vs_truth": chamfer_points_mm(outer(reposed), outer(gt_reposed)),
         "normal_cos": fit.normal_cos[-1] if fit.normal_cos else None, "seconds": fit_secs}
     print(json.dumps(results["fit_held_out"]), flush=True)
