@@ -83,7 +83,7 @@ def test_cli_errors(tmp_path, capsys):
     code, _, err = run(["implicit", "train", str(tmp_path / "nope"), "-o", str(tmp_path / "m")], capsys)
     assert code == 2 and err.startswith("error:") and "implicit synth" in err
     code, _, err = run(["implicit", "train", str(tmp_path), "-o", str(tmp_path / "m"), "--kind", "gdna"], capsys)
-    assert code == 2 and "gdna is not implemented" in err
+    assert code == 2 and "needs a gDNA data set" in err
     code, _, err = run(["implicit", "train", str(tmp_path), "-o", str(tmp_path / "m"), "--kind", "x"], capsys)
     assert code == 2 and "--kind must be one of" in err
     code, _, err = run(["implicit", "train", str(tmp_path), "-o", str(tmp_path / "m")], capsys)

@@ -34,7 +34,8 @@ from avatarforge.implicit.winding import winding_number
 
 __all__ = [
     "POSE_RANGES", "SynthConfig", "Subject", "ImplicitData", "make_subject", "sample_poses", "pose_subject",
-    "make_data", "save_data", "load_data", "sample_near_surface", "DATA_FORMAT", "posed_transforms",
+    "make_data", "save_data", "load_data", "sample_near_surface", "sample_surface", "DATA_FORMAT", "posed_transforms",
+    "canonical_bones",
 ]
 
 DATA_FORMAT = "avatarforge-implicit-data"
@@ -153,6 +154,18 @@ def _skirt(vertices: np.ndarray, thickness: float = 0.012, n_ring: int = 48, n_h
     return verts, faces
 
 
+def canonical_bones(out) -> np.ndarray:
+    """(M, 2, 3) rest-pose bone segments (head, tail) of :data:`MAIN_JOINTS` of a body output."""
+    names = out.joint_names
+    rest = out.rest_joints_world[0, :, :3, 3].double().numpy()
+    bones = np.zeros((len(MAIN_JOINTS), 2, 3))
+    for m, j in enumerate(MAIN_JOINTS):
+        head = rest[names.index(j)]
+        tail_name, offset = _TAILS[j]
+        bones[m] = head, (rest[names.index(tail_name)] if tail_name else head + np.asarray(offset))
+    return bones
+
+
 def make_subject(skirt: bool = True) -> Subject:
     """The canonical subject from the body model (default phenotype, rest A-pose)."""
     from avatarforge.bodies import load_body
@@ -165,12 +178,7 @@ def make_subject(skirt: bool = True) -> Subject:
     verts = out.rest_vertices[0].double().numpy()
     faces = out.faces.numpy().astype(np.int64)
     w_body = reduce_weights(out.skin_indices.numpy(), out.skin_weights.double().numpy(), jmap)
-    rest = out.rest_joints_world[0, :, :3, 3].double().numpy()
-    bones = np.zeros((len(MAIN_JOINTS), 2, 3))
-    for m, j in enumerate(MAIN_JOINTS):
-        head = rest[names.index(j)]
-        tail_name, offset = _TAILS[j]
-        bones[m] = head, (rest[names.index(tail_name)] if tail_name else head + np.asarray(offset))
+    bones = canonical_bones(out)
     n_body = len(verts)
     true_w = w_body
     if skirt:
@@ -249,14 +257,20 @@ def pose_subject(subject: Subject, pose: dict[str, float]) -> tuple[np.ndarray, 
 def sample_near_surface(rng: np.random.Generator, vertices: np.ndarray, faces: np.ndarray, n: int,
                         sigma: float) -> np.ndarray:
     """``n`` points on the mesh surface (area-uniform) displaced by isotropic N(0, sigma^2)."""
+    p, _ = sample_surface(rng, vertices, faces, n)
+    return p + rng.normal(0, sigma, p.shape)
+
+
+def sample_surface(rng: np.random.Generator, vertices: np.ndarray, faces: np.ndarray,
+                   n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` area-uniform points on the mesh surface and the index of the face each lies on."""
     a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
     area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
     f = rng.choice(len(faces), n, p=area / area.sum())
     u, v = rng.random(n), rng.random(n)
     flip = u + v > 1
     u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
-    p = a[f] + u[:, None] * (b[f] - a[f]) + v[:, None] * (c[f] - a[f])
-    return p + rng.normal(0, sigma, p.shape)
+    return a[f] + u[:, None] * (b[f] - a[f]) + v[:, None] * (c[f] - a[f]), f
 
 
 def _train_points(rng, verts, faces, n):

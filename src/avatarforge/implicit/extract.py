@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 
-__all__ = ["extract_mesh", "posed_box", "iou", "chamfer_mm", "render_views"]
+__all__ = ["extract_mesh", "posed_box", "iou", "chamfer_mm", "render_views", "render_row", "chamfer_points_mm"]
 
 
 def posed_box(bones: Float[np.ndarray, "M 2 3"], transforms: Float[np.ndarray, "M 4 4"], pad: float = 0.25) -> np.ndarray:
@@ -84,6 +84,16 @@ def chamfer_mm(va: np.ndarray, fa: np.ndarray, vb: np.ndarray, fb: np.ndarray, n
     return float(500.0 * (d_ab + d_ba))
 
 
+def chamfer_points_mm(a: Float[np.ndarray, "N 3"], b: Float[np.ndarray, "K 3"]) -> float:
+    """Symmetric Chamfer distance in millimetres between two point sets (metres): the mean of
+    both directions' mean nearest-neighbour distance (the convention of :func:`chamfer_mm`)."""
+    from scipy.spatial import cKDTree
+
+    if not len(a) or not len(b):
+        return float("inf")
+    return float(500.0 * (cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean()))
+
+
 def render_views(vertices: np.ndarray, faces: np.ndarray, size: int = 256, colour=(0.75, 0.75, 0.8)) -> np.ndarray:
     """Front and side views of a mesh side by side, (size, 2 size, 4) uint8 RGBA."""
     from avatarforge.render import Camera, render_mesh
@@ -97,4 +107,27 @@ def render_views(vertices: np.ndarray, faces: np.ndarray, size: int = 256, colou
             tiles.append(render_mesh(vertices, faces, cam, base_color=colour, background=(255, 255, 255, 255)).rgba)
         else:
             tiles.append(np.full((size, size, 4), 255, np.uint8))
+    return np.concatenate(tiles, 1)
+
+
+def render_row(meshes: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], size: int = 256,
+               colour=(0.75, 0.75, 0.8)) -> np.ndarray:
+    """Front views of several meshes side by side on one shared scale, (size, n size, 4) uint8.
+
+    Each mesh is (vertices, faces, unit vertex normals or None); given normals (e.g. a detail
+    network's) shade it instead of the mesh's own."""
+    from avatarforge.render import Camera, render_mesh
+
+    tiles = []
+    for v, f, n in meshes:
+        if not len(f):
+            tiles.append(np.full((size, size, 4), 255, np.uint8))
+            continue
+        centre = (v.min(0) + v.max(0)) / 2
+        cam = Camera.orthographic_look_at(centre + np.array([0.0, 0.0, 4.0]), centre, width=size, height=size,
+                                          ortho_scale=size / 2.1)
+        nrm = None if n is None else np.where(np.linalg.norm(n, axis=1, keepdims=True) > 0.5, n, 0.0)
+        if nrm is not None and not np.any(nrm):
+            nrm = None
+        tiles.append(render_mesh(v, f, cam, base_color=colour, background=(255, 255, 255, 255), normals=nrm).rgba)
     return np.concatenate(tiles, 1)

@@ -10,6 +10,7 @@ Occupancy of a deformed point x' in pose T (M bone transforms, 4x4):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +21,8 @@ from avatarforge.implicit.implicit_grad import attach_root_gradient
 from avatarforge.implicit.rootfind import broyden
 from avatarforge.implicit.skinning import lbs_points, positional_encoding
 
-__all__ = ["OccupancyMLP", "SNARF", "Correspondences", "segment_distance", "NO_ROOT_LOGIT"]
+__all__ = ["OccupancyMLP", "SNARF", "Correspondences", "segment_distance", "NO_ROOT_LOGIT", "nearest_bones",
+           "find_correspondences", "occupancy_over_roots"]
 
 NO_ROOT_LOGIT = -12.0
 """Occupancy logit of a point without any converged canonical root (outside)."""
@@ -88,43 +90,68 @@ class SNARF(nn.Module):
 
     def init_candidates(self, xd: Float[Tensor, "N 3"], transforms: Float[Tensor, "M 4 4"]) -> Tensor:
         """Indices (N, K) of the K bones whose posed segments are nearest to each point."""
-        bones = self.bones.to(xd.dtype)
-        R, t = transforms[:, :3, :3], transforms[:, :3, 3]
-        posed = torch.einsum("mij,mkj->mki", R, bones) + t[:, None]  # m bone, k end (head/tail)
-        d = segment_distance(xd, posed[:, 0], posed[:, 1])
-        return d.topk(min(self.n_init, d.shape[1]), dim=1, largest=False).indices
+        return nearest_bones(xd, self.bones.to(xd.dtype), transforms, self.n_init)
 
     def search(self, xd: Float[Tensor, "N 3"], transforms: Float[Tensor, "M 4 4"]) -> Correspondences:
         """All canonical roots of LBS(x) = x' from the K initialisations (no gradient)."""
-        n = xd.shape[0]
-        with torch.no_grad():
-            T = transforms.detach().to(xd.dtype)
-            idx = self.init_candidates(xd, T)  # (N, K)
-            k = idx.shape[1]
-            inv = torch.linalg.inv(T)[idx]  # (N, K, 4, 4)
-            x0 = torch.einsum("nkij,nj->nki", inv[..., :3, :3], xd) + inv[..., :3, 3]
-            target = xd[:, None].expand(n, k, 3).reshape(-1, 3)
-            jinv0 = inv[..., :3, :3].reshape(-1, 3, 3)
-
-            def fn(x: Tensor, rows: Tensor) -> Tensor:
-                return lbs_points(x, self.skinning(x), T) - target[rows]
-
-            res = broyden(fn, x0.reshape(-1, 3), jinv0, max_iter=self.max_iter, tol=self.tol)
-            lo, hi = self.bounds[0].to(xd.dtype), self.bounds[1].to(xd.dtype)
-            inside = ((res.x >= lo) & (res.x <= hi)).all(-1)
-            valid = (res.converged & inside).view(n, k)
-            return Correspondences(x=res.x.view(n, k, 3), valid=valid)
+        return find_correspondences(xd, transforms, self.bones, self.bounds, self.skinning, self.n_init,
+                                    self.max_iter, self.tol)
 
     def forward(self, xd: Float[Tensor, "N 3"], transforms: Float[Tensor, "M 4 4"]) -> Float[Tensor, " N"]:
         """Occupancy logits of deformed points in pose ``transforms`` (differentiable)."""
         corr = self.search(xd, transforms)
-        n, k, _ = corr.x.shape
-        logits = torch.full((n, k), NO_ROOT_LOGIT, dtype=xd.dtype)
-        ni, ki = corr.valid.nonzero(as_tuple=True)
-        if ni.numel():
-            T = transforms.to(xd.dtype)
-            target = xd[ni]
-            x = attach_root_gradient(corr.x[ni, ki], lambda x: lbs_points(x, self.skinning(x), T) - target)
-            logits = logits.index_put((ni, ki), self.occupancy(self.normalise(x)))
-        return logits.max(dim=1).values
+        return occupancy_over_roots(xd, corr, transforms, self.skinning,
+                                    lambda x: self.occupancy(self.normalise(x)))
+
+
+def nearest_bones(xd: Float[Tensor, "N 3"], bones: Float[Tensor, "M 2 3"], transforms: Float[Tensor, "M 4 4"],
+                  k: int) -> Tensor:
+    """Indices (N, K) of the ``k`` bones whose posed segments are nearest to each point."""
+    R, t = transforms[:, :3, :3].to(xd.dtype), transforms[:, :3, 3].to(xd.dtype)
+    posed = torch.einsum("mij,mkj->mki", R, bones.to(xd.dtype)) + t[:, None]  # m bone, k end (head/tail)
+    d = segment_distance(xd, posed[:, 0], posed[:, 1])
+    return d.topk(min(k, d.shape[1]), dim=1, largest=False).indices
+
+
+def find_correspondences(xd: Float[Tensor, "N 3"], transforms: Float[Tensor, "M 4 4"], bones: Float[Tensor, "M 2 3"],
+                         bounds: Float[Tensor, "2 3"], skin_fn: Callable[[Tensor], Tensor], n_init: int = 3,
+                         max_iter: int = 20, tol: float = 1e-4) -> Correspondences:
+    """Canonical roots of LBS(x, skin_fn(x), T) = x' by Broyden from the inverse transforms of the
+    ``n_init`` nearest bones (no gradient). Roots outside ``bounds`` or unconverged are invalid.
+    ``skin_fn`` maps canonical (n, 3) points to (n, M) weights (SNARF's field, or gDNA's
+    warped, shape-conditioned one)."""
+    n = xd.shape[0]
+    with torch.no_grad():
+        T = transforms.detach().to(xd.dtype)
+        idx = nearest_bones(xd, bones, T, n_init)  # (N, K)
+        k = idx.shape[1]
+        inv = torch.linalg.inv(T)[idx]  # (N, K, 4, 4)
+        x0 = torch.einsum("nkij,nj->nki", inv[..., :3, :3], xd) + inv[..., :3, 3]
+        target = xd[:, None].expand(n, k, 3).reshape(-1, 3)
+        jinv0 = inv[..., :3, :3].reshape(-1, 3, 3)
+
+        def fn(x: Tensor, rows: Tensor) -> Tensor:
+            return lbs_points(x, skin_fn(x), T) - target[rows]
+
+        res = broyden(fn, x0.reshape(-1, 3), jinv0, max_iter=max_iter, tol=tol)
+        lo, hi = bounds[0].to(xd.dtype), bounds[1].to(xd.dtype)
+        inside = ((res.x >= lo) & (res.x <= hi)).all(-1)
+        valid = (res.converged & inside).view(n, k)
+        return Correspondences(x=res.x.view(n, k, 3), valid=valid)
+
+
+def occupancy_over_roots(xd: Float[Tensor, "N 3"], corr: Correspondences, transforms: Float[Tensor, "M 4 4"],
+                         skin_fn: Callable[[Tensor], Tensor], occ_fn: Callable[[Tensor], Tensor]) -> Float[Tensor, " N"]:
+    """max over the valid roots of ``occ_fn(x*)`` (logits; :data:`NO_ROOT_LOGIT` without a root),
+    with implicit-differentiation gradients through the roots to ``skin_fn``'s parameters, the
+    transforms and ``xd``."""
+    n, k, _ = corr.x.shape
+    logits = torch.full((n, k), NO_ROOT_LOGIT, dtype=xd.dtype)
+    ni, ki = corr.valid.nonzero(as_tuple=True)
+    if ni.numel():
+        T = transforms.to(xd.dtype)
+        target = xd[ni]
+        x = attach_root_gradient(corr.x[ni, ki], lambda x: lbs_points(x, skin_fn(x), T) - target)
+        logits = logits.index_put((ni, ki), occ_fn(x))
+    return logits.max(dim=1).values
 
