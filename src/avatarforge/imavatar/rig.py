@@ -17,7 +17,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-__all__ = ["HEAD_JOINTS", "POSE_JOINTS", "HeadRig", "build_rig", "deform_vertices", "pose_features"]
+__all__ = ["HEAD_JOINTS", "POSE_JOINTS", "HeadRig", "build_rig", "deform_vertices", "pose_features", "save_rig", "load_rig"]
 
 HEAD_JOINTS = ("rest", "neck01", "head", "eye.L", "eye.R")
 """Bones of the head deformation: 'rest' gathers every bone below the neck (static here);
@@ -30,7 +30,7 @@ _MERGE = {"neck02": "neck01", "neck03": "neck01"}
 def _joint_slot(names: list[str], parents: list[int]) -> np.ndarray:
     """Index in HEAD_JOINTS of every body bone (itself, a merged neck bone's slot, or 'rest')."""
     out = np.zeros(len(names), np.int64)
-    for j, n in enumerate(names):
+    for j in range(len(names)):
         k = j
         while k >= 0:
             key = _MERGE.get(names[k], names[k])
@@ -165,3 +165,28 @@ def build_rig(body, values: dict[str, float] | None = None) -> HeadRig:
         weights=w[ids], colours=_paint(out, ids, rest, w),
         rest_joints=out.rest_joints_world[0].numpy().astype(np.float64), joint_parents=list(body.joint_parents),
         joint_names=list(body.joint_names), expression_names=tuple(names), values=values)
+
+
+_ARRAYS = ("vertices", "faces", "blendshapes", "weights", "colours", "rest_joints")
+
+
+def save_rig(rig: HeadRig, path) -> None:
+    """Write the rig to an ``.npz`` (float32 blend shapes; rebuilding needs no body model)."""
+    import json
+
+    arrays = {k: getattr(rig, k) for k in _ARRAYS}
+    arrays["blendshapes"] = arrays["blendshapes"].astype(np.float32)
+    meta = {"joint_parents": rig.joint_parents, "joint_names": rig.joint_names,
+            "expression_names": list(rig.expression_names), "values": rig.values}
+    np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load_rig(path) -> HeadRig:
+    """A rig written by :func:`save_rig`."""
+    import json
+
+    z = np.load(path, allow_pickle=False)
+    meta = json.loads(str(z["meta"]))
+    return HeadRig(**{k: z[k].astype(np.int64 if k == "faces" else np.float64) for k in _ARRAYS},
+                   joint_parents=meta["joint_parents"], joint_names=meta["joint_names"],
+                   expression_names=tuple(meta["expression_names"]), values=meta["values"])
