@@ -5,6 +5,7 @@
     python benchmarks/bench_imavatar.py method imavatar --out /work/out-imavatar/bench --cpu 240
     python benchmarks/bench_imavatar.py method bmorph   --out /work/out-imavatar/bench --cpu 240
     python benchmarks/bench_imavatar.py method cnet     --out /work/out-imavatar/bench --cpu 240
+    python benchmarks/bench_imavatar.py eval cnet --out ...    # (re-)evaluate a method's last checkpoint
     python benchmarks/bench_imavatar.py fps --out /work/out-imavatar/bench        # render speed, 128 + 256 px
     python benchmarks/bench_imavatar.py collect --out /work/out-imavatar/bench
 
@@ -57,15 +58,28 @@ def cmd_data(a) -> None:
 
 def cmd_method(a) -> None:
     from avatarforge.imavatar.data import load_data
-    from avatarforge.imavatar.raymarch import render_image
     from avatarforge.imavatar.train import TrainConfig, train
 
     torch.set_num_threads(1)
     data = load_data(a.out / "data")
     cfg = TrainConfig(kind=a.method, steps=100000, max_cpu_seconds=a.cpu, log_every=10, checkpoint_every=25)
-    model = train(data, a.out / a.method, cfg, progress=lambda r: print(a.method, r, flush=True))
+    train(data, a.out / a.method, cfg, progress=lambda r: print(a.method, r, flush=True))
+    cmd_eval(a)
+
+
+def cmd_eval(a) -> None:
+    """Evaluate the method's last checkpoint (a training run may be stopped early)."""
+    from avatarforge.imavatar.data import load_data
+    from avatarforge.imavatar.raymarch import render_image
+    from avatarforge.imavatar.train import load_model
+
+    torch.set_num_threads(1)
+    data = load_data(a.out / "data")
+    model = load_model(a.out / a.method)
     log = [json.loads(line) for line in (a.out / a.method / "log.jsonl").read_text().splitlines()]
-    res = {"train_cpu_seconds": log[-1]["cpu_seconds"], "train_wall_seconds": log[-1]["seconds"], "steps": log[-1]["step"]}
+    state = torch.load(a.out / a.method / "checkpoint.pt", map_location="cpu", weights_only=True)
+    res = {"train_cpu_seconds": float(state["cpu"]), "train_wall_seconds": float(state["elapsed"]), "steps": int(state["step"]),
+           "last_log": log[-1] if log else None}
     for split in ("heldout", "extreme"):
         idx = _eval_frames(data, split, a.n_eval)
         preds, c0 = {}, time.process_time()
@@ -153,7 +167,7 @@ def cmd_collect(a) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("step", choices=("data", "method", "fps", "collect"))
+    p.add_argument("step", choices=("data", "method", "eval", "fps", "collect"))
     p.add_argument("method", nargs="?", choices=METHODS)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--cpu", type=float, default=600.0, help="CPU seconds of training per method")
@@ -163,7 +177,7 @@ def main() -> None:
     p.add_argument("--n-eval", type=int, default=4)
     p.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     a = p.parse_args()
-    {"data": cmd_data, "method": cmd_method, "fps": cmd_fps, "collect": cmd_collect}[a.step](a)
+    {"data": cmd_data, "method": cmd_method, "eval": cmd_eval, "fps": cmd_fps, "collect": cmd_collect}[a.step](a)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ def render_cmd(
     pitch: float = typer.Option(0.0, "--pitch", min=-40, max=40, help="Extra head pitch, degrees."),
     size: int | None = typer.Option(None, "--size", min=16, max=1024, help="Output size (default: the training size)."),
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Drive at most this many frames."),
+    every: int = typer.Option(1, "--every", min=1, help="With --drive: use every N-th video frame."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output."),
 ) -> None:
     """Render the head driven by another face video (reenactment), by ARKit values per frame, or
@@ -126,7 +127,7 @@ def render_cmd(
     if expressions is not None:
         d = drive_from_json(expressions, model.rig.expression_names)
     elif drive is not None:
-        d = drive_from_video(drive, max_frames=max_frames)
+        d = drive_from_video(drive, max_frames=max_frames, every=every)
     else:
         d = Drive(np.zeros((1, 52)), np.zeros((1, 3)), np.zeros((1, 2, 3)))
     if max_frames is not None:
