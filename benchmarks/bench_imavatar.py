@@ -143,7 +143,13 @@ def cmd_collect(a) -> None:
     doc["train_seconds"] = {m: {"cpu": res[m]["train_cpu_seconds"], "wall_under_load": res[m]["train_wall_seconds"],
                                 "steps": res[m]["steps"]} for m in res}
     fps = a.out / "fps.json"
-    doc["render_fps"] = json.loads(fps.read_text()) if fps.is_file() else None
+    if fps.is_file():
+        doc["render_fps"] = json.loads(fps.read_text())
+    elif "imavatar" in res:  # not measured (no time): scaled from the eval renders by the ray count
+        size = int(data.rgb.shape[1])
+        t = res["imavatar"][f"render_cpu_seconds_per_frame_{size}px"]
+        doc["render_fps"] = {f"{s}px_cpu_estimated": 1.0 / (t * (s / size) ** 2) for s in (128, 256)}
+        doc["render_fps"][f"{size}px_cpu_measured"] = 1.0 / t
     doc["setup"] = {"size": int(data.rgb.shape[1]), "train_frames": int(len(tr)), "eval_frames_per_split": a.n_eval,
                     "note": "2 shared CPU cores, ~20 concurrent processes: wall times are under heavy load; "
                             "every method had the same CPU budget; expression error = mean 478-landmark distance "

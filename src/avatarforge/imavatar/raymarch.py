@@ -24,8 +24,8 @@ from avatarforge.render import Camera
 __all__ = ["camera_rays", "March", "march", "RayOutput", "shade_rays", "render_image"]
 
 
-def camera_rays(camera: Camera, pixels: Float[np.ndarray, "R 2"] | None = None) -> tuple[Float[Tensor, "R 3"], Float[Tensor, "R 3"]]:
-    """World origins and unit directions of rays through pixel centres ``pixels`` ((x, y), default
+def camera_rays(camera: Camera, pixels: np.ndarray | None = None) -> tuple[Float[Tensor, "R 3"], Float[Tensor, "R 3"]]:
+    """World origins and unit directions of rays through pixel centres ``pixels`` ((R, 2) integer (x, y), default
     every pixel in row-major order) of a perspective camera."""
     if pixels is None:
         ys, xs = np.mgrid[0:camera.height, 0:camera.width]
