@@ -206,8 +206,9 @@ def train(data: HeadData, out: str | Path, cfg: TrainConfig | None = None, rig: 
             reg = field.regulariser(res.canonical) if len(res.canonical) else torch.zeros(())
             loss = rgb_loss + cfg.w_mask * mask_loss + cfg.w_flame * reg
             opt.zero_grad()
-            loss.backward()
-            opt.step()
+            if loss.requires_grad:  # no ray met the head (e.g. a tiny frame): nothing to learn this step
+                loss.backward()
+                opt.step()
             step += 1
             if step % cfg.log_every == 0 or step == cfg.steps:
                 rec = {"step": step, "loss": float(loss.detach()), "rgb": float(rgb_loss.detach()),
