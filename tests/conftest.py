@@ -23,7 +23,7 @@ import pytest
 # with a configured checker.)
 CHECKED_PACKAGES = [f"avatarforge.{name}" for name in (
     "avatar", "errors", "outputs", "bodies", "util", "render", "perception", "fitting", "texture", "export",
-    "pipeline", "portrait", "neural", "research", "studio", "implicit", "animate", "dev")]
+    "pipeline", "portrait", "neural", "research", "studio", "implicit", "animate", "imavatar", "dev")]
 assert not any(name in sys.modules for name in CHECKED_PACKAGES), "avatarforge was imported before the type checks"
 jaxtyping.install_import_hook(CHECKED_PACKAGES, "beartype.beartype(conf=beartype.BeartypeConf(is_pep484_tower=True))")
 

@@ -40,7 +40,7 @@ def _root(
 
 @functools.cache  # once per process: typer.Typer.command() appends, it does not replace
 def _register() -> None:
-    from avatarforge.cli import (animate_cmd, batch_cmd, body_cmd, create_cmd, face_cmd, faces_cmd, implicit_cmd,
+    from avatarforge.cli import (animate_cmd, batch_cmd, body_cmd, create_cmd, face_cmd, faces_cmd, head_cmd, implicit_cmd,
                                  neural_cmd, portrait_cmd,
                                  research_cmd, studio_cmd, texture_cmd)
 
@@ -55,6 +55,7 @@ def _register() -> None:
     neural_cmd.register(app)
     portrait_cmd.register(app)
     implicit_cmd.register(app)
+    head_cmd.register(app)
     animate_cmd.register(app)
 
 
