@@ -10,7 +10,9 @@ from PIL import Image
 
 from avatarforge.cli.main import main
 
-EXPECTED = ["avatar.glb", "avatar.mtl", "avatar.obj", "avatar_texture.png", "fit_overlay.png", "landmarks.json",
+# avatar_hair.png: the OBJ's hair texture (the photo has hair; a bald avatar has none)
+EXPECTED = ["avatar.glb", "avatar.mtl", "avatar.obj", "avatar_hair.png", "avatar_texture.png", "fit_overlay.png",
+            "landmarks.json",
             "params.json", "parsing.png", "preview.png", "preview_head.png", "render_fitted.png", "report.json", "texture_lit.png"]
 
 
