@@ -376,8 +376,14 @@ def test_hair_and_outfit_controls(tab, tmp_path):
     wait_for(lambda: {"top", "bottom"} <= set(session.part_handles), 60, "tshirt and shorts")
     # A body slider: the clothes follow while it moves and are rebuilt once it rests.
     before = session.part_handles["top"].vertices.copy()
+    weight_before = session.state.values["weight"]
     slider_thumb(page, "weight").focus()
-    page.keyboard.press("Home" if session.state.values["weight"] > 0.5 else "End")
+    page.keyboard.press("Home" if weight_before > 0.5 else "End")
+    body_before = session.last_vertices
+    # first the shown body must change (else the rebuild check below holds for the old body already)
+    wait_for(lambda: abs(session.state.values["weight"] - weight_before) > 0.2, 60, "the weight slider moved")
+    wait_for(lambda: session.last_vertices is not body_before
+             and not np.array_equal(session.last_vertices, body_before), 60, "the new body shown")
     wait_for(lambda: session.parts.built_on is session.last_vertices, 60, "the clothes rebuilt on the new body")
     after = session.parts.parts[[p.key for p in session.parts.parts].index("top")].vertices
     assert len(after) != len(before) or np.abs(after - before).max() > 0.01
