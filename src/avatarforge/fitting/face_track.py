@@ -7,8 +7,7 @@ translation, with a few Gauss-Newton iterations of the same objective warm-start
 previous frame (:mod:`.face_solve`: a few milliseconds each), and the landmarks come from the
 landmark model alone on the region the previous frame's points give (MediaPipe's tracking
 mode; :func:`avatarforge.perception.face.track_face_landmarks`), re-detecting only when that
-loses the face; the landmarks of the next frames are found in a worker thread while the current
-frame is solved, so the two cores work together. Frames without a detected face are marked ``found = False`` and hold the
+loses the face, so tracking runs at video rate. Frames without a detected face are marked ``found = False`` and hold the
 previous values (a caller decides how to ease them back).
 
 The result is what an animator needs per frame: :class:`FaceTrack` (used by
@@ -72,8 +71,7 @@ class FaceTrack:
     fit_seconds: float = 0.0
     """Time of that full fit."""
     seconds_per_frame: float = 0.0
-    """Mean wall time per frame of the rest (landmarks in a worker thread, overlapping the
-    warm-started fit: the capture rate is 1 / this)."""
+    """Mean time per frame of the rest (detection + warm-started fit)."""
     landmarks: list = field(default_factory=list)
     """Per frame, the (478, 3) detected points or None."""
 
@@ -119,80 +117,33 @@ class FaceTracker:
                          eyes=s.eye_rot[0].numpy().astype(np.float64).copy(), rmse_px=err)
 
 
-def _landmark_stream(frames: Iterable[np.ndarray], lookahead: int = 4):
-    """Yield ``(frame, points or None)`` per frame, the landmark model running ahead in a
-    worker thread. Tracking the landmarks needs only the previous frame's points, not the fit,
-    so on two cores the next frames' landmarks are found while this one is solved (MediaPipe
-    and the solver's matrix products both release the GIL). Exceptions reach the caller."""
-    import queue
-    import threading
-
-    from avatarforge.perception.face import face_landmarks, track_face_landmarks
-
-    q: queue.Queue = queue.Queue(maxsize=lookahead)
-    stop = threading.Event()
-    done = object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        previous = None  # the last frame's points, for the landmark model's tracking ROI
-        try:
-            for frame in frames:
-                lm = None if previous is None else track_face_landmarks(frame, previous)
-                if lm is None:
-                    try:
-                        lm = face_landmarks(frame).points
-                    except UserInputError:
-                        lm = None
-                previous = lm
-                if not put((frame, lm)):
-                    return
-            put(done)
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
-            put(err)
-
-    worker = threading.Thread(target=work, name="face-landmarks", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
 def track_face_frames(frames: Iterable[np.ndarray], body=None, config: FaceTrackConfig | None = None,
                       fps: float = 25.0, progress: Callable[[int], None] | None = None) -> FaceTrack:
-    """Track the largest face through RGB frames (see the module docstring). The landmarks of
-    the next frames are found in a worker thread while the current frame is fitted."""
+    """Track the largest face through RGB frames (see the module docstring)."""
+    from avatarforge.perception.face import face_landmarks, track_face_landmarks
+
     tracker = FaceTracker(body, config)
     expr, head, eyes, found, points = [], [], [], [], []
     last = None
-    t_fit, n_rest = 0.0, 0
-    t_rest_start = None
-    for i, (frame, lm) in enumerate(_landmark_stream(frames)):
+    previous = None  # the last frame's points, for the landmark model's tracking ROI
+    t_fit, t_rest, n_rest = 0.0, 0.0, 0
+    for i, frame in enumerate(frames):
         t0 = time.perf_counter()
+        lm = None if previous is None else track_face_landmarks(frame, previous)
+        if lm is None:
+            try:
+                lm = face_landmarks(frame).points
+            except UserInputError:
+                lm = None
+        previous = lm
         if lm is not None:
             first = tracker.prob is None
             last = tracker.update(lm, (frame.shape[1], frame.shape[0]))
+            dt = time.perf_counter() - t0
             if first:
-                t_fit = time.perf_counter() - t0
-                t_rest_start = time.perf_counter()
+                t_fit = dt
             else:
-                n_rest += 1
+                t_rest, n_rest = t_rest + dt, n_rest + 1
         found.append(lm is not None)
         points.append(lm)
         if last is None:
@@ -203,7 +154,6 @@ def track_face_frames(frames: Iterable[np.ndarray], body=None, config: FaceTrack
             progress(i + 1)
     if not found:
         raise UserInputError("the video has no frame")
-    t_rest = 0.0 if t_rest_start is None else time.perf_counter() - t_rest_start
     return FaceTrack(np.array(expr), np.array(head), np.array(eyes), np.array(found, dtype=bool),
                      tuple(tracker.body.expression_names), float(fps), tracker.first_fit, t_fit,
                      t_rest / max(n_rest, 1), points)
