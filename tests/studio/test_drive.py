@@ -161,3 +161,23 @@ def test_webcam_endpoint_routes_frames_by_token():
         assert request("/frame?t=tok", frame)[0] == 403
     finally:
         server.stop()
+
+
+def test_webcam_server_logs_a_vanished_client_without_a_traceback(capsys, caplog):
+    import logging
+
+    from avatarforge.studio.webcam import WebcamServer
+
+    server = WebcamServer("127.0.0.1", 0)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="avatarforge"):
+            for err in (BrokenPipeError(32, "Broken pipe"), ValueError("bad header")):
+                try:
+                    raise err
+                except Exception:  # noqa: BLE001 - what socketserver does before handle_error
+                    server.httpd.handle_error(None, ("127.0.0.1", 5))
+        assert "Traceback" not in capsys.readouterr().err
+        levels = {r.levelname for r in caplog.records if "webcam" in r.getMessage()}
+        assert levels == {"DEBUG", "WARNING"}
+    finally:
+        server.stop()

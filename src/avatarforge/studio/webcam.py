@@ -84,6 +84,21 @@ document.getElementById('stop').onclick = () => {
 </script></body></html>"""
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that goes away mid-answer (a closed tab, a reloaded page) is normal here: it is
+    logged at debug level instead of http.server's traceback on stderr; other errors get one
+    warning line."""
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        err = sys.exc_info()[1]
+        if isinstance(err, ConnectionError):
+            log.debug("webcam: client %s went away: %s", client_address, err)
+        else:
+            log.warning("webcam: a request from %s failed: %s", client_address, err)
+
+
 class WebcamServer:
     """Serves the capture page and takes frames for the tabs registered by token."""
 
@@ -91,7 +106,7 @@ class WebcamServer:
         self.handlers: dict[str, Callable[[bytes, float, float], dict]] = {}
         """Token -> ``handler(jpeg, capture_ms, last_latency_ms)`` returning the JSON answer."""
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.httpd = _QuietHTTPServer((host, port), self._handler_class())
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="studio-webcam", daemon=True)
         self._thread.start()
