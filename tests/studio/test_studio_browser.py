@@ -377,9 +377,9 @@ def test_hair_and_outfit_controls(tab, tmp_path):
     # A body slider: the clothes follow while it moves and are rebuilt once it rests.
     before = session.part_handles["top"].vertices.copy()
     weight_before = session.state.values["weight"]
+    body_before = session.last_vertices  # read before the key press: the update may be quick
     slider_thumb(page, "weight").focus()
     page.keyboard.press("Home" if weight_before > 0.5 else "End")
-    body_before = session.last_vertices
     # first the shown body must change (else the rebuild check below holds for the old body already)
     wait_for(lambda: abs(session.state.values["weight"] - weight_before) > 0.2, 60, "the weight slider moved")
     wait_for(lambda: session.last_vertices is not body_before
