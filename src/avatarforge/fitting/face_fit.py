@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
 from avatarforge.bodies.landmark_embedding import LandmarkEmbedding, load_embedding
@@ -329,23 +330,25 @@ def _pick_contour(prob: _Problem, verts, t, log_f) -> tuple[Tensor, Tensor]:
 
 
 def _detected_silhouette(prob: _Problem, side: int) -> Tensor:
-    """The detected face's outline on ``side`` at the height of each lower-contour landmark:
-    among the detected mesh points (irises excluded) within a band of that landmark's height
-    (along the face's up direction, 4 % of the eye-corner distance), the one furthest out.
-    MediaPipe's own oval points on a turned-away side lie inside this outline (its mesh is
-    3D: they are the hidden anatomical contour), so the model's silhouette is matched to the
-    outline, not to them."""
-    det = prob.det[:468].numpy().astype(np.float64)
-    left = det[454] - det[234]
-    left /= max(float(np.linalg.norm(left)), 1e-9)
+    """:func:`detected_silhouette` of the problem's detected points."""
+    sil = detected_silhouette(prob.det.numpy().astype(np.float64), prob.lower_oval, prob.scale, side)
+    return torch.as_tensor(sil, dtype=prob.det.dtype)
+
+
+def detected_silhouette(det: Float[np.ndarray, "N 2"], ids: np.ndarray, scale: float, side: int) -> Float[np.ndarray, "K 2"]:
+    """The detected face's outline on ``side`` at the height of each landmark ``ids`` (the
+    lower contour's): among the detected mesh points ``det`` (pixels; the irises, rows >= 468,
+    excluded) within a band of that landmark's height (along the face's up direction, 4 % of
+    ``scale``, the eye-corner distance), the one furthest out. MediaPipe's own oval points on
+    a turned-away side lie inside this outline (its mesh is 3D: they are the hidden anatomical
+    contour), so the model's silhouette is matched to the outline, not to them."""
+    mesh = det[:468]
+    left = mesh[454] - mesh[234]
+    left = left / max(float(np.linalg.norm(left)), 1e-9)
     up = np.array([left[1], -left[0]])
-    heights, out = det @ up, det @ (side * left)
-    band = 0.04 * prob.scale
-    result = prob.det[prob.lower_oval].clone()
-    for k, i in enumerate(prob.lower_oval):
-        near = np.flatnonzero(np.abs(heights - heights[i]) < band)
-        result[k] = torch.as_tensor(det[near[np.argmax(out[near])]], dtype=result.dtype)
-    return result
+    heights, out = mesh @ up, mesh @ (side * left)
+    near = np.abs(heights[None, :] - heights[np.asarray(ids), None]) < 0.04 * scale  # (K, 468); each row holds its own point
+    return mesh[np.argmax(np.where(near, out[None, :], -np.inf), axis=1)]
 
 
 def _loss(prob, cfg, verts, t, log_f, phen, local_sub, expr, eye_rot, contour_match) -> Tensor:

@@ -36,11 +36,12 @@ _DELTA = 0.01
 """The robust function's scale (as :func:`.face_fit._robust`)."""
 
 
-def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b through torch, which the callers keep to one thread (numpy's OpenBLAS runs these
-    products on both cores and, on a loaded machine, waits for the second: measured 5x the
-    wall time per tracked frame)."""
-    return (torch.from_numpy(np.ascontiguousarray(a)) @ torch.from_numpy(np.ascontiguousarray(b))).numpy()
+def _mm(a: np.ndarray, b: np.ndarray, transpose_a: bool = False) -> np.ndarray:
+    """a @ b (a.T @ b with ``transpose_a``, without copying a) through torch, which the callers
+    keep to one thread (numpy's OpenBLAS runs these products on both cores and, on a loaded
+    machine, waits for the second: measured 5x the wall time per tracked frame)."""
+    ta = torch.from_numpy(np.ascontiguousarray(a))
+    return ((ta.T if transpose_a else ta) @ torch.from_numpy(np.ascontiguousarray(b))).numpy()
 
 
 def _rotation(angles_deg: Float[np.ndarray, " 3"]) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +58,29 @@ def _rotation(angles_deg: Float[np.ndarray, " 3"]) -> tuple[np.ndarray, np.ndarr
     drz = np.array([[-sz, -cz, 0.0], [cz, -sz, 0.0], [0.0, 0.0, 0.0]])
     d = np.stack([rz @ ry @ drx, rz @ dry @ rx, drz @ ry @ rx]) * (np.pi / 180.0)
     return rz @ ry @ rx, d
+
+
+@dataclass(frozen=True)
+class _PointTables:
+    """Points that are fixed combinations of slice vertices (a landmark: its triangle's corners
+    with barycentric weights; a vertex: itself) for :meth:`ExpressionPoseSolver._pose`: per
+    skinning-weight column c (other, head, eye.L, eye.R), ``base`` (12, n), row 3c + xyz, the
+    weighted rest positions with the pivots folded in, and ``shapes`` (12 n, 52), row
+    (3c + xyz) n + point, the weighted action shapes (``shapes32``: the same in float32, for
+    the Jacobian's product)."""
+
+    base: np.ndarray
+    shapes: np.ndarray
+    shapes32: np.ndarray
+
+    def subset(self, rows: np.ndarray) -> _PointTables:
+        """The tables of the points ``rows``."""
+        n = self.base.shape[1]
+
+        def pick(m: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(m.reshape(12, n, -1)[:, rows].reshape(12 * len(rows), -1))
+
+        return _PointTables(np.ascontiguousarray(self.base[:, rows]), pick(self.shapes), pick(self.shapes32))
 
 
 @dataclass
@@ -91,19 +115,30 @@ class ExpressionPoseSolver:
         joints = (er.bones0[0, 1:4].double().numpy() - root) @ to.T
         self.head_pivot, self.eye_pivots = joints[0], joints[1:3]
         self.weights = model.weights.double().numpy()  # (S, 4): other, head, eye.L, eye.R
-        corners = prob.lm_local.numpy().ravel()  # the 478 landmarks' triangle corners (slice rows)
-        self.rest0_c, self.weights_c = self.rest0[corners], self.weights[corners]
-        self.shapes_c = np.ascontiguousarray(self.shapes[:, corners].reshape(len(self.shapes), -1))  # (52, 3n)
-        self.tables_lm = self._tables(self.shapes[:, corners], self.weights_c, prob.bary.double().numpy())
         if float(er.bone_shapes.abs().max()) > 0:  # the joints must not move with the expression
             raise ValueError("the body's facial actions move the head or eye joints: not supported")
+        self.bary = prob.bary.double().numpy()  # (478, 3)
+        # The 478 landmarks (barycentric points on their triangles' corners, slice rows) and
+        # every vertex of the contour's marching lines, as constant tables (built once).
+        self.tables_lm = self._point_tables(prob.lm_local.numpy(), self.bary)
+        self.line_ids = np.unique(np.concatenate([np.zeros(0, np.int64), *(ln.numpy() for ln in prob.line_local)]))
+        self.tables_lines = self._point_tables(self.line_ids[:, None], np.ones((len(self.line_ids), 1)))
+        self.line_rows = [np.searchsorted(self.line_ids, ln.numpy()) for ln in prob.line_local]
+        # per side (+1 the subject's left, -1 the right), the lines marched when it is turned away
+        self.lower_oval = np.asarray(prob.lower_oval)
+        self.side_lines = {}
+        for side in (-1, 1):
+            marched = [k for k, rows in enumerate(self.line_rows) if len(rows) and np.sign(prob.oval_x[k]) == side]
+            rows = np.concatenate([np.zeros(0, np.int64), *(self.line_rows[k] for k in marched)])
+            starts = np.cumsum([0] + [len(self.line_rows[k]) for k in marched])
+            self.side_lines[side] = (marched, starts, self.tables_lines.subset(rows))
         self.log_f = log_f.detach().clone()
         self.f = float(prob.f0 * np.exp(float(log_f.reshape(-1)[0])))
         self.cxy = prob.cxy.double().numpy()
-        self.bary = prob.bary.double().numpy()  # (478, 3)
         self.w_lm = prob.w.double().numpy()
-        self.lower_oval = np.asarray(prob.lower_oval)
         self.pairs = [(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])) for pairs in (EYE_PAIRS, LIP_PAIRS)]
+        self._last = None  # (x, rotations, posed landmarks) of the last evaluation
+        self._picked = None  # (picks, their tables)
         self.lo = np.full(N_UNKNOWNS, -np.inf)
         self.hi = np.full(N_UNKNOWNS, np.inf)
         self.lo[_EYES], self.hi[_EYES] = -30.0, 30.0
@@ -111,79 +146,93 @@ class ExpressionPoseSolver:
 
     # -- the model ---------------------------------------------------------------------------
 
-    def _posed(self, rest: np.ndarray, w: np.ndarray, head: np.ndarray, eyes: np.ndarray,
-               jacobian: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Posed vertices of rest positions ``rest`` (n, 3) with skinning weights ``w`` (n, 4)
-        (:meth:`HeadModel.pose`), and their Jacobian (n, 3, 64) w.r.t. the rotations and the
-        actions (the translation's columns are left zero: it is added at projection)."""
-        rh, drh = _rotation(head)
-        (rl, drl), (rr, drr) = _rotation(eyes[:3]), _rotation(eyes[3:])
+    def _point_tables(self, corners: np.ndarray, bary: np.ndarray) -> _PointTables:
+        """Tables of points that are fixed combinations of slice vertices: point l =
+        sum_k bary[l, k] * vertex corners[l, k] ((n, k) each; k = 1 for vertices themselves).
+
+        A vertex with weights w (other, head, eye.L, eye.R) and rest position v is posed
+        (:meth:`HeadModel.pose`) to w0 v + Rh [w1 (v - h) + w2 (Rl (v - l) + l - h) +
+        w3 (Rr (v - r) + r - h)] + (1 - w0) h (h, l, r: the head and eye pivots), which is
+        p0 + Rh (p1 + Rl p2 + Rr p3) with p0 = w0 v + (1 - w0) h, p1 = w1 (v - h) + w2 (l - h)
+        + w3 (r - h), p2 = w2 (v - l), p3 = w3 (v - r): linear in v for fixed rotations, so a
+        point's p_c are its corners' summed, and v = rest + shapes . actions makes each p_c
+        = base_c + shapes_c . actions."""
+        w = self.weights[corners] * bary[:, :, None]  # (n, k, 4): each corner's skinning weights times its share
+        # l: point, k: corner, c: weight column, d: xyz, e: action
+        base = np.einsum("lkc,lkd->cld", w, self.rest0[corners])  # (4, n, 3)
+        wsum = w.sum(1).T[:, :, None]  # (4, n, 1)
         h, (el, er) = self.head_pivot, self.eye_pivots
-        u_l = (rest - el) @ rl.T + el - h  # eye-posed, relative to the head pivot
-        u_r = (rest - er) @ rr.T + er - h
-        about_head = w[:, 1:2] * (rest - h) + w[:, 2:3] * u_l + w[:, 3:4] * u_r
-        posed = w[:, :1] * rest + about_head @ rh.T + (1.0 - w[:, 0:1]) * h
+        base[0] += (bary.sum(1)[:, None] - wsum[0]) * h
+        base[1] += -wsum[1] * h + wsum[2] * (el - h) + wsum[3] * (er - h)
+        base[2] -= wsum[2] * el
+        base[3] -= wsum[3] * er
+        shapes = np.einsum("lkc,elkd->cdle", w, self.shapes[:, corners]).reshape(-1, self.shapes.shape[0])
+        return _PointTables(np.ascontiguousarray(base.transpose(0, 2, 1).reshape(12, -1)), np.ascontiguousarray(shapes),
+                            shapes.astype(np.float32))
+
+    @staticmethod
+    def _rotations(x: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """(R, dR) of the head, the left eye and the right eye at ``x`` (:func:`_rotation`)."""
+        return _rotation(x[_HEAD]), _rotation(x[_EYES][:3]), _rotation(x[_EYES][3:])
+
+    def _pose(self, tab: _PointTables, x: np.ndarray, rotations, jacobian: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Posed points (n, 3) of ``tab`` at ``x`` (:meth:`_point_tables`: p0 + Rh (p1 + Rl p2
+        + Rr p3)) and their Jacobian (n, 3, 64) w.r.t. the rotations and the actions (the
+        translation's columns are left zero: it is added at projection). ``rotations``:
+        :meth:`_rotations` of ``x``."""
+        n = tab.base.shape[1]
+        p = (tab.base.reshape(-1) + _mm(tab.shapes, x[_EXPR][:, None])[:, 0]).reshape(4, 3, n).transpose(0, 2, 1)
+        (rh, drh), (rl, drl), (rr, drr) = rotations
+        about_head = p[1] + p[2] @ rl.T + p[3] @ rr.T
+        posed = p[0] + about_head @ rh.T
         if not jacobian:
             return posed, None
-        jac = np.zeros((len(rest), 3, 9))  # head x, y, z; eye L x, y, z; eye R x, y, z
-        jac[:, :, 0:3] = (about_head @ drh.transpose(0, 2, 1)).transpose(1, 2, 0)  # (angle, n, xyz) -> (n, xyz, angle)
-        for col, d_eye, pivot in ((2, drl, el), (3, drr, er)):
-            on = np.flatnonzero(w[:, col])  # the eyeballs' vertices only
-            if len(on):
-                m = rh @ d_eye  # (angle, 3, 3)
-                first = 3 * col - 3
-                jac[on, :, first:first + 3] = w[on, col, None, None] * ((rest[on] - pivot) @ m.transpose(0, 2, 1)).transpose(1, 2, 0)
+        jac = np.empty((n, 3, N_UNKNOWNS))
+        jac[:, :, _T] = 0.0
+        # n: point, a: angle, i/j: xyz
+        jac[:, :, 3:6] = np.einsum("aij,nj->nia", drh, about_head)
+        jac[:, :, 6:9] = np.einsum("aij,nj->nia", rh @ drl, p[2])
+        jac[:, :, 9:12] = np.einsum("aij,nj->nia", rh @ drr, p[3])
+        # d posed / d actions = sum_c A_c S_c, A = (I, Rh, Rh Rl, Rh Rr), S_c (3, n * 52) the
+        # action shapes of column c (in float32: the step's model needs no more, and this
+        # product reads the largest table)
+        a = np.concatenate([np.eye(3), rh, rh @ rl, rh @ rr], axis=1).astype(np.float32)  # (3, 12)
+        jac[:, :, _EXPR] = _mm(a, tab.shapes32.reshape(12, -1)).reshape(3, n, -1).transpose(1, 0, 2)
         return posed, jac
 
-    @staticmethod
-    def _expression_jacobian(tables: np.ndarray, head: np.ndarray, eyes: np.ndarray) -> np.ndarray:
-        """(n, 3, 52) d point / d actions from ``tables`` (4, 3, n, 52), the action shapes of
-        each point weighted by its skinning weights (other, head, eye.L, eye.R): the skinning
-        maps a rest offset by A = w0 I + w1 Rh + w2 Rh Rl + w3 Rh Rr."""
-        rh, rl, rr = _rotation(head)[0], _rotation(eyes[:3])[0], _rotation(eyes[3:])[0]
-        _, _, n, e = tables.shape
-        out = tables[0].copy()
-        for col, m in ((1, rh), (2, rh @ rl), (3, rh @ rr)):
-            out += _mm(m, tables[col].reshape(3, -1)).reshape(3, n, e)
-        return out.transpose(1, 0, 2)
+    def _landmarks(self, x: np.ndarray, jacobian: bool):
+        """Rotations (:meth:`_rotations`), posed landmarks (478, 3) and their Jacobian (None
+        without ``jacobian``) at ``x``; the last result without the Jacobian is kept (a
+        tracker's next contour pick and its landmarks_uv read the x its solve ended on)."""
+        if not jacobian and self._last is not None and np.array_equal(self._last[0], x):
+            return self._last[1], self._last[2], None
+        rotations = self._rotations(x)
+        lm, j_lm = self._pose(self.tables_lm, x, rotations, jacobian)
+        self._last = (x.copy(), rotations, lm)
+        return rotations, lm, j_lm
 
-    @staticmethod
-    def _tables(shapes: np.ndarray, w: np.ndarray, bary: np.ndarray | None = None) -> np.ndarray:
-        """(4, 3, n, 52) skinning-weighted action shapes of points: vertices (``shapes``
-        (52, n, 3), weights (n, 4)) or, with ``bary`` (n, 3), barycentric points on corners
-        (``shapes`` (52, 3n, 3), ``w`` (3n, 4))."""
-        t = np.einsum("evd,vc->cdve", shapes, w)  # e: action, v: vertex, d: xyz, c: weight column
-        if bary is not None:
-            t = np.einsum("cdlke,lk->cdle", t.reshape(4, 3, -1, 3, t.shape[-1]), bary)  # l: landmark, k: corner
-        return np.ascontiguousarray(t)
+    def _picked_tables(self, picks: np.ndarray) -> _PointTables:
+        """The tables of the marched vertices ``picks`` (>= 0), kept while the picks stay."""
+        key = picks.tobytes()
+        if self._picked is None or self._picked[0] != key:
+            self._picked = (key, self.tables_lines.subset(np.searchsorted(self.line_ids, picks[picks >= 0])))
+        return self._picked[1]
 
     def _points(self, x: np.ndarray, picks: np.ndarray, jacobian: bool):
         """Model points of the residuals: the 478 landmarks, then the lower contour's (the
         marched vertex where ``picks`` >= 0, else the landmark), with their Jacobians
         (N, 3, 64) w.r.t. ``x`` (the translation's columns are left zero: added at projection)."""
+        rotations, lm, j_lm = self._landmarks(x, jacobian)
         picked = picks >= 0
-        pv = picks[picked]
-        expr = x[_EXPR]
-        rest = np.concatenate([self.rest0_c + _mm(expr[None], self.shapes_c).reshape(-1, 3),
-                               self.rest0[pv] + np.einsum("e,evd->vd", expr, self.shapes[:, pv])])  # e: action
-        w = np.concatenate([self.weights_c, self.weights[pv]])
-        posed, jv = self._posed(rest, w, x[_HEAD], x[_EYES], jacobian)
-        n_c = len(self.weights_c)
-        lm = (self.bary[:, :, None] * posed[:n_c].reshape(-1, 3, 3)).sum(1)
-        contour = lm[self.lower_oval].copy()
-        contour[picked] = posed[n_c:]
-        points = np.concatenate([lm, contour])
-        if not jacobian:
-            return points, None
-        j_lm = np.zeros((len(lm), 3, N_UNKNOWNS))
-        j_lm[:, :, 3:12] = (self.bary[:, :, None, None] * jv[:n_c].reshape(-1, 3, 3, 9)).sum(1)
-        j_lm[:, :, _EXPR] = self._expression_jacobian(self.tables_lm, x[_HEAD], x[_EYES])
-        j_contour = j_lm[self.lower_oval].copy()
-        if len(pv):
-            j_contour[picked, :, 3:12] = jv[n_c:]
-            j_contour[picked, :, _EXPR] = self._expression_jacobian(
-                self._tables(self.shapes[:, pv], self.weights[pv]), x[_HEAD], x[_EYES])
-        return points, np.concatenate([j_lm, j_contour])
+        points = np.concatenate([lm, lm[self.lower_oval]])
+        jp = None if j_lm is None else np.concatenate([j_lm, j_lm[self.lower_oval]])
+        if picked.any():
+            posed, jv = self._pose(self._picked_tables(picks), x, rotations, jacobian)
+            rows = len(lm) + np.flatnonzero(picked)
+            points[rows] = posed
+            if jp is not None:
+                jp[rows] = jv
+        return points, jp
 
     def _terms(self, x: np.ndarray, picks: np.ndarray, targets: np.ndarray, jacobian: bool):
         """The objective as groups (residual vectors a (m, d), their Jacobians (m, d, 64) or
@@ -198,13 +247,17 @@ class ExpressionPoseSolver:
         s = prob.scale
         n_lm = len(self.bary)
         j_uv = j_z = None
-        if jacobian:
-            jc = jp * np.array([1.0, -1.0, -1.0])[None, :, None]
-            jc[:, :, _T] += np.eye(3)
-            j_z = jc[:, 2]
-            j_uv = self.f / z[:, None, None] * (jc[:, :2] - (cam[:, :2] / z[:, None])[:, :, None] * j_z[:, None])
-        if j_uv is not None:
-            j_uv = j_uv / s
+        if jacobian:  # d cam = diag(1, -1, -1) d point + d t; u = f cam_x / z (+ c), v likewise
+            fz = (self.f / s / z)[:, None]
+            up, vp = (cam[:, 0] / z)[:, None], (cam[:, 1] / z)[:, None]
+            jx, jy, jz = jp[:, 0], jp[:, 1], jp[:, 2]
+            j_uv = np.empty((len(z), 2, N_UNKNOWNS))
+            j_uv[:, 0] = fz * (jx + up * jz)  # (1/s) d u
+            j_uv[:, 1] = fz * (vp * jz - jy)
+            j_uv[:, 0, _T] = fz * np.concatenate([np.ones_like(up), np.zeros_like(up), -up], axis=1)
+            j_uv[:, 1, _T] = fz * np.concatenate([np.zeros_like(vp), np.ones_like(vp), -vp], axis=1)
+            j_z = -jz
+            j_z[:, _T] = (0.0, 0.0, 1.0)
         groups = []
         # Landmarks (the lower contour's own weights are 0: that term is next).
         groups.append(((uv[:n_lm] - det) / s, None if j_uv is None else j_uv[:n_lm],
@@ -227,15 +280,18 @@ class ExpressionPoseSolver:
             if jacobian:
                 jz = j_z[:n_lm]
                 jzm = jz.mean(0)
-                jd = (self.f * (jz - jzm) / zm - self.f * (zl - zm)[:, None] * jzm / zm**2)[:, None] / s
+                jd = (self.f / (s * zm) * jz - np.outer(self.f * zl / (s * zm**2), jzm))[:, None]  # d zp / s
             groups.append((((zp - zd) / s)[:, None], jd, np.full(n_lm, cfg.w_depth / n_lm), _DELTA))
         return groups
 
     def loss(self, x: np.ndarray, picks: np.ndarray, targets: np.ndarray) -> float:
         """The objective at ``x`` (:func:`.face_fit._loss` without the fixed identity's and
         focal's priors)."""
+        return self._loss(x, self._terms(x, picks, targets, False))
+
+    def _loss(self, x: np.ndarray, groups) -> float:
         total = 0.0
-        for a, _, c, delta in self._terms(x, picks, targets, False):
+        for a, _, c, delta in groups:
             r = np.linalg.norm(a, axis=1)
             total += float((c * (np.sqrt(r * r + delta * delta) - delta)).sum())
         cfg = self.prob.cfg
@@ -243,25 +299,34 @@ class ExpressionPoseSolver:
 
     def normal_equations(self, x: np.ndarray, picks: np.ndarray, targets: np.ndarray):
         """IRLS Gauss-Newton model at ``x``: (H, g), g the objective's exact gradient."""
-        h = np.zeros((N_UNKNOWNS, N_UNKNOWNS))
-        g = np.zeros(N_UNKNOWNS)
-        for a, j, c, delta in self._terms(x, picks, targets, True):
+        h, g, _ = self._linearise(x, picks, targets)
+        return h, g
+
+    def _linearise(self, x: np.ndarray, picks: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(H, g) of :meth:`normal_equations` and the loss at ``x``, from one evaluation of the
+        terms: all residual groups stacked into one weighted product."""
+        groups = self._terms(x, picks, targets, True)
+        res, jac, wts = [], [], []
+        for a, j, c, delta in groups:
             r = np.linalg.norm(a, axis=1)
             omega = c / np.sqrt(r * r + max(delta, 1e-6) ** 2)  # rho'(r) / r
             if delta == 0.0:  # rho(r) = r: exact gradient a / r
                 omega = c / np.maximum(r, 1e-9)
-            jf = j.reshape(-1, N_UNKNOWNS)
-            wf = np.repeat(omega, a.shape[1])
-            jw = jf.T * wf
-            g += _mm(jw, a.reshape(-1, 1))[:, 0]
-            h += _mm(jw, jf)
+            res.append(a.reshape(-1))
+            jac.append(j.reshape(-1, N_UNKNOWNS))
+            wts.append(np.repeat(omega, a.shape[1]))
+        jf = np.concatenate(jac)  # (M, 64)
+        wf = np.concatenate(wts)
+        g = _mm((wf * np.concatenate(res))[None], jf)[0]  # the exact gradient, float64
+        js = np.multiply(jf, np.sqrt(wf)[:, None], out=np.empty(jf.shape, np.float32), casting="same_kind")
+        h = _mm(js, js, transpose_a=True).astype(np.float64)  # the step's model: float32 is plenty
         cfg = self.prob.cfg
         # The actions live in [0, 1], where the L1 prior is linear: its gradient is the constant
         # weight, also at 0 (sign(0) = 0 would hide the prior from the bound test of _bounded_step).
         g[_EXPR] += cfg.w_expression
         g[_EYES] += 2.0 * cfg.w_eyes * x[_EYES]
         h[_EYES, _EYES] += 2.0 * cfg.w_eyes * np.eye(6)
-        return h, g
+        return h, g, self._loss(x, groups)
 
     def _bounded_step(self, x: np.ndarray, h: np.ndarray, g: np.ndarray) -> np.ndarray:
         """argmin_d g.d + d.H d / 2 with lo <= x + d <= hi, by an active set: variables at a
@@ -292,11 +357,13 @@ class ExpressionPoseSolver:
                                iterations, damping)
 
     def _solve(self, x, picks, targets, iterations, damping) -> tuple[np.ndarray, SolveStats]:
-        f0 = f = self.loss(x, picks, targets)
+        f0 = f = None  # the loss at x: from the first linearisation (one evaluation fewer)
         lam = damping
         done = 0
         for _ in range(iterations):
-            h, g = self.normal_equations(x, picks, targets)
+            h, g, f_x = self._linearise(x, picks, targets)
+            if f is None:
+                f0 = f = f_x
             scale = np.diag(h) + 1e-6 * np.diag(h).max()  # actions no landmark sees get a floor
             for _ in range(4):  # raise the damping until the step lowers the loss
                 step = self._bounded_step(x, h + lam * np.diag(scale), g)
@@ -308,6 +375,8 @@ class ExpressionPoseSolver:
                     break
                 lam *= 10.0
             done += 1
+        if f is None:
+            f0 = f = self.loss(x, picks, targets)
         return x, SolveStats(done, f0, f)
 
     # -- conversions -------------------------------------------------------------------------
@@ -328,23 +397,45 @@ class ExpressionPoseSolver:
             state.expr.copy_(torch.as_tensor(x[_EXPR])[None])
 
     def contour(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The lower-contour correspondences at ``x`` (:func:`.face_fit._pick_contour`'s
-        landmark marching): slice rows of the marched vertices (-1: the landmark itself) and
-        their (K, 2) targets, pixels."""
-        from avatarforge.fitting.face_fit import _pick_contour
+        """The lower-contour correspondences at ``x``: :func:`.face_fit._pick_contour`'s
+        landmark marching in numpy on the marching lines' vertices only (their tables are
+        built once): slice rows of the marched vertices (-1: the landmark itself) and their
+        (K, 2) targets, pixels."""
+        from avatarforge.fitting.face_fit import detected_silhouette
+        from avatarforge.fitting.ibug68 import far_side, march
 
-        t = torch.as_tensor(x[_T], dtype=torch.float32)[None]
-        picks, targets = _pick_contour(self.prob, self.posed_slice(x), t, self.log_f)
-        return picks.numpy(), targets.double().numpy()
+        prob = self.prob
+        det = prob.det.double().numpy()
+        picks = np.full(len(self.lower_oval), -1, dtype=np.int64)
+        targets = det[self.lower_oval].copy()
+        if not prob.cfg.march_fit:
+            return picks, targets
+        rotations, lm, _ = self._landmarks(x, False)
+        uv, z = self._project(lm, x)
+        side = far_side(z[self.lower_oval], prob.oval_x)
+        if side == 0:
+            return picks, targets
+        left_dir = uv[454] - uv[234]  # image direction of the subject's left
+        left_dir = left_dir / max(float(np.linalg.norm(left_dir)), 1e-9)
+        marched, starts, tables = self.side_lines[side]  # the far side's lines only
+        line_uv, _ = self._project(self._pose(tables, x, rotations, False)[0], x)
+        sil = detected_silhouette(det, self.lower_oval, prob.scale, side)
+        for i, k in enumerate(marched):
+            picks[k] = int(prob.line_local[k][march(line_uv[starts[i]:starts[i + 1]], side * left_dir)])
+            targets[k] = sil[k]
+        return picks, targets
+
+    def _project(self, points: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels (n, 2) and camera depth (n,) of model points (n, 3) (:meth:`.face_fit._Problem.project`)."""
+        cam = points * np.array([1.0, -1.0, -1.0]) + x[_T]  # CAMERA_ROTATION is diag(1, -1, -1)
+        return self.f * cam[:, :2] / cam[:, 2:3] + self.cxy, cam[:, 2]
 
     def landmarks_uv(self, x: np.ndarray) -> Float[np.ndarray, "478 2"]:
         """The model's 478 landmarks at ``x`` projected into the image (pixels)."""
-        points, _ = self._points(x, np.full(len(self.lower_oval), -1), False)
-        cam = points[: len(self.bary)] * np.array([1.0, -1.0, -1.0]) + x[_T]
-        return self.f * cam[:, :2] / cam[:, 2:3] + self.cxy
+        return self._project(self._landmarks(np.asarray(x, dtype=np.float64), False)[1], x)[0]
 
     def posed_slice(self, x: np.ndarray) -> torch.Tensor:
         """(1, S, 3) float32 posed slice vertices (what :func:`.face_fit._pick_contour` reads)."""
-        rest = self.rest0 + np.einsum("e,evd->vd", x[_EXPR], self.shapes)  # e: action, v: vertex
-        posed, _ = self._posed(rest, self.weights, x[_HEAD], x[_EYES], False)
+        every = np.arange(len(self.rest0))[:, None]
+        posed, _ = self._pose(self._point_tables(every, np.ones((len(every), 1))), x, self._rotations(x), False)
         return torch.as_tensor(posed, dtype=torch.float32)[None]
