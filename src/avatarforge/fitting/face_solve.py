@@ -19,6 +19,7 @@ expression and pose after the identity's Adam steps).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,10 @@ _DELTA = 0.01
 def _mm(a: np.ndarray, b: np.ndarray, transpose_a: bool = False) -> np.ndarray:
     """a @ b (a.T @ b with ``transpose_a``, without copying a) through torch, which the callers
     keep to one thread (numpy's OpenBLAS runs these products on both cores and, on a loaded
-    machine, waits for the second: measured 5x the wall time per tracked frame)."""
+    machine, waits for the second: measured 5x the wall time per tracked frame); small ones
+    in numpy (below OpenBLAS's threading sizes, where torch's call overhead dominates)."""
+    if a.size * (b.size // max(b.shape[0], 1)) < 20_000:
+        return (a.T if transpose_a else a) @ b
     ta = torch.from_numpy(np.ascontiguousarray(a))
     return ((ta.T if transpose_a else ta) @ torch.from_numpy(np.ascontiguousarray(b))).numpy()
 
@@ -47,17 +51,25 @@ def _mm(a: np.ndarray, b: np.ndarray, transpose_a: bool = False) -> np.ndarray:
 def _rotation(angles_deg: Float[np.ndarray, " 3"]) -> tuple[np.ndarray, np.ndarray]:
     """R = Rz Ry Rx (extrinsic X, Y, Z; degrees), the body model's convention
     (:func:`avatarforge.bodies.rotation.euler_xyz_to_matrix`), in numpy float64, and its
-    derivatives (3, 3, 3) w.r.t. the three angles (per degree)."""
-    cx, cy, cz = np.cos(np.radians(angles_deg))
-    sx, sy, sz = np.sin(np.radians(angles_deg))
-    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
-    ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
-    rz = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
-    drx = np.array([[0.0, 0.0, 0.0], [0.0, -sx, -cx], [0.0, cx, -sx]])
-    dry = np.array([[-sy, 0.0, cy], [0.0, 0.0, 0.0], [-cy, 0.0, -sy]])
-    drz = np.array([[-sz, -cz, 0.0], [cz, -sz, 0.0], [0.0, 0.0, 0.0]])
-    d = np.stack([rz @ ry @ drx, rz @ dry @ rx, drz @ ry @ rx]) * (np.pi / 180.0)
-    return rz @ ry @ rx, d
+    derivatives (3, 3, 3) w.r.t. the three angles (per degree); written out (scalar maths:
+    this runs a few times per solver evaluation, where numpy's per-call cost would dominate)."""
+    ax, ay, az = (math.radians(float(a)) for a in angles_deg)
+    cx, cy, cz, sx, sy, sz = math.cos(ax), math.cos(ay), math.cos(az), math.sin(ax), math.sin(ay), math.sin(az)
+    k = math.pi / 180.0
+    m = np.array([
+        [[cz * cy, cz * sy * sx - sz * cx, cz * sy * cx + sz * sx],
+         [sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx],
+         [-sy, cy * sx, cy * cx]],
+        [[0.0, k * (cz * sy * cx + sz * sx), k * (sz * cx - cz * sy * sx)],  # d / d x
+         [0.0, k * (sz * sy * cx - cz * sx), -k * (sz * sy * sx + cz * cx)],
+         [0.0, k * cy * cx, -k * cy * sx]],
+        [[-k * cz * sy, k * cz * cy * sx, k * cz * cy * cx],  # d / d y
+         [-k * sz * sy, k * sz * cy * sx, k * sz * cy * cx],
+         [-k * cy, -k * sy * sx, -k * sy * cx]],
+        [[-k * sz * cy, -k * (sz * sy * sx + cz * cx), k * (cz * sx - sz * sy * cx)],  # d / d z
+         [k * cz * cy, k * (cz * sy * sx - sz * cx), k * (cz * sy * cx + sz * sx)],
+         [0.0, 0.0, 0.0]]])
+    return m[0], m[1:]
 
 
 @dataclass(frozen=True)
@@ -66,12 +78,15 @@ class _PointTables:
     with barycentric weights; a vertex: itself) for :meth:`ExpressionPoseSolver._pose`: per
     skinning-weight column c (other, head, eye.L, eye.R), ``base`` (12, n), row 3c + xyz, the
     weighted rest positions with the pivots folded in, and ``shapes`` (12 n, 52), row
-    (3c + xyz) n + point, the weighted action shapes (``shapes32``: the same in float32, for
-    the Jacobian's product)."""
+    (3c + xyz) n + point, the weighted action shapes, in float32: they only carry the actions'
+    offsets (centimetres; float32's relative 6e-8 is far below a pixel), and the products
+    with them, which read the largest arrays, take half the time. ``shapes_t`` (52, 12 n): the
+    same transposed, one action per row, so that posing reads only the active actions' rows
+    (the L1 prior holds most at 0: 12 of 52 on a tracked video)."""
 
     base: np.ndarray
     shapes: np.ndarray
-    shapes32: np.ndarray
+    shapes_t: np.ndarray
 
     def subset(self, rows: np.ndarray) -> _PointTables:
         """The tables of the points ``rows``."""
@@ -80,7 +95,8 @@ class _PointTables:
         def pick(m: np.ndarray) -> np.ndarray:
             return np.ascontiguousarray(m.reshape(12, n, -1)[:, rows].reshape(12 * len(rows), -1))
 
-        return _PointTables(np.ascontiguousarray(self.base[:, rows]), pick(self.shapes), pick(self.shapes32))
+        shapes = pick(self.shapes)
+        return _PointTables(np.ascontiguousarray(self.base[:, rows]), shapes, np.ascontiguousarray(shapes.T))
 
 
 @dataclass
@@ -167,8 +183,9 @@ class ExpressionPoseSolver:
         base[2] -= wsum[2] * el
         base[3] -= wsum[3] * er
         shapes = np.einsum("lkc,elkd->cdle", w, self.shapes[:, corners]).reshape(-1, self.shapes.shape[0])
-        return _PointTables(np.ascontiguousarray(base.transpose(0, 2, 1).reshape(12, -1)), np.ascontiguousarray(shapes),
-                            shapes.astype(np.float32))
+        shapes = np.ascontiguousarray(shapes, dtype=np.float32)
+        return _PointTables(np.ascontiguousarray(base.transpose(0, 2, 1).reshape(12, -1)), shapes,
+                            np.ascontiguousarray(shapes.T))
 
     @staticmethod
     def _rotations(x: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
@@ -181,7 +198,11 @@ class ExpressionPoseSolver:
         translation's columns are left zero: it is added at projection). ``rotations``:
         :meth:`_rotations` of ``x``."""
         n = tab.base.shape[1]
-        p = (tab.base.reshape(-1) + _mm(tab.shapes, x[_EXPR][:, None])[:, 0]).reshape(4, 3, n).transpose(0, 2, 1)
+        active = np.flatnonzero(x[_EXPR])
+        p = tab.base.reshape(-1)
+        if len(active):
+            p = p + _mm(x[_EXPR][active][None].astype(np.float32), tab.shapes_t[active])[0]
+        p = p.reshape(4, 3, n).transpose(0, 2, 1)
         (rh, drh), (rl, drl), (rr, drr) = rotations
         about_head = p[1] + p[2] @ rl.T + p[3] @ rr.T
         posed = p[0] + about_head @ rh.T
@@ -194,10 +215,9 @@ class ExpressionPoseSolver:
         jac[:, :, 6:9] = np.einsum("aij,nj->nia", rh @ drl, p[2])
         jac[:, :, 9:12] = np.einsum("aij,nj->nia", rh @ drr, p[3])
         # d posed / d actions = sum_c A_c S_c, A = (I, Rh, Rh Rl, Rh Rr), S_c (3, n * 52) the
-        # action shapes of column c (in float32: the step's model needs no more, and this
-        # product reads the largest table)
+        # action shapes of column c
         a = np.concatenate([np.eye(3), rh, rh @ rl, rh @ rr], axis=1).astype(np.float32)  # (3, 12)
-        jac[:, :, _EXPR] = _mm(a, tab.shapes32.reshape(12, -1)).reshape(3, n, -1).transpose(1, 0, 2)
+        jac[:, :, _EXPR] = _mm(a, tab.shapes.reshape(12, -1)).reshape(3, n, -1).transpose(1, 0, 2)
         return posed, jac
 
     def _landmarks(self, x: np.ndarray, jacobian: bool):
@@ -329,17 +349,23 @@ class ExpressionPoseSolver:
         return h, g, self._loss(x, groups)
 
     def _bounded_step(self, x: np.ndarray, h: np.ndarray, g: np.ndarray) -> np.ndarray:
-        """argmin_d g.d + d.H d / 2 with lo <= x + d <= hi, by an active set: variables at a
-        bound that the gradient pushes outwards are held there; a free variable whose step
-        crosses its bound is clamped to it and held; repeat."""
+        """argmin_d g.d + d.H d / 2 with lo <= x + d <= hi (H positive definite: the damped
+        normal equations), by an active set: variables at a bound that the gradient pushes
+        outwards are held there; a free variable whose step crosses its bound is clamped to it
+        and held; repeat."""
+        from scipy.linalg.lapack import dposv  # LAPACK's Cholesky solve: no wrapper overhead
+
         d = np.zeros_like(x)
         held = ((x <= self.lo + 1e-9) & (g > 0)) | ((x >= self.hi - 1e-9) & (g < 0))
         for _ in range(6):
-            free = ~held
-            rhs = -(g[free] + h[np.ix_(free, held)] @ d[held])
-            d[free] = torch.linalg.solve(torch.from_numpy(h[np.ix_(free, free)]), torch.from_numpy(rhs)).numpy()
+            free = np.flatnonzero(~held)
+            moved = np.flatnonzero(held & (d != 0))  # held variables clamped by an earlier pass (the rest: d = 0)
+            rhs = -(g[free] + h[free][:, moved] @ d[moved])
+            hf = h[free][:, free]
+            _, sol, info = dposv(hf, rhs)
+            d[free] = sol if info == 0 else torch.linalg.solve(torch.from_numpy(hf), torch.from_numpy(rhs)).numpy()
             new = x + d
-            out = free & ((new < self.lo) | (new > self.hi))
+            out = ~held & ((new < self.lo) | (new > self.hi))
             if not out.any():
                 break
             d[out] = np.clip(new[out], self.lo[out], self.hi[out]) - x[out]
