@@ -9,7 +9,8 @@ endpoint (`studio.webcam`) call these.
   (`relative_to_neutral`) and scrubbed: :meth:`DriveClip.values` gives the body parameters
   of a frame.
 * A **webcam** sends small JPEG frames; :class:`LiveFace` fits each one warm-started from the
-  previous frame (`fitting.face_track.FaceTracker`) and gives the parameters at once. The head
+  previous frame (landmarks in tracking mode, `fitting.face_track.FaceTracker`'s few
+  Gauss-Newton iterations) and gives the parameters at once. The head
   is taken relative to the first frame's (the performer's rest pose faces the avatar's front;
   Euler angles subtracted, close enough for the small turns in front of a webcam).
 
@@ -153,13 +154,18 @@ def decode_jpeg(content: bytes) -> np.ndarray:
 
 @dataclass
 class LiveFace:
-    """Fits webcam frames one by one, warm-started from the previous frame."""
+    """Fits webcam frames one by one, warm-started from the previous frame, as the video tracker
+    does (:func:`avatarforge.fitting.face_track.track_face_frames`): the landmarks in tracking
+    mode from the previous frame's points (detecting again when the track is lost), then the
+    tracker's few Gauss-Newton iterations."""
 
     body: object
-    steps: int = 8
-    """Adam steps per frame after the first."""
+    steps: int | None = None
+    """Gauss-Newton iterations per frame after the first (None: the tracker's default)."""
     tracker: object = None
     neutral_head: np.ndarray | None = None
+    previous: np.ndarray | None = None
+    """The last frame's landmarks (the tracking ROI), None after a frame without a face."""
     frames: int = 0
     """Frames received."""
     found: int = 0
@@ -175,18 +181,23 @@ class LiveFace:
         holds the last pose)."""
         from avatarforge.export.face_shapes import ARKIT_BLENDSHAPES
         from avatarforge.fitting.face_track import FaceTrackConfig, FaceTracker
-        from avatarforge.perception.face import face_landmarks
+        from avatarforge.perception.face import face_landmarks, track_face_landmarks
 
         with self._lock:  # one fit at a time per tab (frames are sent one after the other)
             self.frames += 1
             start, cpu = time.perf_counter(), time.thread_time()
-            try:
-                lm = face_landmarks(rgb)
-            except UserInputError:
-                return None
+            points = None if self.previous is None else track_face_landmarks(rgb, self.previous)
+            if points is None:
+                try:
+                    points = face_landmarks(rgb).points
+                except UserInputError:
+                    self.previous = None
+                    return None
+            self.previous = points
             if self.tracker is None:
-                self.tracker = FaceTracker(self.body, FaceTrackConfig(steps=self.steps))
-            f = self.tracker.update(lm.points, lm.image_size)
+                cfg = FaceTrackConfig() if self.steps is None else FaceTrackConfig(steps=self.steps)
+                self.tracker = FaceTracker(self.body, cfg)
+            f = self.tracker.update(points, (rgb.shape[1], rgb.shape[0]))
             if self.neutral_head is None:
                 self.neutral_head = f.head.copy()
             self.found += 1

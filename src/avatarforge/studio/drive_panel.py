@@ -22,6 +22,9 @@ __all__ = ["DriveControls", "add_drive_controls", "DrivePanel"]
 
 log = logging.getLogger(__name__)
 
+#: While webcam frames arrive, the textured GLB waits this long after each (see `StudioSession.hold_texture`).
+WEBCAM_TEXTURE_HOLD_SECONDS = 1.5
+
 
 @dataclass
 class DriveControls:
@@ -182,6 +185,7 @@ class DrivePanel:
         values = live.frame(rgb)
         fit = time.perf_counter() - t0
         if values is not None:
+            self.session.hold_texture(WEBCAM_TEXTURE_HOLD_SECONDS)
             self.session.drive_values(values, key="drive-webcam")
         update = time.perf_counter() - t0 - fit
         if capture_ms > 0:

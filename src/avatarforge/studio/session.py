@@ -77,6 +77,7 @@ class StudioSession:
         self._interactive = False
         self._status_time = 0.0
         self._texture_timer: threading.Timer | None = None
+        self._texture_hold_until = 0.0  # time.monotonic() before which the textured GLB waits (live drive)
         self._local = threading.local()
         self._textured_view: TexturedView | None = None
         self._textured_for: int | None = None
@@ -455,9 +456,15 @@ class StudioSession:
             self._texture_timer.daemon = True
             self._texture_timer.start()
 
+    def hold_texture(self, seconds: float) -> None:
+        """Keep the fast shaded mesh for ``seconds`` more before the textured GLB comes back: a
+        live drive (webcam frames ~0.1-1 s apart) would otherwise re-send the slow GLB between
+        its frames, and the browser rebuilding it delays the next frame's capture."""
+        self._texture_hold_until = time.monotonic() + seconds
+
     def _settle_texture(self) -> None:
         with self._lock:
-            busy = self._updating or self._dirty
+            busy = self._updating or self._dirty or time.monotonic() < self._texture_hold_until
             self._texture_timer = None
         if busy:
             self._schedule_texture()
