@@ -26,7 +26,8 @@
 * **no person** (/work/photos/video/no_face.mp4): must be refused with a one-line error.
 * **speed**: seconds per frame of each capture stage (2 shared cores, other jobs running);
   face-only capture after the first frame at 640x480 (the video letterboxed, every frame of
-  the first 120), landmarks and solve apart, wall and CPU (:func:`face_capture_speed`).
+  the first 120), landmarks and solve apart, wall and CPU, with torch at 1 thread and at 2
+  (:func:`face_capture_speed`; section ``face_capture_speed``).
 
 Writes benchmarks/results/animate.json; with --out, also the side-by-side MP4s and a few PNG frames.
 """
@@ -48,7 +49,7 @@ POSE2SIM = Path("/work/photos/pose2sim/Pose2Sim/Demo_SinglePerson/videos")
 FACE_VIDEO = Path("/work/photos/video/WolfgangLanger_Pexels.mp4")
 NO_PERSON = Path("/work/photos/video/no_face.mp4")
 
-SECTIONS = ("body_synthetic", "body_synthetic_video", "body_pose2sim", "face_transfer", "no_person")
+SECTIONS = ("body_synthetic", "body_synthetic_video", "body_pose2sim", "face_transfer", "face_capture_speed", "no_person")
 
 #: pose parameter -> (low, high) degrees of the random synthetic poses
 RANGES = {
@@ -283,11 +284,14 @@ def face_transfer(avatar: Path, video: Path, step: int, max_frames: int | None, 
             "render_seconds_per_frame": round(t_render / anim.n_frames, 3), "pictures": shots}
 
 
-def face_capture_speed(video: Path, step: int, max_frames: int | None, size: tuple[int, int] = (640, 480)) -> dict:
+def face_capture_speed(video: Path, step: int, max_frames: int | None, size: tuple[int, int] = (640, 480),
+                       threads: int = 1) -> dict:
     """Face-only capture per frame after the first (issue 22: >= 25 FPS at 640x480 on 2 cores):
     the frames letterboxed to ``size``, the tracker's two parts timed apart (the landmark model
-    on the previous frame's ROI, re-detecting when lost; the warm-started Gauss-Newton solve),
-    wall and this process's CPU seconds (the CPU figure is the one to read on a shared machine)."""
+    on the previous frame's ROI, re-detecting when lost; the warm-started Gauss-Newton solve:
+    contour pick, solve, reprojection error), wall and this process's CPU seconds (the CPU
+    figure is the one to read on a shared machine), with ``threads`` torch threads (the
+    tracker's solve itself runs single-threaded; the landmark model is MediaPipe's)."""
     import resource
 
     from avatarforge.fitting.face_track import FaceTracker
@@ -306,6 +310,7 @@ def face_capture_speed(video: Path, step: int, max_frames: int | None, size: tup
         y0, x0 = (h - fh) // 2, (w - fw) // 2
         canvas[y0:y0 + fh, x0:x0 + fw] = frame[:fh, :fw]
         frames.append(canvas)
+    torch.set_num_threads(threads)
     tracker = FaceTracker()
     wall = {"landmarks": 0.0, "solve": 0.0}
     cpus = {"landmarks": 0.0, "solve": 0.0}
@@ -332,7 +337,8 @@ def face_capture_speed(video: Path, step: int, max_frames: int | None, size: tup
     from avatarforge.fitting.face_track import track_face_frames
 
     rates = [1.0 / track_face_frames(frames, tracker.body).seconds_per_frame for _ in range(2)]
-    return {"size": list(size), "frames_after_first": n, "tracking_lost_redetected": lost,
+    torch.set_num_threads(1)
+    return {"size": list(size), "torch_threads": threads, "frames_after_first": n, "tracking_lost_redetected": lost,
             "ms_per_frame_wall": ms(wall), "ms_per_frame_cpu": ms(cpus),
             "fps_wall_sequential": round(1 / total_wall, 1), "fps_cpu": round(1 / total_cpu, 1),
             "fps_wall_tracker": [round(r, 1) for r in rates], "target_fps": 25,
@@ -386,7 +392,7 @@ def main() -> None:
         if args.no_body:
             run -= {"body_synthetic", "body_synthetic_video", "body_pose2sim"}
         if args.no_face:
-            run.discard("face_transfer")
+            run -= {"face_transfer", "face_capture_speed"}
         if "body_synthetic" in run:
             results["body_synthetic"] = body_synthetic(body)
             print("body_synthetic", results["body_synthetic"], flush=True)
@@ -399,7 +405,10 @@ def main() -> None:
             results["face_transfer"] = face_transfer(avatar, args.face_video, args.face_step, args.face_max_frames,
                                                      args.out)
             print("face_transfer", results["face_transfer"], flush=True)
-            results["face_capture_speed"] = face_capture_speed(args.face_video, 1, 120)
+        if "face_capture_speed" in run and args.face_video.is_file():
+            speed = face_capture_speed(args.face_video, 1, 120)
+            speed["torch_threads_2"] = face_capture_speed(args.face_video, 1, 120, threads=2)
+            results["face_capture_speed"] = speed
             print("face_capture_speed", results["face_capture_speed"], flush=True)
         if "no_person" in run and args.no_person_video.is_file():
             results["no_person"] = no_person(avatar, args.no_person_video)
