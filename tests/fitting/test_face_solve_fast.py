@@ -152,12 +152,16 @@ def _perturbed_x(state, seed: int) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_points_and_jacobian_match_the_vertex_level_reference(fitted, seed):
+def _case(fitted, seed: int):
+    """The fixture's detected points, both solvers and a perturbed state ``seed``."""
     prob, state, points = fitted
     prob.set_points(points)
-    fast, slow = _solvers(prob, state)
-    x = _perturbed_x(state, seed)
+    return (*_solvers(prob, state), _perturbed_x(state, seed))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_points_and_jacobian_match_the_vertex_level_reference(fitted, seed):
+    fast, slow, x = _case(fitted, seed)
     picks, _ = slow.contour(x)
     assert (picks >= 0).any()  # a turned head: marched vertices are exercised
     p_fast, j_fast = fast._points(x, picks, True)
@@ -176,10 +180,7 @@ def test_points_and_jacobian_match_the_vertex_level_reference(fitted, seed):
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_contour_pick_matches_the_torch_pick(fitted, seed):
-    prob, state, points = fitted
-    prob.set_points(points)
-    fast, slow = _solvers(prob, state)
-    x = _perturbed_x(state, seed)
+    fast, slow, x = _case(fitted, seed)
     picks, targets = fast.contour(x)
     ref_picks, ref_targets = slow.contour(x)
     assert (ref_picks >= 0).sum() >= 3
@@ -218,10 +219,7 @@ def test_tracked_frames_match_the_reference_solver(fitted):
 
 
 def test_landmark_pose_is_kept_for_the_same_x_only(fitted):
-    prob, state, points = fitted
-    prob.set_points(points)
-    fast, slow = _solvers(prob, state)
-    x = _perturbed_x(state, 6)
+    fast, slow, x = _case(fitted, 6)
     uv = fast.landmarks_uv(x)
     y = x.copy()
     y[3 + 1] += 5.0  # another head turn: must not reuse the kept pose
