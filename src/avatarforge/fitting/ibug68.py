@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "IBUG68_FROM_MP", "IBUG68_GROUPS", "JAW", "ibug68_from_mediapipe", "inter_ocular",
     "contour_lines", "far_side", "march", "marched_jaw", "DETECTED_SHARE", "fuse_with_detected",
+    "NEAR_DEPTH_M", "contour_lines_behind", "push_out",
 ]
 
 #: iBUG index -> MediaPipe face-mesh indices averaged for it. Chosen to follow the 300-W
@@ -97,6 +98,63 @@ def contour_lines(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarr
     return lines
 
 
+NEAR_DEPTH_M = 0.01
+"""How far behind a near-side jaw point (metres, rest pose) its candidates reach (:func:`contour_lines_behind`).
+Chosen on the tuning photos of ``benchmarks/bench_faces.py`` among 1-4 cm (1 cm: near-side jaw
+4.4/5.3/5.7/9.0 % of the eye-corner distance from dlib's per |yaw| bin 0-15/15-30/30-45/45-90,
+was 5.0/6.2/7.1/12.3 %); deeper lines reach the ear and the neck (4 cm: 7.6-20 %)."""
+
+
+def contour_lines_behind(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarray,
+                         depth: float = NEAR_DEPTH_M) -> list[np.ndarray]:
+    """For each contour point (``anchors``, (K, 3) on the REST mesh, axes as
+    :func:`contour_lines`): the candidate vertices just behind it, on the same side and
+    height: ``|y - y_k| < LINE_BAND_M`` (widened as in :func:`contour_lines` when sparse), at
+    least as far out as the point (5 mm slack) and between ``depth`` behind it and 5 mm in
+    front. When the head turns this side TOWARDS the camera, the visible jaw line (300-W's
+    near-side contour: the mandible's outline against the neck and the ear) is the surface
+    just behind the frontal outline (:func:`push_out`). Points within 1 cm of the mid-plane
+    get an empty line."""
+    hv = rest[candidate_ids]
+    lines = []
+    for a in np.asarray(anchors, dtype=np.float64):
+        ax = abs(a[0])
+        if ax < 0.01:
+            lines.append(np.zeros(0, dtype=np.int64))
+            continue
+        side = np.sign(a[0])
+        near = (hv[:, 0] * side >= ax - 0.005) & (hv[:, 2] <= a[2] + 0.005) & (hv[:, 2] >= a[2] - depth)
+        band = LINE_BAND_M
+        sel = near & (np.abs(hv[:, 1] - a[1]) < band)
+        while sel.sum() < 3 and band < 4 * LINE_BAND_M:
+            band *= 1.5
+            sel = near & (np.abs(hv[:, 1] - a[1]) < band)
+        lines.append(np.asarray(candidate_ids)[sel].astype(np.int64))
+    return lines
+
+
+def push_out(contour_uv: np.ndarray, k: int, candidates_uv: np.ndarray) -> np.ndarray:
+    """Contour point ``k`` of the image polyline ``contour_uv`` ((N, 2), 0 < k < N-1) moved
+    out along the polyline's normal there (away from the polyline's centroid) as far as the
+    furthest of ``candidates_uv`` ((M, 2)) that lies within half a neighbour spacing of it
+    along the tangent; never inwards, and never along the contour (the spacing of the
+    points stays the detector's). Returns the new (2,) point."""
+    p = np.asarray(contour_uv, dtype=np.float64)
+    t = p[k + 1] - p[k - 1]
+    half = float(np.linalg.norm(t)) / 2
+    if half < 1e-9:
+        return p[k].copy()
+    t = t / (2 * half)
+    n = np.array([-t[1], t[0]])
+    if n @ (p[k] - p.mean(0)) < 0:
+        n = -n
+    q = np.asarray(candidates_uv, dtype=np.float64) - p[k]
+    ok = np.abs(q @ t) < half
+    if not ok.any():
+        return p[k].copy()
+    return p[k] + max(0.0, float((q[ok] @ n).max())) * n
+
+
 def far_side(depth: np.ndarray, x_rest: np.ndarray, min_yaw_deg: float = MARCH_MIN_YAW_DEG) -> int:
     """Which side of the face is turned away from the camera: +1 the subject's left (+X),
     -1 the right, 0 neither (turn below ``min_yaw_deg``). ``depth``: camera-space depth of
@@ -118,12 +176,15 @@ def march(line_uv: np.ndarray, outward: np.ndarray) -> int:
 
 
 def marched_jaw(points_uv: np.ndarray, depth: np.ndarray, x_rest: np.ndarray, lines: list[np.ndarray],
-                vertices_uv: np.ndarray) -> tuple[np.ndarray, int]:
+                vertices_uv: np.ndarray, near_lines: list[np.ndarray] | None = None) -> tuple[np.ndarray, int]:
     """The iBUG-68 points (``points_uv``, (68, 2) projected anatomical points) with the jaw on
     the far side moved to the silhouette, the 300-W convention for turned heads. ``depth`` and
     ``x_rest``: per jaw point (17), camera depth and rest x; ``lines``: per jaw point, vertex
     ids (:func:`contour_lines`); ``vertices_uv``: the projected vertices (indexed by those
-    ids). Returns the points and the far side (:func:`far_side`)."""
+    ids). With ``near_lines`` (:func:`contour_lines_behind`), the near side's jaw points
+    (but its end, 0 or 16) are also pushed out to the visible jaw line (:func:`push_out`,
+    along the normal of the far-side-marched jaw). Returns the points and the far side
+    (:func:`far_side`)."""
     out = np.array(points_uv, dtype=np.float64, copy=True)
     side = far_side(np.asarray(depth), np.asarray(x_rest))
     if side == 0:
@@ -133,6 +194,11 @@ def marched_jaw(points_uv: np.ndarray, depth: np.ndarray, x_rest: np.ndarray, li
     for k, ids in zip(JAW, lines):
         if len(ids) and np.sign(x_rest[k]) == side:
             out[k] = vertices_uv[ids[march(vertices_uv[ids], side * left_dir)]]
+    if near_lines is not None:
+        jaw = out[list(JAW)].copy()
+        for k, ids in zip(JAW[1:-1], near_lines[1:-1]):
+            if len(ids) and np.sign(x_rest[k]) == -side:
+                out[k] = push_out(jaw, k, vertices_uv[ids])
     return out, side
 
 
