@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from avatarforge.fitting.ibug68 import JAW, contour_lines, contour_lines_behind, far_side, march, marched_jaw, push_out
+from avatarforge.fitting.ibug68 import (JAW, NEAR_MIN_YAW_DEG, contour_lines, contour_lines_behind, far_side, march,
+                                        marched_jaw, push_out)
 
 
 def _ellipsoid(a=0.07, b=0.11, c=0.09, n=120):
@@ -160,7 +161,8 @@ def test_ellipsoid_near_side_pushed_to_the_visible_outline():
 def test_body_head_turned_near_side_pushed_out(body):
     """The body's head turned 40 degrees each way: with the near lines, the near side's jaw
     points (but its end) move outward from the face, by up to a few pixels at 512 px; the far
-    side, the end points and the features do not change."""
+    side, the end points and the features do not change. Turned 7 degrees (far side marched,
+    below NEAR_MIN_YAW_DEG), nothing is pushed."""
     from avatarforge.bodies.landmark_embedding import load_embedding
     from avatarforge.dev.build_embedding import face_camera
     from avatarforge.fitting.face_fit import jaw_lines, near_jaw_lines
@@ -170,17 +172,18 @@ def test_body_head_turned_near_side_pushed_out(body):
     faces = body.faces.numpy()
     ibug = load_embedding("ibug68")
     cam = face_camera(body.forward_params({}), body.joint_names, 512)
-    for yaw in (0.0, 40.0, -40.0):
+    for yaw in (0.0, 7.0, 40.0, -40.0):
         v = body.forward_params({"pose.head.y": yaw}).vertices[0].numpy()
         proj = cam.project(v)
         ib = cam.project(ibug.points(torch.as_tensor(v), faces).numpy())
         far_only, side = marched_jaw(ib[:, :2], ib[list(JAW), 2], x_rest, lines, proj[:, :2])
         both, side2 = marched_jaw(ib[:, :2], ib[list(JAW), 2], x_rest, lines, proj[:, :2], near_lines=behind)
-        assert side == side2
-        near = [k for k in JAW[1:-1] if np.sign(x_rest[k]) == -side] if side else []
+        assert side == side2 == (0 if yaw == 0 else int(np.sign(yaw)))
+        pushed = abs(yaw) >= NEAR_MIN_YAW_DEG
+        near = [k for k in JAW[1:-1] if np.sign(x_rest[k]) == -side] if pushed else []
         same = [k for k in range(68) if k not in near]
         np.testing.assert_array_equal(both[same], far_only[same])
-        if not side:
+        if not pushed:
             continue
         centre = far_only[list(JAW)].mean(0)
         gain = np.array([(both[k] - far_only[k]) @ (far_only[k] - centre) / np.linalg.norm(far_only[k] - centre)

@@ -16,7 +16,7 @@ import numpy as np
 __all__ = [
     "IBUG68_FROM_MP", "IBUG68_GROUPS", "JAW", "ibug68_from_mediapipe", "inter_ocular",
     "contour_lines", "far_side", "march", "marched_jaw", "DETECTED_SHARE", "fuse_with_detected",
-    "NEAR_DEPTH_M", "contour_lines_behind", "push_out",
+    "NEAR_DEPTH_M", "NEAR_MIN_YAW_DEG", "contour_lines_behind", "push_out",
 ]
 
 #: iBUG index -> MediaPipe face-mesh indices averaged for it. Chosen to follow the 300-W
@@ -105,6 +105,13 @@ Chosen on the tuning photos of ``benchmarks/bench_faces.py`` among 1-4 cm (1 cm:
 was 5.0/6.2/7.1/12.3 %); deeper lines reach the ear and the neck (4 cm: 7.6-20 %)."""
 
 
+NEAR_MIN_YAW_DEG = 10.0
+"""Below this turn (estimated from the jaw points' depth, :func:`far_side`) the near side keeps
+its anatomical points: the frontal outline is 300-W's contour there. On the tuning photos 10
+degrees costs 0.02 % of NME in the 0-15 degree bin against pushing from 5 degrees, and keeps the
+near-frontal faces (e.g. the astronaut at 5.6 degrees) on the contour the detector draws."""
+
+
 def contour_lines_behind(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarray,
                          depth: float = NEAR_DEPTH_M) -> list[np.ndarray]:
     """For each contour point (``anchors``, (K, 3) on the REST mesh, axes as
@@ -176,15 +183,16 @@ def march(line_uv: np.ndarray, outward: np.ndarray) -> int:
 
 
 def marched_jaw(points_uv: np.ndarray, depth: np.ndarray, x_rest: np.ndarray, lines: list[np.ndarray],
-                vertices_uv: np.ndarray, near_lines: list[np.ndarray] | None = None) -> tuple[np.ndarray, int]:
+                vertices_uv: np.ndarray, near_lines: list[np.ndarray] | None = None,
+                near_min_yaw_deg: float = NEAR_MIN_YAW_DEG) -> tuple[np.ndarray, int]:
     """The iBUG-68 points (``points_uv``, (68, 2) projected anatomical points) with the jaw on
     the far side moved to the silhouette, the 300-W convention for turned heads. ``depth`` and
     ``x_rest``: per jaw point (17), camera depth and rest x; ``lines``: per jaw point, vertex
     ids (:func:`contour_lines`); ``vertices_uv``: the projected vertices (indexed by those
-    ids). With ``near_lines`` (:func:`contour_lines_behind`), the near side's jaw points
-    (but its end, 0 or 16) are also pushed out to the visible jaw line (:func:`push_out`,
-    along the normal of the far-side-marched jaw). Returns the points and the far side
-    (:func:`far_side`)."""
+    ids). With ``near_lines`` (:func:`contour_lines_behind`) and a turn of at least
+    ``near_min_yaw_deg``, the near side's jaw points (but its end, 0 or 16) are also pushed
+    out to the visible jaw line (:func:`push_out`, along the normal of the far-side-marched
+    jaw). Returns the points and the far side (:func:`far_side`)."""
     out = np.array(points_uv, dtype=np.float64, copy=True)
     side = far_side(np.asarray(depth), np.asarray(x_rest))
     if side == 0:
@@ -194,7 +202,7 @@ def marched_jaw(points_uv: np.ndarray, depth: np.ndarray, x_rest: np.ndarray, li
     for k, ids in zip(JAW, lines):
         if len(ids) and np.sign(x_rest[k]) == side:
             out[k] = vertices_uv[ids[march(vertices_uv[ids], side * left_dir)]]
-    if near_lines is not None:
+    if near_lines is not None and far_side(np.asarray(depth), np.asarray(x_rest), near_min_yaw_deg) != 0:
         jaw = out[list(JAW)].copy()
         for k, ids in zip(JAW[1:-1], near_lines[1:-1]):
             if len(ids) and np.sign(x_rest[k]) == -side:
