@@ -80,6 +80,16 @@ def contour_lines(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarr
     behind it. When the head turns this side away, the point slides along this line to the
     occluding silhouette (:func:`march`). Points within 1 cm of the mid-plane get an empty line.
     """
+    def inwards(hv, a, ax, side):
+        return (hv[:, 0] * side >= 0.3 * ax) & (hv[:, 0] * side <= ax + 0.005) & (hv[:, 2] >= a[2] - 0.01)
+
+    return _lines(rest, candidate_ids, anchors, inwards)
+
+
+def _lines(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarray, region) -> list[np.ndarray]:
+    """Per anchor, the candidates in ``region(hv, anchor, |x|, side)`` (a mask over the
+    candidates' rest positions ``hv``) within ``LINE_BAND_M`` of its height, the band widened
+    up to 4x while fewer than 3 are found; anchors within 1 cm of the mid-plane get none."""
     hv = rest[candidate_ids]
     lines = []
     for a in np.asarray(anchors, dtype=np.float64):
@@ -87,13 +97,12 @@ def contour_lines(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarr
         if ax < 0.01:
             lines.append(np.zeros(0, dtype=np.int64))
             continue
-        side = np.sign(a[0])
-        lateral = (hv[:, 0] * side >= 0.3 * ax) & (hv[:, 0] * side <= ax + 0.005) & (hv[:, 2] >= a[2] - 0.01)
+        mask = region(hv, a, ax, np.sign(a[0]))
         band = LINE_BAND_M
-        sel = lateral & (np.abs(hv[:, 1] - a[1]) < band)
+        sel = mask & (np.abs(hv[:, 1] - a[1]) < band)
         while sel.sum() < 3 and band < 4 * LINE_BAND_M:
             band *= 1.5
-            sel = lateral & (np.abs(hv[:, 1] - a[1]) < band)
+            sel = mask & (np.abs(hv[:, 1] - a[1]) < band)
         lines.append(np.asarray(candidate_ids)[sel].astype(np.int64))
     return lines
 
@@ -122,22 +131,10 @@ def contour_lines_behind(rest: np.ndarray, candidate_ids: np.ndarray, anchors: n
     near-side contour: the mandible's outline against the neck and the ear) is the surface
     just behind the frontal outline (:func:`push_out`). Points within 1 cm of the mid-plane
     get an empty line."""
-    hv = rest[candidate_ids]
-    lines = []
-    for a in np.asarray(anchors, dtype=np.float64):
-        ax = abs(a[0])
-        if ax < 0.01:
-            lines.append(np.zeros(0, dtype=np.int64))
-            continue
-        side = np.sign(a[0])
-        near = (hv[:, 0] * side >= ax - 0.005) & (hv[:, 2] <= a[2] + 0.005) & (hv[:, 2] >= a[2] - depth)
-        band = LINE_BAND_M
-        sel = near & (np.abs(hv[:, 1] - a[1]) < band)
-        while sel.sum() < 3 and band < 4 * LINE_BAND_M:
-            band *= 1.5
-            sel = near & (np.abs(hv[:, 1] - a[1]) < band)
-        lines.append(np.asarray(candidate_ids)[sel].astype(np.int64))
-    return lines
+    def behind(hv, a, ax, side):
+        return (hv[:, 0] * side >= ax - 0.005) & (hv[:, 2] <= a[2] + 0.005) & (hv[:, 2] >= a[2] - depth)
+
+    return _lines(rest, candidate_ids, anchors, behind)
 
 
 def push_out(contour_uv: np.ndarray, k: int, candidates_uv: np.ndarray) -> np.ndarray:
