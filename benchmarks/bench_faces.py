@@ -33,7 +33,8 @@ NME of the exported points, the model's own, dlib's and MediaPipe's mapped 68 ag
 annotated points, and the confident ones), and the mean distance of the jaw points from the traced
 outline (``jaw_to_outline``: near and far side; independent of how the points are spaced along it).
 ``--out DIR`` draws, per face, ``<photo>_face<i>_points.png``: the fitted iBUG-68 (red, jaw
-numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan) and its mesh (grey).
+numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan), its mesh (grey) and, on the
+annotated faces, the manual points (green x) and traced outline.
 Writes benchmarks/results/faces.json (``--json`` elsewhere).
 """
 
@@ -249,9 +250,10 @@ def _summary_of(rows: list[dict]) -> dict:
             "by_yaw": _by_yaw(scored), "by_yaw_model": _by_yaw(scored, "nme_model")}
 
 
-def _write_points_crop(path: Path, rgb, mesh, ours, dlib_pts, mp68) -> None:
+def _write_points_crop(path: Path, rgb, mesh, ours, dlib_pts, mp68, manual: dict | None = None) -> None:
     """The face cut out of the photo (scaled to 900 px) with the fitted model's iBUG-68 (red,
-    numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan dots) and its mesh (grey)."""
+    numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan dots) and its mesh (grey);
+    with ``manual`` (a ``faces_manual68.json`` entry) its points (green x) and traced outline."""
     import cv2
 
     allp = np.vstack([mesh, ours, dlib_pts])
@@ -272,6 +274,11 @@ def _write_points_crop(path: Path, rgb, mesh, ours, dlib_pts, mp68) -> None:
         cv2.drawMarker(img, xy(p), (255, 230, 0), cv2.MARKER_CROSS, 11, 2)
         if i < 17:
             cv2.putText(img, str(i), xy(p + [-6, 6]), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 170, 0), 1)
+    if manual is not None:
+        cv2.polylines(img, [np.array([xy(p) for p in manual["contour"]], np.int32)], False, (0, 200, 0), 2)
+        for p in manual["points"]:
+            if p is not None:
+                cv2.drawMarker(img, xy(p), (0, 255, 0), cv2.MARKER_TILTED_CROSS, 12, 2)
     for i, p in enumerate(ours):
         cv2.circle(img, xy(p), 3, (255, 0, 0), -1)
         if i < 17:
@@ -347,7 +354,8 @@ def main() -> None:
               flush=True)
         if args.out:
             _write_points_crop(args.out / f"{path.stem}_face{face.index}_points.png", image.rgb,
-                               rec.landmarks.points[:, :2], rec.fit.ibug68_2d, ref, mp68)
+                               rec.landmarks.points[:, :2], rec.fit.ibug68_2d, ref, mp68,
+                               entry if "manual" in row else None)
 
     names = [n for n in PHOTOS if (args.photos / n).exists() and (not args.only or n in args.only)]
     if names:
