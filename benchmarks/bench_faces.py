@@ -26,8 +26,15 @@ the tuning photos and on the held-out ones apart, and per |yaw| bin with the jaw
 the near and the far side; ``nme_model`` is the fitted model's own points (no fusion).
 ``--video FILE`` adds a held-out set: one frame per second of a face video (every face found),
 scored like the photos (no recall: nobody counted them).
+``faces_manual68.json`` (beside this script) is a second, independent reference on the turned
+faces where dlib's predictor is visibly off: 68 points read by eye off zoomed grid crops (its
+``procedure``), with the visible outline traced; every annotated face's row gets ``manual``: the
+NME of the exported points, the model's own, dlib's and MediaPipe's mapped 68 against it (all the
+annotated points, and the confident ones), and the mean distance of the jaw points from the traced
+outline (``jaw_to_outline``: near and far side; independent of how the points are spaced along it).
 ``--out DIR`` draws, per face, ``<photo>_face<i>_points.png``: the fitted iBUG-68 (red, jaw
-numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan) and its mesh (grey).
+numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan), its mesh (grey) and, on the
+annotated faces, the manual points (green x) and traced outline.
 Writes benchmarks/results/faces.json (``--json`` elsewhere).
 """
 
@@ -146,6 +153,42 @@ def _dlib_68(dlib, detector, predictor, rgb, face_points):
     return np.column_stack([pts, np.ones(len(pts))]) @ inv.T + 0.5, source
 
 
+MANUAL = Path(__file__).parent / "faces_manual68.json"
+
+
+def _point_to_polyline(p: np.ndarray, line: np.ndarray) -> float:
+    """Distance of the 2D point ``p`` from the polyline ``line`` ((N, 2))."""
+    a, b = line[:-1], line[1:]
+    ab = b - a
+    t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0.0, 1.0)
+    return float(np.min(np.linalg.norm(a + t[:, None] * ab - p, axis=1)))
+
+
+def _manual_scores(entry: dict, predictions: dict[str, np.ndarray], yaw_deg: float, dlib_io: float) -> dict:
+    """NME and jaw-to-outline distance of each prediction ((68, 2)) against a manual annotation
+    (an entry of ``faces_manual68.json``), normalised by its eye-corner distance (dlib's when
+    the annotation has no 36/45)."""
+    ref = np.array([p if p is not None else (np.nan, np.nan) for p in entry["points"]], dtype=np.float64)
+    ok = ~np.isnan(ref[:, 0])
+    io = float(np.linalg.norm(ref[36] - ref[45])) if ok[36] and ok[45] else dlib_io
+    confident = ok & ~np.isin(np.arange(68), entry["uncertain"])
+    outline = np.array(entry["contour"], dtype=np.float64)
+    # yaw < 0: the subject's left (9-15) is the near side (see _side_groups)
+    sides = {"near": list(range(9, 16)) if yaw_deg < 0 else list(range(1, 8)),
+             "far": list(range(1, 8)) if yaw_deg < 0 else list(range(9, 16))}
+    out = {"points": int(ok.sum()), "confident_points": int(confident.sum()), "io": io}
+    for name, pred in predictions.items():
+        err = np.linalg.norm(pred - ref, axis=1) / io
+        row = {"nme": float(err[ok].mean()), "nme_confident": float(err[confident].mean()),
+               "nme_by_group": {g: float(err[[i for i in r if ok[i]]].mean()) for g, r in
+                                _side_groups(yaw_deg).items() if any(ok[i] for i in r)}}
+        for side in entry["contour_sides"]:
+            row[f"jaw_to_outline_{side}"] = float(np.mean([_point_to_polyline(pred[i], outline)
+                                                          for i in sides[side]]) / io)
+        out[name] = row
+    return out
+
+
 def _side_groups(yaw_deg: float) -> dict[str, list[int]]:
     """iBUG groups with the jaw and the brows split into the side turned towards the camera
     (near) and away (far); yaw < 0 (the fit's ``pose.head.y``) turns the subject's left side
@@ -207,9 +250,10 @@ def _summary_of(rows: list[dict]) -> dict:
             "by_yaw": _by_yaw(scored), "by_yaw_model": _by_yaw(scored, "nme_model")}
 
 
-def _write_points_crop(path: Path, rgb, mesh, ours, dlib_pts, mp68) -> None:
+def _write_points_crop(path: Path, rgb, mesh, ours, dlib_pts, mp68, manual: dict | None = None) -> None:
     """The face cut out of the photo (scaled to 900 px) with the fitted model's iBUG-68 (red,
-    numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan dots) and its mesh (grey)."""
+    numbered), dlib's (yellow crosses), MediaPipe's mapped 68 (cyan dots) and its mesh (grey);
+    with ``manual`` (a ``faces_manual68.json`` entry) its points (green x) and traced outline."""
     import cv2
 
     allp = np.vstack([mesh, ours, dlib_pts])
@@ -230,6 +274,11 @@ def _write_points_crop(path: Path, rgb, mesh, ours, dlib_pts, mp68) -> None:
         cv2.drawMarker(img, xy(p), (255, 230, 0), cv2.MARKER_CROSS, 11, 2)
         if i < 17:
             cv2.putText(img, str(i), xy(p + [-6, 6]), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 170, 0), 1)
+    if manual is not None:
+        cv2.polylines(img, [np.array([xy(p) for p in manual["contour"]], np.int32)], False, (0, 200, 0), 2)
+        for p in manual["points"]:
+            if p is not None:
+                cv2.drawMarker(img, xy(p), (0, 255, 0), cv2.MARKER_TILTED_CROSS, 12, 2)
     for i, p in enumerate(ours):
         cv2.circle(img, xy(p), 3, (255, 0, 0), -1)
         if i < 17:
@@ -262,6 +311,7 @@ def main() -> None:
     from avatarforge.util.progress import Stages
 
     body = load_body()
+    manual = {(f["photo"], f["face_index"]): f for f in json.loads(MANUAL.read_text())["faces"]}
 
     def score(path, image, face, rows):
         stages = Stages()
@@ -291,6 +341,11 @@ def main() -> None:
                "nme_dlib_vs_mediapipe68": float(np.linalg.norm(mp68 - ref, axis=1).mean() / io),
                "reference_box": source, "seconds_detect_in_create": round(stages.timings["detect face"], 3),
                "seconds_fit": round(stages.timings["fit face"], 3)}
+        entry = manual.get((path.name, face.index))
+        if entry is not None and np.linalg.norm(np.subtract(entry["box"], [face.box.x0, face.box.y0, face.box.x1,
+                                                                          face.box.y1])) < 0.2 * face.size_px:
+            row["manual"] = _manual_scores(entry, {"ours": rec.fit.ibug68_2d, "model": rec.fit.ibug68_model_2d,
+                                                   "dlib": ref, "mediapipe68": mp68}, yaw, io)
         rows.append(row)
         print(f"  face {face.index}: {face.size_px:4.0f}px yaw {face.yaw_deg:+5.1f} (fit {row['yaw_deg_fit']:+5.1f}) "
               f"NME {100 * row['nme']:.2f} % (model {100 * row['nme_model']:.2f} %, jaw {100 * row['nme_by_group']['jaw']:.2f} %, "
@@ -299,7 +354,8 @@ def main() -> None:
               flush=True)
         if args.out:
             _write_points_crop(args.out / f"{path.stem}_face{face.index}_points.png", image.rgb,
-                               rec.landmarks.points[:, :2], rec.fit.ibug68_2d, ref, mp68)
+                               rec.landmarks.points[:, :2], rec.fit.ibug68_2d, ref, mp68,
+                               entry if "manual" in row else None)
 
     names = [n for n in PHOTOS if (args.photos / n).exists() and (not args.only or n in args.only)]
     if names:
@@ -408,6 +464,10 @@ def _summary(rows: list[dict], recall: list[dict], video_rows: list[dict], video
     summary["nme_model_mean"] = float(np.mean([r["nme_model"] for r in scored]))
     summary["by_yaw"] = _by_yaw(scored)
     summary["by_yaw_model"] = _by_yaw(scored, "nme_model")
+    summary["manual_reference"] = {f"{r['photo']}#{r['face_index']}": {
+        "yaw_deg_fit": r["yaw_deg_fit"], "points": r["manual"]["points"],
+        **{n: {k: round(v, 4) for k, v in r["manual"][n].items() if k != "nme_by_group"}
+           for n in ("ours", "model", "dlib", "mediapipe68")}} for r in rows if "manual" in r}
     summary["tuning_photos"] = _summary_of([r for r in rows if r["tuning"]])
     summary["held_out_photos"] = _summary_of([r for r in rows if not r["tuning"]])
     if video_rows:

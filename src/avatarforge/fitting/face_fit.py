@@ -22,11 +22,13 @@ from torch import Tensor
 
 from avatarforge.bodies.landmark_embedding import LandmarkEmbedding, load_embedding
 from avatarforge.fitting.head_model import HeadModel
-from avatarforge.fitting.ibug68 import JAW, contour_lines, far_side, fuse_with_detected, march, marched_jaw
+from avatarforge.fitting.ibug68 import (JAW, contour_lines, contour_lines_behind, far_side, fuse_with_detected, march,
+                                        marched_jaw)
 from avatarforge.perception.landmark_groups import EYE_PAIRS, FEATURES, IRIS, LIP_PAIRS, OVAL
 from avatarforge.render.camera import Camera
 
-__all__ = ["FaceFitConfig", "FaceFit", "FitState", "fit_face", "fit_face_state", "optimise", "CAMERA_ROTATION", "jaw_lines"]
+__all__ = ["FaceFitConfig", "FaceFit", "FitState", "fit_face", "fit_face_state", "optimise", "CAMERA_ROTATION", "jaw_lines",
+           "near_jaw_lines"]
 
 #: World -> camera rotation of the fitting camera: it looks at the body's front (along -Z),
 #: image x = world +X (the body's left appears on the image's right), image y = world -Y.
@@ -101,7 +103,8 @@ class FaceFit:
     losses: list[float] = field(default_factory=list)
     ibug68_model_2d: np.ndarray | None = None
     """(68, 2) the fitted model's own iBUG-68 projected into the photo (pixels; far-side jaw
-    marched to the silhouette), before the fusion with the detector."""
+    marched to the silhouette, near-side jaw pushed out to the visible jaw line), before the
+    fusion with the detector."""
 
 
 def _robust(r: Tensor, delta: float = 0.01) -> Tensor:
@@ -409,10 +412,11 @@ def _result(prob, body, phen, local_sub, expr, head_rot, eye_rot, t, log_f, loss
     lm_ib = ibug.points(torch.as_tensor(full), body.faces.numpy()).numpy()
     ib_proj = camera.project(lm_ib)
     lines, x_rest = jaw_lines(body)
-    used = np.unique(np.concatenate(lines))
+    behind = near_jaw_lines(body)
+    used = np.unique(np.concatenate(lines + behind))
     v_uv = np.zeros((len(full), 2))
     v_uv[used] = camera.project(full[used])[:, :2]
-    ib_uv, _ = marched_jaw(ib_proj[:, :2], ib_proj[list(JAW), 2], x_rest, lines, v_uv)
+    ib_uv, _ = marched_jaw(ib_proj[:, :2], ib_proj[list(JAW), 2], x_rest, lines, v_uv, near_lines=behind)
     keep = np.setdiff1d(np.arange(478), prob.oval)
     rmse = float(np.sqrt(((uv[keep] - prob.det[keep].numpy()) ** 2).sum(-1).mean()))
     det = prob.det.numpy().astype(np.float64)
@@ -438,5 +442,14 @@ def jaw_lines(body) -> tuple[list[np.ndarray], np.ndarray]:
         faces = body.faces.numpy()
         anchors = load_embedding("ibug68").points(torch.as_tensor(rest), faces).numpy()[list(JAW)]
         head_v = np.unique(faces[head_faces(body, faces)])
-        _LINES_CACHE[key] = (contour_lines(rest, head_v, anchors), anchors[:, 0])
-    return _LINES_CACHE[key]
+        _LINES_CACHE[key] = (contour_lines(rest, head_v, anchors), anchors[:, 0],
+                             contour_lines_behind(rest, head_v, anchors))
+    return _LINES_CACHE[key][:2]
+
+
+def near_jaw_lines(body) -> list[np.ndarray]:
+    """The iBUG jaw points' lines just behind them on ``body``'s rest mesh (vertex ids, full
+    mesh; :func:`~avatarforge.fitting.ibug68.contour_lines_behind`): where the near side's
+    jaw points are pushed out to the visible jaw line of a turned head."""
+    jaw_lines(body)
+    return _LINES_CACHE[id(body)][2]

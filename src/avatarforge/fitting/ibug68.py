@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "IBUG68_FROM_MP", "IBUG68_GROUPS", "JAW", "ibug68_from_mediapipe", "inter_ocular",
     "contour_lines", "far_side", "march", "marched_jaw", "DETECTED_SHARE", "fuse_with_detected",
+    "NEAR_DEPTH_M", "NEAR_MIN_YAW_DEG", "contour_lines_behind", "push_out",
 ]
 
 #: iBUG index -> MediaPipe face-mesh indices averaged for it. Chosen to follow the 300-W
@@ -79,6 +80,16 @@ def contour_lines(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarr
     behind it. When the head turns this side away, the point slides along this line to the
     occluding silhouette (:func:`march`). Points within 1 cm of the mid-plane get an empty line.
     """
+    def inwards(hv, a, ax, side):
+        return (hv[:, 0] * side >= 0.3 * ax) & (hv[:, 0] * side <= ax + 0.005) & (hv[:, 2] >= a[2] - 0.01)
+
+    return _lines(rest, candidate_ids, anchors, inwards)
+
+
+def _lines(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarray, region) -> list[np.ndarray]:
+    """Per anchor, the candidates in ``region(hv, anchor, |x|, side)`` (a mask over the
+    candidates' rest positions ``hv``) within ``LINE_BAND_M`` of its height, the band widened
+    up to 4x while fewer than 3 are found; anchors within 1 cm of the mid-plane get none."""
     hv = rest[candidate_ids]
     lines = []
     for a in np.asarray(anchors, dtype=np.float64):
@@ -86,15 +97,66 @@ def contour_lines(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarr
         if ax < 0.01:
             lines.append(np.zeros(0, dtype=np.int64))
             continue
-        side = np.sign(a[0])
-        lateral = (hv[:, 0] * side >= 0.3 * ax) & (hv[:, 0] * side <= ax + 0.005) & (hv[:, 2] >= a[2] - 0.01)
+        mask = region(hv, a, ax, np.sign(a[0]))
         band = LINE_BAND_M
-        sel = lateral & (np.abs(hv[:, 1] - a[1]) < band)
+        sel = mask & (np.abs(hv[:, 1] - a[1]) < band)
         while sel.sum() < 3 and band < 4 * LINE_BAND_M:
             band *= 1.5
-            sel = lateral & (np.abs(hv[:, 1] - a[1]) < band)
+            sel = mask & (np.abs(hv[:, 1] - a[1]) < band)
         lines.append(np.asarray(candidate_ids)[sel].astype(np.int64))
     return lines
+
+
+NEAR_DEPTH_M = 0.01
+"""How far behind a near-side jaw point (metres, rest pose) its candidates reach (:func:`contour_lines_behind`).
+Chosen on the tuning photos of ``benchmarks/bench_faces.py`` among 1-4 cm (1 cm: near-side jaw
+4.4/5.3/5.7/9.0 % of the eye-corner distance from dlib's per |yaw| bin 0-15/15-30/30-45/45-90,
+was 5.0/6.2/7.1/12.3 %); deeper lines reach the ear and the neck (4 cm: 7.6-20 %)."""
+
+
+NEAR_MIN_YAW_DEG = 10.0
+"""Below this turn (estimated from the jaw points' depth, :func:`far_side`) the near side keeps
+its anatomical points: the frontal outline is 300-W's contour there. On the tuning photos 10
+degrees costs 0.02 % of NME in the 0-15 degree bin against pushing from 5 degrees, and keeps the
+near-frontal faces (e.g. the astronaut at 5.6 degrees) on the contour the detector draws."""
+
+
+def contour_lines_behind(rest: np.ndarray, candidate_ids: np.ndarray, anchors: np.ndarray,
+                         depth: float = NEAR_DEPTH_M) -> list[np.ndarray]:
+    """For each contour point (``anchors``, (K, 3) on the REST mesh, axes as
+    :func:`contour_lines`): the candidate vertices just behind it, on the same side and
+    height: ``|y - y_k| < LINE_BAND_M`` (widened as in :func:`contour_lines` when sparse), at
+    least as far out as the point (5 mm slack) and between ``depth`` behind it and 5 mm in
+    front. When the head turns this side TOWARDS the camera, the visible jaw line (300-W's
+    near-side contour: the mandible's outline against the neck and the ear) is the surface
+    just behind the frontal outline (:func:`push_out`). Points within 1 cm of the mid-plane
+    get an empty line."""
+    def behind(hv, a, ax, side):
+        return (hv[:, 0] * side >= ax - 0.005) & (hv[:, 2] <= a[2] + 0.005) & (hv[:, 2] >= a[2] - depth)
+
+    return _lines(rest, candidate_ids, anchors, behind)
+
+
+def push_out(contour_uv: np.ndarray, k: int, candidates_uv: np.ndarray) -> np.ndarray:
+    """Contour point ``k`` of the image polyline ``contour_uv`` ((N, 2), 0 < k < N-1) moved
+    out along the polyline's normal there (away from the polyline's centroid) as far as the
+    furthest of ``candidates_uv`` ((M, 2)) that lies within half a neighbour spacing of it
+    along the tangent; never inwards, and never along the contour (the spacing of the
+    points stays the detector's). Returns the new (2,) point."""
+    p = np.asarray(contour_uv, dtype=np.float64)
+    t = p[k + 1] - p[k - 1]
+    half = float(np.linalg.norm(t)) / 2
+    if half < 1e-9:
+        return p[k].copy()
+    t = t / (2 * half)
+    n = np.array([-t[1], t[0]])
+    if n @ (p[k] - p.mean(0)) < 0:
+        n = -n
+    q = np.asarray(candidates_uv, dtype=np.float64) - p[k]
+    ok = np.abs(q @ t) < half
+    if not ok.any():
+        return p[k].copy()
+    return p[k] + max(0.0, float((q[ok] @ n).max())) * n
 
 
 def far_side(depth: np.ndarray, x_rest: np.ndarray, min_yaw_deg: float = MARCH_MIN_YAW_DEG) -> int:
@@ -118,12 +180,16 @@ def march(line_uv: np.ndarray, outward: np.ndarray) -> int:
 
 
 def marched_jaw(points_uv: np.ndarray, depth: np.ndarray, x_rest: np.ndarray, lines: list[np.ndarray],
-                vertices_uv: np.ndarray) -> tuple[np.ndarray, int]:
+                vertices_uv: np.ndarray, near_lines: list[np.ndarray] | None = None,
+                near_min_yaw_deg: float = NEAR_MIN_YAW_DEG) -> tuple[np.ndarray, int]:
     """The iBUG-68 points (``points_uv``, (68, 2) projected anatomical points) with the jaw on
     the far side moved to the silhouette, the 300-W convention for turned heads. ``depth`` and
     ``x_rest``: per jaw point (17), camera depth and rest x; ``lines``: per jaw point, vertex
     ids (:func:`contour_lines`); ``vertices_uv``: the projected vertices (indexed by those
-    ids). Returns the points and the far side (:func:`far_side`)."""
+    ids). With ``near_lines`` (:func:`contour_lines_behind`) and a turn of at least
+    ``near_min_yaw_deg``, the near side's jaw points (but its end, 0 or 16) are also pushed
+    out to the visible jaw line (:func:`push_out`, along the normal of the far-side-marched
+    jaw). Returns the points and the far side (:func:`far_side`)."""
     out = np.array(points_uv, dtype=np.float64, copy=True)
     side = far_side(np.asarray(depth), np.asarray(x_rest))
     if side == 0:
@@ -133,6 +199,11 @@ def marched_jaw(points_uv: np.ndarray, depth: np.ndarray, x_rest: np.ndarray, li
     for k, ids in zip(JAW, lines):
         if len(ids) and np.sign(x_rest[k]) == side:
             out[k] = vertices_uv[ids[march(vertices_uv[ids], side * left_dir)]]
+    if near_lines is not None and far_side(np.asarray(depth), np.asarray(x_rest), near_min_yaw_deg) != 0:
+        jaw = out[list(JAW)].copy()
+        for k, ids in zip(JAW[1:-1], near_lines[1:-1]):
+            if len(ids) and np.sign(x_rest[k]) == -side:
+                out[k] = push_out(jaw, k, vertices_uv[ids])
     return out, side
 
 
