@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from jaxtyping import Bool, Float, UInt8
 
+from avatarforge.bodies.hair import default_hair_srgb
 from avatarforge.render.uv import rasterize_uv
 from avatarforge.texture.bake import bilinear
 from avatarforge.texture.delight import sh_shading
@@ -191,8 +192,8 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
         ww = w_img * seen_px
         smooth = cv2.GaussianBlur(logl * ww, (0, 0), 4.0) / np.maximum(cv2.GaussianBlur(ww, (0, 0), 4.0), 1e-6)
         detail = float(np.clip(np.std((logl - smooth)[seen_px]), *DETAIL_RANGE))
-    else:  # no hair seen (e.g. the photo's hair is covered): a plain dark brown
-        base = srgb_to_linear(np.array([60.0, 45.0, 35.0]) / 255.0)
+    else:  # no hair seen (e.g. the photo's hair is covered): a plain dark brown (grey on a b/w photo)
+        base = srgb_to_linear(np.asarray(default_hair_srgb(photo), np.float64) / 255.0)
         detail = 0.12
     if colour_srgb is not None:
         base_new = srgb_to_linear(np.asarray(colour_srgb, np.float64) / 255.0)
