@@ -316,3 +316,34 @@ def test_default_hair_colour_is_grey_on_a_black_and_white_photo():
     colour = grey.copy()
     colour[..., 0] //= 2
     assert default_hair_srgb(colour) == DEFAULT_HAIR_SRGB == default_hair_srgb()
+
+
+def test_auto_makes_curly_hair_curly_keeping_its_volume(astronaut):
+    """Curls in the photo's hair (curl score above CURL_THRESHOLD) make the auto style curly,
+    short hair too, with the fitted volume kept; straight strands do not."""
+    import cv2
+
+    from avatarforge.fitting.hair_fit import CURL_THRESHOLD, LENGTHS, fit_hair, hair_mask
+
+    rec, out, cam, (h, w), body_m = astronaut
+    truth = HairStyle("short", 0.014, LENGTHS["short"], 0.0)
+    hair_m = hair_mask(build_hair(out, truth), cam, (h, w))[0] & ~body_m
+    labels = {"hair": hair_m, "headwear": np.zeros((h, w), bool)}
+    parsing = types.SimpleNamespace(person=(body_m | hair_m).astype(np.float32), mask=lambda *n: labels[n[0]])
+    rng = np.random.default_rng(0)
+    curls = np.zeros((h, w), np.float32)
+    for x, y in rng.uniform(0, max(h, w), (6000, 2)):  # rings of ~a tenth of the face width
+        cv2.circle(curls, (int(x), int(y)), int(rng.integers(3, 6)), 1.0, 1)
+    straight = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), sigmaX=0.7, sigmaY=12.0)
+    fits, recs = {}, {}
+    for name, tex in (("curls", curls), ("straight", straight)):
+        grey = np.clip(60 + 40 * (tex - tex.mean()) / (tex.std() + 1e-6), 0, 255).astype(np.uint8)
+        rgb = np.array(rec.rgb)
+        rgb[hair_m] = grey[hair_m][:, None]
+        recs[name] = types.SimpleNamespace(**{**vars(rec), "rgb": rgb})
+        fits[name] = fit_hair(recs[name], parsing, body_m.astype(np.uint8) * 255, out)
+    assert fits["curls"].scores["curl"] > CURL_THRESHOLD > fits["straight"].scores["curl"]
+    assert fits["curls"].style.curl == 1.0 and fits["straight"].style.curl == 0.0
+    assert fits["curls"].style.style == "short" and fits["curls"].style.volume < 0.03  # not thickened to 3 cm
+    # auto+straight overrides what the photo shows.
+    assert fit_hair(recs["curls"], parsing, body_m.astype(np.uint8) * 255, out, style="auto+straight").style.curl == 0.0

@@ -20,7 +20,7 @@ import numpy as np
 
 from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, default_hair_srgb, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "curl_score", "CURL_THRESHOLD", "MIN_HEAD_TOP_IN_PHOTO", "head_top_in_photo", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "hair_pixels", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
+__all__ = ["HairFit", "fit_hair", "curl_score", "CURL_THRESHOLD", "CURL_MIN_FACE_PX", "MIN_HEAD_TOP_IN_PHOTO", "head_top_in_photo", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "hair_pixels", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
@@ -38,12 +38,16 @@ MIN_HAIR_SHARE = 0.12
 MIN_HEAD_TOP_IN_PHOTO = 0.5
 """Share of the band above the face (the landmarks' box width, half a face height up) that must
 lie inside the photo for "no hair around the face" to mean bald."""
-CURL_THRESHOLD = 0.62
-""":func:`curl_score` above which ``auto`` makes medium and long hair curly. Conservative: above
-every score of the 31 sample faces (0.08-0.47; the highest are short curly hair, 0.46, and
-tiny faces), so on them auto never turns curly; the score separates straight strands (< 0.3)
-from curls (> 0.7) on synthetic hair. Short hair is never made curly automatically (its shell
-barely changes), and tied hair is never detected (``--hair ponytail`` / ``bun`` choose it)."""
+CURL_THRESHOLD = 0.40
+""":func:`curl_score` above which ``auto`` makes the hair curly (its fitted volume and outline
+kept: the curls add lumps, not size). Measured on real photos (session 6): straight and wavy
+hair of 13 faces, long and short, 0.08-0.30 (the highest wavy long hair); tight curls of short
+hair 0.46-0.47 (obama.jpg, two curly-haired men in pyfeat_multi_face.jpg); the astronaut's soft
+waves 0.32 (not curly). Synthetic straight strands score < 0.3, curls > 0.7. Faces narrower
+than :data:`CURL_MIN_FACE_PX` are never made curly automatically (too few pixels per curl: noise
+scores high). Tied hair is never detected (``--hair ponytail`` / ``bun`` choose it)."""
+CURL_MIN_FACE_PX = 64.0
+"""Face width (landmark box, photo pixels) below which the curl score is not trusted."""
 
 
 @dataclass
@@ -252,12 +256,11 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         for vol in VOLUMES:
             if vol != first.volume:
                 consider(name, vol)
+    chosen = best[1].with_modifiers(mods if forced is not None else auto_mods)
     if forced is None:
-        mods = list(auto_mods)
-        curly_seen = np.isfinite(curl) and curl > CURL_THRESHOLD and best[1].length > 0
-        if curly_seen and not {"straight", "curly"} & set(mods):
-            mods.append("curly")
-    chosen = best[1].with_modifiers(mods)
+        curly_seen = np.isfinite(curl) and curl > CURL_THRESHOLD and fw >= CURL_MIN_FACE_PX
+        if curly_seen and not {"straight", "curly"} & set(auto_mods):
+            chosen = replace(chosen, curl=1.0)  # the measured volume kept (the modifier would thicken it)
     # The outline, angle by angle (volume at the sides vs the top, hair beside the cheeks).
     st, mesh, sc = fit_profile(chosen, fitted_output, rec.fit.camera, target, body, (c0, r0), s)
     scores["profile"] = round(sc, 4)
