@@ -275,3 +275,75 @@ def test_hair_colour_is_the_linear_mean_around_the_face():
     got = np.array(hair_colour(rgb, hair, pts))
     assert np.abs(got - want).max() <= 2  # (the 1-pixel border left out is symmetric)
     assert hair_colour(rgb, np.zeros((h, w), bool), pts) == (60, 45, 35)
+
+
+def test_head_top_in_photo_is_the_share_of_the_band_above_the_face():
+    from avatarforge.fitting.hair_fit import head_top_in_photo
+
+    pts = np.array([[10.0, 40.0], [50.0, 80.0]])  # box 40 x 40: band y 20..40
+    assert head_top_in_photo(pts, (100, 100)) == 1.0
+    assert head_top_in_photo(pts - [0.0, 30.0], (100, 100)) == pytest.approx(0.5)  # band -10..10
+    assert head_top_in_photo(pts - [0.0, 40.0], (100, 100)) == 0.0
+    assert head_top_in_photo(pts + [70.0, 0.0], (100, 100)) == pytest.approx(0.5)  # x 80..120
+
+
+def test_no_hair_seen_is_not_bald_when_the_head_top_is_cut_off(astronaut):
+    """tom_hanks.png: the photo ends at the forehead, so no hair shows around the face; that
+    is no evidence of baldness: short hair (a warning says it is a guess), not a bald head."""
+    from avatarforge.fitting.hair_fit import MIN_HEAD_TOP_IN_PHOTO, fit_hair, head_top_in_photo
+
+    rec, out, cam, (h, w), body_m = astronaut
+    pts = np.asarray(rec.landmarks.points)
+    none = {"hair": np.zeros((h, w), bool), "headwear": np.zeros((h, w), bool)}
+    parsing = types.SimpleNamespace(person=body_m.astype(np.float32), mask=lambda *n: none[n[0]])
+    whole = fit_hair(rec, parsing, body_m.astype(np.uint8) * 255, out)
+    assert whole.style.style == "bald" and not whole.warnings
+    # The same face with the photo cut just above the brows (the landmarks moved up by the crop).
+    dy = pts[:, 1].min() + 2.0
+    cut = types.SimpleNamespace(**{**vars(rec), "landmarks": types.SimpleNamespace(points=pts - [0.0, dy, 0.0][: pts.shape[1]])})
+    assert head_top_in_photo(cut.landmarks.points, (h, w)) < MIN_HEAD_TOP_IN_PHOTO
+    fit = fit_hair(cut, parsing, body_m.astype(np.uint8) * 255, out)
+    assert fit.style.style == "short" and fit.mesh is not None and "outside the photo" in fit.warnings[0]
+    # A forced style still wins.
+    assert fit_hair(cut, parsing, body_m.astype(np.uint8) * 255, out, style="bald").style.style == "bald"
+
+
+def test_default_hair_colour_is_grey_on_a_black_and_white_photo():
+    from avatarforge.bodies.hair import DEFAULT_HAIR_SRGB, default_hair_srgb
+
+    grey = np.repeat(np.random.default_rng(0).integers(0, 255, (20, 20, 1), dtype=np.uint8), 3, -1)
+    assert default_hair_srgb(grey) == (48, 48, 48)  # the luma of (60, 45, 35)
+    colour = grey.copy()
+    colour[..., 0] //= 2
+    assert default_hair_srgb(colour) == DEFAULT_HAIR_SRGB == default_hair_srgb()
+
+
+def test_auto_makes_curly_hair_curly_keeping_its_volume(astronaut):
+    """Curls in the photo's hair (curl score above CURL_THRESHOLD) make the auto style curly,
+    short hair too, with the fitted volume kept; straight strands do not."""
+    import cv2
+
+    from avatarforge.fitting.hair_fit import CURL_THRESHOLD, LENGTHS, fit_hair, hair_mask
+
+    rec, out, cam, (h, w), body_m = astronaut
+    truth = HairStyle("short", 0.014, LENGTHS["short"], 0.0)
+    hair_m = hair_mask(build_hair(out, truth), cam, (h, w))[0] & ~body_m
+    labels = {"hair": hair_m, "headwear": np.zeros((h, w), bool)}
+    parsing = types.SimpleNamespace(person=(body_m | hair_m).astype(np.float32), mask=lambda *n: labels[n[0]])
+    rng = np.random.default_rng(0)
+    curls = np.zeros((h, w), np.float32)
+    for x, y in rng.uniform(0, max(h, w), (6000, 2)):  # rings of ~a tenth of the face width
+        cv2.circle(curls, (int(x), int(y)), int(rng.integers(3, 6)), 1.0, 1)
+    straight = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), sigmaX=0.7, sigmaY=12.0)
+    fits, recs = {}, {}
+    for name, tex in (("curls", curls), ("straight", straight)):
+        grey = np.clip(60 + 40 * (tex - tex.mean()) / (tex.std() + 1e-6), 0, 255).astype(np.uint8)
+        rgb = np.array(rec.rgb)
+        rgb[hair_m] = grey[hair_m][:, None]
+        recs[name] = types.SimpleNamespace(**{**vars(rec), "rgb": rgb})
+        fits[name] = fit_hair(recs[name], parsing, body_m.astype(np.uint8) * 255, out)
+    assert fits["curls"].scores["curl"] > CURL_THRESHOLD > fits["straight"].scores["curl"]
+    assert fits["curls"].style.curl == 1.0 and fits["straight"].style.curl == 0.0
+    assert fits["curls"].style.style == "short" and fits["curls"].style.volume < 0.03  # not thickened to 3 cm
+    # auto+straight overrides what the photo shows.
+    assert fit_hair(recs["curls"], parsing, body_m.astype(np.uint8) * 255, out, style="auto+straight").style.curl == 0.0

@@ -115,6 +115,19 @@ def test_unseen_hair_is_completed_with_strands_and_tips_are_cut_out(scene):
     assert 0.3 < (bottom < 128).mean() < 0.95
 
 
+def test_background_hue_in_the_hair_parsing_is_not_baked(scene):
+    """Pixels labelled hair that show a bluish background through it (close to the hair in
+    lightness: 25-35 from its median in Lab, but of another hue) are completed, not baked."""
+    photo = scene.photo.copy()
+    rows, cols = np.nonzero(scene.shown)
+    patch = (cols > np.percentile(cols, 70)) & (rows < np.percentile(rows, 50))
+    photo[rows[patch], cols[patch]] = (62, 80, 104)  # Lab ~ (33, 0, -17); the hair ~ (30, 9, 15)
+    tex = hair_texture(photo, scene.cam, scene.mesh, scene.shown, scene.shown, scene.raster.depth, COEFFS)
+    covered = tex.albedo[..., 3] > 0
+    b = lab(tex.albedo[..., :3][covered])[:, 2]
+    assert patch.sum() > 300 and (b < 0).mean() < 0.002
+
+
 def test_chosen_colour_keeps_the_pattern(scene):
     tex = hair_texture(scene.photo, scene.cam, scene.mesh, scene.shown, scene.shown, scene.raster.depth, COEFFS,
                        colour_srgb=(200, 40, 40))

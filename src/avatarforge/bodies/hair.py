@@ -52,7 +52,22 @@ import numpy as np
 from jaxtyping import Float, Int
 
 __all__ = ["HairStyle", "HairMesh", "build_hair", "UV_MAIN", "UV_TIED", "HAIR_STYLES", "HAIR_MODIFIERS", "TIES", "PARTINGS", "PROFILE_ANGLES",
-           "skull_frame", "percentile_per_group"]
+           "skull_frame", "percentile_per_group", "DEFAULT_HAIR_SRGB", "default_hair_srgb"]
+
+DEFAULT_HAIR_SRGB = (60, 45, 35)
+"""sRGB of hair the photo does not show: a dark brown."""
+
+
+def default_hair_srgb(photo: np.ndarray | None = None) -> tuple[int, int, int]:
+    """:data:`DEFAULT_HAIR_SRGB`, or on a black-and-white ``photo`` (uint8 RGB whose channels
+    differ by at most 3 levels at 99 % of its pixels) the grey of the same luma (brown hair
+    on a grey avatar looks painted on)."""
+    if photo is not None:
+        px = np.asarray(photo).reshape(-1, np.asarray(photo).shape[-1])[:, :3].astype(np.int16)
+        if len(px) and np.percentile(px.max(1) - px.min(1), 99) <= 3:
+            g = int(round(0.299 * DEFAULT_HAIR_SRGB[0] + 0.587 * DEFAULT_HAIR_SRGB[1] + 0.114 * DEFAULT_HAIR_SRGB[2]))
+            return (g, g, g)
+    return DEFAULT_HAIR_SRGB
 
 HAIR_STYLES = ("bald", "buzz", "short", "medium", "long", "ponytail", "bun")
 """Named presets of :class:`HairStyle` (``length`` in metres below the eyes; 0 = no curtain)."""

@@ -5,7 +5,9 @@ fitted body plus the hair, seen through the fitted camera, covers the person aro
 above the chin the target is the person mask (what issue 14's head-silhouette IoU compares),
 below it only the parsed hair (clothes must not pull the hair longer). The fringe comes from
 the share of the forehead the parsing calls hair; bald when the parsing finds (almost) no hair
-around the face; the colour is the mean (linear light) of the photo's hair pixels around the
+around the face -- unless the top of the head lies outside the photo (a tight crop shows no
+hair whatever the person has: then the fit runs as for hair, and a warning says the style is a
+guess, see :data:`MIN_HEAD_TOP_IN_PHOTO`); the colour is the mean (linear light) of the photo's hair pixels around the
 face (:func:`hair_colour`).
 """
 
@@ -16,9 +18,9 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, skull_frame
+from avatarforge.bodies.hair import PROFILE_ANGLES, HairMesh, HairStyle, build_hair, default_hair_srgb, skull_frame
 
-__all__ = ["HairFit", "fit_hair", "curl_score", "CURL_THRESHOLD", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "hair_pixels", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
+__all__ = ["HairFit", "fit_hair", "curl_score", "CURL_THRESHOLD", "CURL_MIN_FACE_PX", "MIN_HEAD_TOP_IN_PHOTO", "head_top_in_photo", "hair_mask", "fit_profile", "hair_colour", "visible_hair", "hair_pixels", "composite_hair", "VOLUMES", "LENGTHS", "PROFILE_RANGE"]
 
 VOLUMES = (0.006, 0.014, 0.026, 0.04, 0.055)
 """Candidate shell thicknesses (metres)."""
@@ -33,12 +35,21 @@ PROFILE_MAX_PSI = 150.0
 rays run into the neck and body)."""
 MIN_HAIR_SHARE = 0.12
 """Hair pixels around the face, as a share of the face oval's area, below which the head is bald."""
-CURL_THRESHOLD = 0.62
-""":func:`curl_score` above which ``auto`` makes medium and long hair curly. Conservative: above
-every score of the 31 sample faces (0.08-0.47; the highest are short curly hair, 0.46, and
-tiny faces), so on them auto never turns curly; the score separates straight strands (< 0.3)
-from curls (> 0.7) on synthetic hair. Short hair is never made curly automatically (its shell
-barely changes), and tied hair is never detected (``--hair ponytail`` / ``bun`` choose it)."""
+MIN_HEAD_TOP_IN_PHOTO = 0.5
+"""Share of the band above the face (the landmarks' box width, half a face height up) that must
+lie inside the photo for "no hair around the face" to mean bald."""
+CURL_THRESHOLD = 0.45
+""":func:`curl_score` above which ``auto`` makes the hair curly (its fitted volume and outline
+kept: the curls add lumps, not size). Measured on real photos (session 6): straight and wavy
+hair of 13 faces, long and short, 0.08-0.30; messy spiky medium hair 0.433 (pyfeat_45-m7-di:
+at 0.40 it turned curly and lost 0.037 head-silhouette IoU); tight curls of short hair
+0.456-0.471 (obama.jpg, two curly-haired men in pyfeat_multi_face.jpg); the astronaut's soft
+waves 0.32 (not curly). The margin on both sides is small (0.02 / 0.006): a calibration on
+four faces, not a settled value. Synthetic straight strands score < 0.3, curls > 0.7. Faces
+narrower than :data:`CURL_MIN_FACE_PX` are never made curly automatically (too few pixels per
+curl: noise scores high). Tied hair is never detected (``--hair ponytail`` / ``bun`` choose it)."""
+CURL_MIN_FACE_PX = 64.0
+"""Face width (landmark box, photo pixels) below which the curl score is not trusted."""
 
 
 @dataclass
@@ -53,6 +64,7 @@ class HairFit:
     scores: dict[str, float] = field(default_factory=dict)
     texture: object | None = None
     """texture.hair.HairTexture of the mesh (set by the pipeline; None: the flat colour)."""
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         name = "long" if self.style.style.startswith("long") else self.style.style
@@ -92,7 +104,7 @@ def hair_colour(rgb: np.ndarray, hair_px: np.ndarray, landmarks: np.ndarray) -> 
     if src.sum() < 20:
         src = hair_px
     if src.sum() < 20:
-        return (60, 45, 35)
+        return default_hair_srgb(rgb)
     lin = srgb_to_linear(np.asarray(rgb)[src].astype(np.float64) / 255.0).mean(0)
     return tuple(int(round(float(c))) for c in np.clip(linear_to_srgb(lin) * 255.0, 0, 255))
 
@@ -121,6 +133,19 @@ def curl_score(rgb: np.ndarray, hair_px: np.ndarray, landmarks: np.ndarray) -> f
     coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2) / np.maximum(energy, 1e-6)
     wgt = energy[mask]
     return float(1.0 - (coherence[mask] * wgt).sum() / max(float(wgt.sum()), 1e-6))
+
+
+def head_top_in_photo(landmarks: np.ndarray, shape: tuple[int, int]) -> float:
+    """Share (0..1) of the band above the face -- the landmarks' box columns, from half a face
+    height above its top down to the top -- that lies inside an image of ``shape`` (H, W)."""
+    pts = np.asarray(landmarks)[:, :2]
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    top = y0 - 0.5 * (y1 - y0)
+    area = max((x1 - x0) * (y0 - top), 1e-6)
+    w = max(0.0, min(x1, shape[1]) - max(x0, 0.0))
+    h = max(0.0, min(y0, shape[0]) - max(top, 0.0))
+    return float(np.clip(w * h / area, 0.0, 1.0))
 
 
 def _crop(img: np.ndarray, r0, r1, c0, c1, size, nearest: bool) -> np.ndarray:
@@ -187,6 +212,17 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
     if np.isfinite(curl):
         scores["curl"] = round(curl, 4)
     forced = None if style is None else HairStyle.parse(style)
+    top_seen = head_top_in_photo(pts, hair_px.shape)
+    scores["head_top_in_photo"] = round(top_seen, 3)
+    if style is None and share < MIN_HAIR_SHARE and top_seen < MIN_HEAD_TOP_IN_PHOTO:
+        # Nothing above the face to fit to (the silhouette stops at the photo's edge): the most
+        # common style at a middle volume, not the thinnest shell the cut-off outline prefers.
+        st = HairStyle("short", VOLUMES[len(VOLUMES) // 2], LENGTHS["short"], fringe)
+        mesh = build_hair(fitted_output, st)
+        sc = iou(body | hair_mask(mesh, rec.fit.camera, (size[1], size[0]), (c0, r0), s)[0])
+        return HairFit(st, colour, sc, mesh, {**scores, st.spec: round(sc, 4)},
+                       warnings=["the top of the head is outside the photo: the hair style is a guess "
+                                 "(choose one with --hair, e.g. --hair bald)"])
     if (forced is not None and forced.style == "bald") or (style is None and share < MIN_HAIR_SHARE):
         return HairFit(HairStyle("bald", 0.0, 0.0, 0.0), colour, scores["bald"], None, scores)
     mods = [] if forced is None else str(style).lower().split("+")[1:]
@@ -222,12 +258,11 @@ def fit_hair(rec, parsing, body_alpha: np.ndarray, fitted_output, style: str | N
         for vol in VOLUMES:
             if vol != first.volume:
                 consider(name, vol)
+    chosen = best[1].with_modifiers(mods if forced is not None else auto_mods)
     if forced is None:
-        mods = list(auto_mods)
-        curly_seen = np.isfinite(curl) and curl > CURL_THRESHOLD and best[1].length > 0
-        if curly_seen and not {"straight", "curly"} & set(mods):
-            mods.append("curly")
-    chosen = best[1].with_modifiers(mods)
+        curly_seen = np.isfinite(curl) and curl > CURL_THRESHOLD and fw >= CURL_MIN_FACE_PX
+        if curly_seen and not {"straight", "curly"} & set(auto_mods):
+            chosen = replace(chosen, curl=1.0)  # the measured volume kept (the modifier would thicken it)
     # The outline, angle by angle (volume at the sides vs the top, hair beside the cheeks).
     st, mesh, sc = fit_profile(chosen, fitted_output, rec.fit.camera, target, body, (c0, r0), s)
     scores["profile"] = round(sc, 4)

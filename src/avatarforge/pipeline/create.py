@@ -202,7 +202,7 @@ def create_avatar(photo: str | os.PathLike, options: CreateOptions | None = None
             from avatarforge.pipeline.body_only import render_over_photo
 
             rendered = render_over_photo(avatar, body_fit)
-    warnings = list(rec.warnings) + list(inf.warnings) + list(parsing.warnings)
+    warnings = list(rec.warnings) + list(inf.warnings) + list(parsing.warnings) + list(hair.warnings)
     user_given = sorted(set(shape_only_user) | ({"height"} if opts.height_m else set())
                         | ({"weight"} if opts.weight_kg else set()))
     return CreateResult(rec, inf, texture, avatar, rendered, fidelity, warnings, body_fit, user_given, parsing, hair,

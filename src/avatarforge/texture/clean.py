@@ -19,10 +19,16 @@ import numpy as np
 from jaxtyping import Bool, Float
 
 from avatarforge.texture.bake import BakeResult
-from avatarforge.util.image import smoothstep
+from avatarforge.texture.fill import blur, push_pull
 from avatarforge.texture.layout import unpack
+from avatarforge.util.colour import LUMA
+from avatarforge.util.image import smoothstep
 
-__all__ = ["SKIN_LABELS", "allowed_distance", "parsed_bake_weight"]
+__all__ = ["SKIN_LABELS", "SHADOW_REACH", "allowed_distance", "parsed_bake_weight", "shadow_band", "lift_cast_shadow"]
+
+SHADOW_REACH = 0.25
+"""Reach of a hat's cast shadow below the headwear pixels, in face heights (the landmarks'
+vertical extent); the band's membership falls smoothly from 1 at the hat to 0 there."""
 
 SKIN_LABELS = ("face_skin", "body_skin", "eyes", "brows", "lips")
 """Labels whose pixels may colour the skin texture."""
@@ -47,3 +53,55 @@ def parsed_bake_weight(baked: BakeResult, distance: Float[np.ndarray, "H W"], ra
     mult = np.zeros(len(baked.layout.index), np.float32)
     mult[idx] = smoothstep(distance[py, px] / need)
     return unpack(mult, baked.layout)
+
+
+def shadow_band(baked: BakeResult, caster: Bool[np.ndarray, "H W"], reach_px: float) -> Float[np.ndarray, "S S"]:
+    """(S, S) float32 0..1: how deep each seen texel's photo pixel lies in the band below the
+    ``caster`` pixels (e.g. headwear): ``1 - smoothstep(d / reach_px)`` at ``d`` pixels from the
+    nearest caster pixel, for pixels lower in the photo than the caster's lowest pixel in their
+    column (or the nearest column holding caster pixels); 0 elsewhere and on unseen texels."""
+    h, w = caster.shape
+    if not caster.any():
+        return np.zeros(baked.weight.shape, np.float32)
+    d = cv2.distanceTransform((~caster).astype(np.uint8), cv2.DIST_L2, 3)
+    cols = caster.any(0)
+    lowest = np.where(cols, h - 1 - np.argmax(caster[::-1], 0), h)
+    # A column without caster pixels takes the nearest caster column's lowest row.
+    idx = np.flatnonzero(cols)
+    nearest = idx[np.clip(np.searchsorted(idx, np.arange(w)), 0, len(idx) - 1)]
+    left = idx[np.clip(np.searchsorted(idx, np.arange(w)) - 1, 0, len(idx) - 1)]
+    nearest = np.where(np.abs(left - np.arange(w)) < np.abs(nearest - np.arange(w)), left, nearest)
+    below = np.arange(h)[:, None] > lowest[nearest][None]
+    t_img = np.where(below & ~caster, 1.0 - smoothstep(d / max(reach_px, 1.0)), 0.0).astype(np.float32)
+    sel = np.flatnonzero(baked.visible)
+    px = np.clip(baked.pixel[sel, 0].astype(np.int64), 0, w - 1)
+    py = np.clip(baked.pixel[sel, 1].astype(np.int64), 0, h - 1)
+    t = np.zeros(len(baked.layout.index), np.float32)
+    t[sel] = t_img[py, px]
+    return unpack(t, baked.layout)
+
+
+def lift_cast_shadow(albedo: Float[np.ndarray, "S S 3"], weight: Float[np.ndarray, "S S"], band: Float[np.ndarray, "S S"],
+                     skin: Bool[np.ndarray, "S S"], sigma: float = 4.0, max_gain: float = 3.0,
+                     skip: int = 0) -> tuple[Float[np.ndarray, "S S 3"], Float[np.ndarray, "S S"]]:
+    """``(albedo, gain)``: ``albedo`` (linear RGB) with the cast shadow of the ``band``
+    (:func:`shadow_band`) lifted, and the (S, S) gain applied (1 outside the band).
+
+    The reference is the log-luminance of the seen ``skin`` texels outside the band (``band`` <
+    0.05), push-pull extended into it (``skip`` coarse levels: a smooth field); the band's own is
+    a Gaussian (``sigma`` texels) weighted mean of its seen skin texels. Where the band is darker
+    the gain ``exp(band * (ref - own))`` (clipped to 1..``max_gain``) brightens every band texel
+    by that smooth factor: the skin's fine detail, brows included, is kept."""
+    lum = np.log(np.maximum(albedo @ LUMA, 1e-4)).astype(np.float32)
+    w = (np.clip(weight, 0.0, 1.0) * skin).astype(np.float32)
+    in_band = (band > 0.05) & (w > 0)
+    gain = np.ones(weight.shape, np.float32)
+    if not in_band.any() or not ((w > 0) & ~in_band).any():
+        return albedo, gain
+    ref = push_pull(lum[..., None], w * ~in_band, skip=skip)[..., 0]
+    wb = w * in_band
+    own = blur(lum * wb, sigma) / np.maximum(blur(wb, sigma), 1e-6)
+    covered = blur(wb, sigma) > 1e-3
+    lift = np.where(covered & (band > 0), np.clip(ref - own, 0.0, np.log(max_gain)) * band, 0.0)
+    gain = np.exp(lift).astype(np.float32)
+    return (albedo * gain[..., None]).astype(np.float32), gain

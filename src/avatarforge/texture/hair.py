@@ -6,7 +6,7 @@ run along v. Every texel of the hair's UV layout is placed on the mesh in the ph
 projected through the fitted camera; it is **seen** when the hair surface there is the one in
 front (the hair's own depth and the body's), faces the camera and the photo's parsing calls
 the pixel hair (its 1-pixel border left out: it mixes in the background) and its colour is not
-far from the seen hair's median (a parsing slip: background, a hand). Seen texels take the
+far from the seen hair's median in colour or in hue (a parsing slip: background, a hand). Seen texels take the
 photo's colour divided by the skin's SH shading at their normal (:mod:`.delight`: the same light
 lit the hair). The rest is completed from the seen hair: a smooth extension of the seen colours
 near them fading into their median colour, times **strand detail**: noise stretched along v
@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from jaxtyping import Bool, Float, UInt8
 
+from avatarforge.bodies.hair import default_hair_srgb
 from avatarforge.render.uv import rasterize_uv
 from avatarforge.texture.bake import bilinear
 from avatarforge.texture.delight import sh_shading
@@ -54,6 +55,12 @@ OUTLIER_DE = 40.0
 """CIELAB distance from the seen hair's median colour beyond which (and beyond 3 robust standard
 deviations) a seen texel is taken for a parsing slip and completed instead in the albedo (set
 high: highlights on dark hair lie 30+ away; at 30, two faces' per-pixel ΔE rose by 4)."""
+OUTLIER_CHROMA = 20.0
+"""CIELAB chroma distance (a*, b* only) from the seen hair's median beyond which (and beyond 3
+robust standard deviations of that distance) a seen texel is a slip too: light and shade move
+hair mostly in lightness, a background showing through thin grey hair moves its hue (biden.jpg:
+blue curtain at the silhouette, 21-28 from the median in Lab, ~22 in chroma). At 15 the blotch
+went too but more seen hair was completed (re-lit per-pixel ΔE, biden 5.97 -> 6.61; at 20: 6.40)."""
 FILL_REACH = 15.0
 """Texels over which the seen colours fade into their mean going into unseen hair (the seen
 border often mixes in skin at the hairline: it must not spread far)."""
@@ -170,8 +177,11 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
     on = np.flatnonzero(wt > 0)
     if len(on) >= 20:
         lab = cv2.cvtColor(to_uint8(albedo_seen[on])[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0]
-        d = np.linalg.norm(lab - np.median(lab, 0), axis=1)
+        med = np.median(lab, 0)
+        d = np.linalg.norm(lab - med, axis=1)
+        dc = np.linalg.norm(lab[:, 1:] - med[1:], axis=1)
         far = d > max(OUTLIER_DE, 3.0 * 1.4826 * float(np.median(np.abs(d - np.median(d)))))
+        far |= dc > max(OUTLIER_CHROMA, 3.0 * 1.4826 * float(np.median(np.abs(dc - np.median(dc)))))
         wt[on[far]] = 0.0  # (render_fitted's lit image still shows what the photo shows there)
     w_img = image(wt)
     a_img = image(albedo_seen)
@@ -183,8 +193,8 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
         ww = w_img * seen_px
         smooth = cv2.GaussianBlur(logl * ww, (0, 0), 4.0) / np.maximum(cv2.GaussianBlur(ww, (0, 0), 4.0), 1e-6)
         detail = float(np.clip(np.std((logl - smooth)[seen_px]), *DETAIL_RANGE))
-    else:  # no hair seen (e.g. the photo's hair is covered): a plain dark brown
-        base = srgb_to_linear(np.array([60.0, 45.0, 35.0]) / 255.0)
+    else:  # no hair seen (e.g. the photo's hair is covered): a plain dark brown (grey on a b/w photo)
+        base = srgb_to_linear(np.asarray(default_hair_srgb(photo), np.float64) / 255.0)
         detail = 0.12
     if colour_srgb is not None:
         base_new = srgb_to_linear(np.asarray(colour_srgb, np.float64) / 255.0)

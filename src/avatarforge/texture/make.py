@@ -150,6 +150,23 @@ def _parsed_multiplier(b: BakeResult, parsing, regions, bcfg: BakeConfig) -> np.
     return parsed_bake_weight(b, allowed_distance(parsing.mask(*SKIN_LABELS)), ramp)
 
 
+def _lift_hat_shadow(albedo: np.ndarray, b: BakeResult, parsing, rec, regions, size: int) -> np.ndarray:
+    """The de-lit albedo with the cast shadow below the parsed headwear lifted
+    (:func:`.clean.shadow_band`, :func:`.clean.lift_cast_shadow`); unchanged without headwear."""
+    from avatarforge.texture.clean import SHADOW_REACH, lift_cast_shadow, shadow_band
+    from avatarforge.texture.inpaint import pyramid_skip_levels
+
+    hat = parsing.mask("headwear")
+    if not hat.any():
+        return albedo
+    face_h = float(np.ptp(np.asarray(rec.landmarks.points)[:, 1]))
+    band = shadow_band(b, hat, SHADOW_REACH * face_h)
+    skin = regions.face & regions.head & ~grow_mask(regions.eyes | regions.brows | regions.lips, 4 * size / 1024)
+    skin &= ~(regions.eyeball | regions.interior | regions.nostrils)
+    return lift_cast_shadow(albedo, b.weight, band, skin, sigma=4.0 * size / 1024,
+                            skip=pyramid_skip_levels(size / 1024))[0]
+
+
 def bake_faces_mask(body, faces: np.ndarray) -> np.ndarray:
     """(F,) bool: triangles that take colour from the photo -- the head, its eyeballs and the
     top of the neck (a face fit says nothing about where the rest of the body is)."""
@@ -196,6 +213,8 @@ def make_texture(rec, size: int = 1024, config: TextureConfig | None = None,
         lighting = fit_sh(colour, b.surface.normals, fit_w, ridge=cfg.sh_ridge, chroma=cfg.sh_chroma)
         alb, shading = delight(colour, b.surface.normals, lighting, SHADING_RANGE)
         albedo = unpack(alb, layout)
+        if parsing is not None:  # a hat's cast shadow on the forehead: lifted (.clean)
+            albedo = _lift_hat_shadow(albedo, b, parsing, rec, regions, size)
         skin = estimate_skin_tone(albedo, b.weight, regions.skin, cfg.sh_min_weight)
         # Around the face (sides, ears, jaw underside, neck) and on its rim seen at a grazing
         # angle, the photo often shows clothes, hair, glasses' arms or background: trust it only
