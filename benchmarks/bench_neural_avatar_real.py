@@ -167,21 +167,24 @@ def main() -> int:
         _write(result, args)
     if args.skip_fps:
         return 0
-    # Rendering speed at 256 px (independent of the weights).
+    # Rendering speed at 256 px (untrained weights: every part weight above the sparse
+    # threshold, the texture lookup's worst case; benchmarks/bench_neural_render.py has more).
     from avatarforge.neural.model import build_model
     from avatarforge.neural.motion import load_motion
-    from avatarforge.neural.render import measure_fps
+    from avatarforge.neural.render import measure_render_speed
     from avatarforge.neural.train import Avatar, TrainConfig
 
-    fps = {}
+    fps, cpu_ms = {}, {}
     for kind in ("texture", "direct"):
         cfg = TrainConfig(kind=kind)
         model = build_model(cfg.model_config()).eval()
         # A camera 2.9 m in front of the body (R = diag(1, -1, -1)), 256 px frames.
         row = np.array([1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0.85, 2.9, 360, 128, 128], np.float64)
         av = Avatar(model, (256, 256), torch.full((3,), 0.5), row, cfg.thickness, {})
-        fps[kind] = round(measure_fps(av, load_motion("walk", n_frames=40), (256, 256)), 1)
+        speed = measure_render_speed(av, load_motion("walk", n_frames=40), (256, 256))
+        fps[kind], cpu_ms[kind] = round(speed.fps, 1), round(speed.cpu_ms, 1)
     result["fps_256"] = fps
+    result["render_cpu_ms_256"] = cpu_ms
     result["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     result["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))
