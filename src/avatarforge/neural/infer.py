@@ -8,8 +8,8 @@ only (no autograd), one frame at a time:
   numba pass per channel (statistics, scale/shift, activation, in place), the 1x1 convolutions
   as one matrix product, the nearest x2 upsampling added to the skip by broadcasting (never
   materialised);
-* :func:`composite_texture`: softmax over the part logits, sigmoid of a part's UV and its
-  bilinear texture lookup (``grid_sample``: ``align_corners=False``, border padding) only where
+* :func:`composite_texture`: softmax over the part logits and sigmoid of the UVs (torch), then a
+  part's bilinear texture lookup (``grid_sample``: ``align_corners=False``, border padding) only where
   the part's weight exceeds :data:`.model.SPARSE_EPS` -- what the model's inference ``blend``
   does --, compositing over the background and rounding to uint8, in one numba pass per pixel;
 * :func:`composite_direct`: the Direct head likewise.
@@ -103,7 +103,7 @@ def _head_pixel_major(gen: Generator, y: Tensor, rows: slice) -> Tensor:
     return out.view(h, w, -1)
 
 
-def _composite_texture_kernel(weights, uv_logits, texture, bg, eps, img):  # pragma: no cover - jitted
+def _composite_texture_kernel(weights, uv, texture, bg, eps, img):  # pragma: no cover - jitted
     n, tsize = texture.shape[0], texture.shape[1]
     h, w = weights.shape[0], weights.shape[1]
     for row in range(h):
@@ -114,8 +114,7 @@ def _composite_texture_kernel(weights, uv_logits, texture, bg, eps, img):  # pra
                 wi = weights[row, col, i]
                 if not wi > eps:
                     continue
-                u = np.float32(1) / (np.float32(1) + np.exp(-uv_logits[row, col, 2 * i]))
-                v = np.float32(1) / (np.float32(1) + np.exp(-uv_logits[row, col, 2 * i + 1]))
+                u, v = uv[row, col, 2 * i], uv[row, col, 2 * i + 1]
                 # grid_sample, align_corners=False, border padding: texel coordinate u*T - 0.5, clipped.
                 tx = min(max(u * np.float32(tsize) - np.float32(0.5), np.float32(0)), np.float32(tsize - 1))
                 ty = min(max(v * np.float32(tsize) - np.float32(0.5), np.float32(0)), np.float32(tsize - 1))
@@ -160,10 +159,13 @@ def composite_texture(
     logits (last = background) and the ``2 n`` UV logits (``(u, v)`` of part ``i`` at ``2 i, 2 i + 1``)
     of :class:`.model.TexturedAvatar`, composited over a background colour."""
     h, w = logits.shape[:2]
-    weights = torch.softmax(logits.detach().float(), -1).contiguous().numpy()  # vectorised exp: cheaper than numba's
+    # Softmax and sigmoid vectorised by torch (SIMD exp: cheaper than numba's scalar one, even
+    # where a part's UV is then not read).
+    weights = torch.softmax(logits.detach().float(), -1).contiguous().numpy()
+    uv = torch.sigmoid(uv_logits.detach().float()).contiguous().numpy()
     texels = texture.detach().float().permute(0, 2, 3, 1).contiguous().numpy()  # (n, T, T, 3): a texel's colour together
     img = np.empty((h, w, 3), np.uint8)
-    _composite_texture_kernel(weights, uv_logits.detach().float().contiguous().numpy(), texels,
+    _composite_texture_kernel(weights, uv, texels,
                               background.detach().float().numpy(), np.float32(SPARSE_EPS), img)
     return img
 
