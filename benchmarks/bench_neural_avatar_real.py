@@ -77,7 +77,7 @@ def run(name: str, data, args, pre, out_root: Path) -> dict:
     res: dict = {"frames": {s: int(len(data.indices(s))) for s in ("train", "unseen_poses", "unseen_views")}}
     preds = {}
     split = "unseen_views" if len(data.indices("unseen_views")) else "unseen_poses"
-    for kind in ("direct", "texture"):
+    for kind in args.kinds:
         # Same number of generator updates: Direct gets the texture model's pre-training steps as main steps.
         its = args.iterations + (args.pretrain if kind == "direct" and args.equal_updates else 0)
         cfg = TrainConfig(kind=kind, iterations=its, pretrain_iterations=args.pretrain if kind == "texture" else 0,
@@ -92,6 +92,13 @@ def run(name: str, data, args, pre, out_root: Path) -> dict:
         res[kind] = {"split": split, **m, "train_seconds": round(time.perf_counter() - t0, 1), "steps": r.steps}
         preds[kind] = pred
         print(name, kind, res[kind], flush=True)
+        args.images.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.images / f"pred_{name}_{kind}.npz", pred=pred, idx=idx)
+    for kind in {"direct", "texture"} - set(args.kinds):  # trained by another process (--kinds): its saved frames
+        saved = args.images / f"pred_{name}_{kind}.npz"
+        if not saved.is_file():
+            return res
+        preds[kind] = np.load(saved)["pred"]
     # Side-by-side: ground truth / Direct / texture model, 6 frames spread over the split.
     pick = np.linspace(0, len(idx) - 1, min(6, len(idx))).round().astype(int)
     rows = [np.concatenate([data.images[idx][pick][j] for j in range(len(pick))], 1)]
@@ -120,6 +127,9 @@ def main() -> int:
     ap.add_argument("--only", choices=("multiview", "monocular"), default=None,
                     help="run one data set; the other's figures already in the JSON are kept")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--kinds", type=lambda s: tuple(s.split(",")), default=("direct", "texture"),
+                    help="models to train, e.g. 'direct' and 'texture' in two processes (then merge the printed figures)")
+    ap.add_argument("--skip-fps", action="store_true", help="do not measure the rendering speed")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from avatarforge.neural.data_multiview import MultiViewConfig, dataset_from_multiview
@@ -155,21 +165,26 @@ def main() -> int:
                                "tracking": mono.meta["tracking"], "held_out": "frames after the first 70 %"}
         result["monocular"] |= run("monocular", mono, args, pre, args.work)
         _write(result, args)
-    # Rendering speed at 256 px (independent of the weights).
+    if args.skip_fps:
+        return 0
+    # Rendering speed at 256 px (untrained weights: every part weight above the sparse
+    # threshold, the texture lookup's worst case; benchmarks/bench_neural_render.py has more).
     from avatarforge.neural.model import build_model
     from avatarforge.neural.motion import load_motion
-    from avatarforge.neural.render import measure_fps
+    from avatarforge.neural.render import measure_render_speed
     from avatarforge.neural.train import Avatar, TrainConfig
 
-    fps = {}
+    fps, cpu_ms = {}, {}
     for kind in ("texture", "direct"):
         cfg = TrainConfig(kind=kind)
         model = build_model(cfg.model_config()).eval()
         # A camera 2.9 m in front of the body (R = diag(1, -1, -1)), 256 px frames.
         row = np.array([1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0.85, 2.9, 360, 128, 128], np.float64)
         av = Avatar(model, (256, 256), torch.full((3,), 0.5), row, cfg.thickness, {})
-        fps[kind] = round(measure_fps(av, load_motion("walk", n_frames=40), (256, 256)), 1)
+        speed = measure_render_speed(av, load_motion("walk", n_frames=40), (256, 256))
+        fps[kind], cpu_ms[kind] = round(speed.fps, 1), round(speed.cpu_ms, 1)
     result["fps_256"] = fps
+    result["render_cpu_ms_256"] = cpu_ms
     result["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     result["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))

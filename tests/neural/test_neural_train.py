@@ -123,3 +123,16 @@ def test_bad_inputs(tiny_data, tmp_path):
     (tmp_path / "m" / CHECKPOINT).write_bytes(b"garbage")
     with pytest.raises(UserInputError, match="unreadable checkpoint"):
         load_avatar(tmp_path / "m")
+
+
+def test_step_budget_follows_the_frame_side():
+    from avatarforge.neural.train import TrainConfig, default_steps
+
+    assert default_steps(64) == default_steps(128) == (TrainConfig().iterations, TrainConfig().pretrain_iterations)
+    assert default_steps(256) == (600, 250)
+    main, pre = zip(*(default_steps(s) for s in (128, 160, 192, 224, 256, 320, 512)))
+    assert all(a >= b for a, b in zip(main, main[1:])) and all(a >= b for a, b in zip(pre, pre[1:]))
+    # Above 256 px the budget keeps ~constant CPU: steps x pixels stays that of 256 px.
+    assert default_steps(512)[0] * 512**2 == 600 * 256**2
+    cfg = TrainConfig.for_size(256, kind="direct", iterations=7)
+    assert (cfg.kind, cfg.iterations, cfg.pretrain_iterations) == ("direct", 7, 250)

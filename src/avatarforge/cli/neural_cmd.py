@@ -61,9 +61,11 @@ def train_cmd(
                                             "named after their cameras + a calibration file, or a data set folder."),
     out: Path = typer.Option(..., "-o", "--out", help="Model folder (an existing one is resumed)."),
     kind: str = typer.Option("texture", "--kind", help="'texture' (textured neural avatar) or 'direct' (baseline)."),
-    iterations: int = typer.Option(1500, "--iterations", min=1, help="Main training steps."),
-    pretrain_iterations: int = typer.Option(500, "--pretrain-iterations", min=0,
-                                            help="Generator pre-training steps on part/UV maps (texture model)."),
+    iterations: int | None = typer.Option(None, "--iterations", min=1, help="Main training steps (default: 1500 "
+                                          "up to 128 px, 600 at 256 px: about an hour of one CPU core)."),
+    pretrain_iterations: int | None = typer.Option(None, "--pretrain-iterations", min=0,
+                                                   help="Generator pre-training steps on part/UV maps (texture model; "
+                                                   "default: 500 up to 128 px, 250 at 256 px)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Frames per step."),
     size: int = typer.Option(128, "--size", min=16, max=1024, help="Video only: training frame side (multiple of 8)."),
     max_frames: int = typer.Option(300, "--max-frames", min=1, help="Video only: frames read at most."),
@@ -97,7 +99,10 @@ def train_cmd(
         raise UserInputError(f"{out} is not empty and holds no checkpoint; choose another folder or pass --force")
     if force and out.is_dir():
         shutil.rmtree(out)
-    cfg = TrainConfig(kind=kind, iterations=iterations, pretrain_iterations=pretrain_iterations, batch_size=batch_size)
+    # The step budget follows the frame side (a data set folder's own size is only known once
+    # loaded: its budget is settled below).
+    explicit = {k: v for k, v in (("iterations", iterations), ("pretrain_iterations", pretrain_iterations)) if v is not None}
+    cfg = TrainConfig.for_size(size, kind=kind, batch_size=batch_size, **explicit)
     with Stages.for_terminal(total=3) as stages, torch_threads(threads):
         pre = None
         with stages.stage("load data"):
@@ -145,7 +150,8 @@ def train_cmd(
                 from avatarforge.neural.dataset import load_dataset
 
                 data = load_dataset(source)
-        if kind == "texture" and pretrain_iterations > 0 and data.parts is None:
+                cfg = TrainConfig.for_size(data.size[0], kind=kind, batch_size=batch_size, **explicit)
+        if kind == "texture" and cfg.pretrain_iterations > 0 and data.parts is None:
             with stages.stage("synthetic pre-training data"):
                 # No DensePose maps for a video: pre-train the generator on the body model's
                 # part/UV maps (the paper's transfer variant), then fit the video.

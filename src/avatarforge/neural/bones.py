@@ -25,6 +25,7 @@ from torch import Tensor
 
 from avatarforge.neural.skeleton import BONES
 from avatarforge.render.camera import Camera
+from avatarforge.util.jit import njit_cached
 
 __all__ = ["rasterize_bones", "rasterize_bones_reference", "THICKNESS", "DEPTH_SCALE"]
 
@@ -47,32 +48,47 @@ def rasterize_bones(
 ) -> Float[Tensor, "C H W"]:
     """Bone stack (float32, C = len(bones)) of world ``joints`` seen by ``camera`` at its size."""
     j = torch.as_tensor(np.asarray(joints) if not isinstance(joints, Tensor) else joints).double()
-    scr = _project(j, camera)  # (K, 3): px, py, depth
+    scr = _project(j, camera).numpy()  # (K, 3): px, py, depth
     z_ref = float(scr[:, 2].mean())
     h, w = camera.height, camera.width
     radius = max(thickness * h, 0.5)
-    out = torch.zeros(len(bones), h, w)
-    ends = scr[torch.tensor(bones, dtype=torch.long)].float()  # (C, 2, 3): start and end of each bone
-    lo = torch.floor(torch.minimum(ends[:, 0, :2], ends[:, 1, :2]) - radius).clamp_min(0)
-    hi = torch.ceil(torch.maximum(ends[:, 0, :2], ends[:, 1, :2]) + radius)
-    for c in range(len(bones)):
-        # Only the pixels within `radius` of the segment's bounding box can be covered.
-        x0, y0 = int(lo[c, 0]), int(lo[c, 1])
-        x1, y1 = min(int(hi[c, 0]), w), min(int(hi[c, 1]), h)
-        if x1 <= x0 or y1 <= y0 or not torch.isfinite(ends[c]).all():
+    ends = np.ascontiguousarray(scr[np.asarray(bones, dtype=np.int64)], dtype=np.float32)  # (C, 2, 3): bone ends
+    out = np.zeros((len(bones), h, w), np.float32)
+    _bones_kernel(ends, np.float32(radius), np.float32(z_ref), np.float32(depth_scale), out)
+    return torch.from_numpy(out)
+
+
+def _bones_kernel(ends, radius, z_ref, depth_scale, out):  # pragma: no cover - jitted
+    """Fill ``out`` (C, H, W) with bone ``c``'s line (float32 throughout, like the torch original)."""
+    n_bones, h, w = out.shape
+    for c in range(n_bones):
+        ax, ay, az = ends[c, 0, 0], ends[c, 0, 1], ends[c, 0, 2]
+        bx, by, bz = ends[c, 1, 0], ends[c, 1, 1], ends[c, 1, 2]
+        if not (np.isfinite(ax) and np.isfinite(ay) and np.isfinite(az) and np.isfinite(bx) and np.isfinite(by)
+                and np.isfinite(bz)):
             continue
-        a, b = ends[c, 0], ends[c, 1]
-        ab = b[:2] - a[:2]
-        len2 = float((ab**2).sum().clamp_min(1e-12))
-        dx = (torch.arange(x0, x1, dtype=torch.float32) + 0.5 - a[0])[None, :]  # (1, w')
-        dy = (torch.arange(y0, y1, dtype=torch.float32) + 0.5 - a[1])[:, None]  # (h', 1)
-        t = ((dx * ab[0] + dy * ab[1]) / len2).clamp(0, 1)  # (h', w') position along the bone
-        dist = torch.sqrt((dx - t * ab[0]) ** 2 + (dy - t * ab[1]) ** 2)
-        cover = (1 - dist / radius).clamp(0, 1)
-        z = a[2] + t * (b[2] - a[2])
-        code = (1 + (z_ref - z) / depth_scale).clamp_min(0.05)
-        out[c, y0:y1, x0:x1] = cover * code
-    return out
+        # Only the pixels within `radius` of the segment's bounding box can be covered.
+        x0 = max(int(np.floor(min(ax, bx) - radius)), 0)
+        y0 = max(int(np.floor(min(ay, by) - radius)), 0)
+        x1 = min(int(np.ceil(max(ax, bx) + radius)), w)
+        y1 = min(int(np.ceil(max(ay, by) + radius)), h)
+        abx, aby = bx - ax, by - ay
+        len2 = max(abx * abx + aby * aby, np.float32(1e-12))
+        for row in range(y0, y1):
+            dy = np.float32(row) + np.float32(0.5) - ay
+            for col in range(x0, x1):
+                dx = np.float32(col) + np.float32(0.5) - ax
+                t = min(max((dx * abx + dy * aby) / len2, np.float32(0)), np.float32(1))  # position along the bone
+                ex, ey = dx - t * abx, dy - t * aby
+                cover = np.float32(1) - np.sqrt(ex * ex + ey * ey) / radius
+                if cover <= 0:
+                    continue
+                z = az + t * (bz - az)
+                out[c, row, col] = min(cover, np.float32(1)) * max(np.float32(1) + (z_ref - z) / depth_scale,
+                                                                   np.float32(0.05))
+
+
+_bones_kernel = njit_cached(_bones_kernel, fastmath=False)
 
 
 def rasterize_bones_reference(

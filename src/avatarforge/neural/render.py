@@ -21,12 +21,13 @@ import torch
 from avatarforge.errors import UserInputError
 from avatarforge.neural.bones import rasterize_bones
 from avatarforge.neural.dataset import camera_from_row
+from avatarforge.neural.infer import render_image
 from avatarforge.neural.motion import Motion
 from avatarforge.neural.train import Avatar
 from avatarforge.render import Camera
-from avatarforge.util.colour import float_to_uint8
 
-__all__ = ["CameraPath", "parse_camera", "render_frames", "render_video", "measure_fps"]
+__all__ = ["CameraPath", "parse_camera", "render_frames", "render_video", "measure_fps", "measure_render_speed",
+           "RenderSpeed"]
 
 _DEFAULT_ELEVATION = 10.0
 _DEFAULT_DISTANCE = 2.9
@@ -102,12 +103,10 @@ def render_frames(
     n = len(motion)
     for i in range(n):
         cam = path.camera(avatar, i, n, size)
-        bones = rasterize_bones(motion.joints[i], cam, thickness=avatar.thickness)[None]
-        # no_grad inside the generator: a decorator on a generator function only reaches its
-        # steps while no other wrapper (e.g. the tests' type-check hook) hides that it is one.
-        with torch.no_grad():
-            rgb = avatar.model(bones, bg).rgb[0].clamp(0, 1)
-        yield float_to_uint8(rgb.permute(1, 2, 0).numpy())
+        bones = rasterize_bones(motion.joints[i], cam, thickness=avatar.thickness)
+        # The fused inference path (neural.infer): the same image as
+        # float_to_uint8(model(bones, bg).rgb.clamp(0, 1)) up to a level at a few pixels.
+        yield render_image(avatar.model, bones, bg)
 
 
 def render_video(avatar: Avatar, motion: Motion, out, camera: CameraPath | None = None,
@@ -120,12 +119,30 @@ def render_video(avatar: Avatar, motion: Motion, out, camera: CameraPath | None 
     return len(frames)
 
 
-def measure_fps(avatar: Avatar, motion: Motion, size: tuple[int, int] = (256, 256), camera: CameraPath | None = None,
-                warmup: int = 2) -> float:
-    """Frames per second of :func:`render_frames` (bone rasterisation + network + compositing)."""
+@dataclass
+class RenderSpeed:
+    """Rendering speed of :func:`render_frames` (bone rasterisation + network + compositing)."""
+
+    fps: float
+    """Frames per second of wall-clock time."""
+    cpu_ms: float
+    """Process CPU milliseconds per frame (all threads): what a loaded machine changes least."""
+    frames: int
+
+
+def measure_render_speed(avatar: Avatar, motion: Motion, size: tuple[int, int] = (256, 256),
+                         camera: CameraPath | None = None, warmup: int = 2) -> RenderSpeed:
+    """Time :func:`render_frames` over ``motion`` after ``warmup`` frames (compilation, caches)."""
     it = render_frames(avatar, motion, camera, size)
     for _ in range(min(warmup, len(motion) - 1)):
         next(it)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     n = sum(1 for _ in it)
-    return n / max(time.perf_counter() - start, 1e-9)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return RenderSpeed(n / max(wall, 1e-9), 1e3 * cpu / max(n, 1), n)
+
+
+def measure_fps(avatar: Avatar, motion: Motion, size: tuple[int, int] = (256, 256), camera: CameraPath | None = None,
+                warmup: int = 2) -> float:
+    """Frames per second of :func:`render_frames` (bone rasterisation + network + compositing)."""
+    return measure_render_speed(avatar, motion, size, camera, warmup).fps

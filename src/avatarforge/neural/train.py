@@ -38,7 +38,7 @@ from avatarforge.neural.model import DirectAvatar, ModelConfig, TexturedAvatar, 
 from avatarforge.neural.skeleton import NUM_BONES
 
 __all__ = [
-    "TrainConfig", "TrainResult", "bone_batch", "train", "init_texture", "evaluate", "load_avatar", "Avatar",
+    "TrainConfig", "TrainResult", "default_steps", "bone_batch", "train", "init_texture", "evaluate", "load_avatar", "Avatar",
     "predict",
 ]
 
@@ -84,9 +84,33 @@ class TrainConfig:
         return ModelConfig(kind=self.kind, in_channels=NUM_BONES, n_parts=self.n_parts,
                            texture_size=self.texture_size, base_channels=self.base_channels)
 
+    @classmethod
+    def for_size(cls, size: int, **overrides) -> TrainConfig:
+        """The default budget at a frame side of ``size`` px (see :func:`default_steps`)."""
+        iterations, pretrain = default_steps(size)
+        return cls(**({"iterations": iterations, "pretrain_iterations": pretrain} | overrides))
+
     @property
     def total_steps(self) -> int:
         return self.iterations + (self.pretrain_iterations if self.kind == "texture" else 0)
+
+
+def default_steps(size: int) -> tuple[int, int]:
+    """(main, pre-training) steps of the full-quality budget at a frame side of ``size`` px, batch 8.
+
+    Up to 128 px: 1500 + 500 (tens of minutes of one CPU core). Above, a step costs about
+    (size / 128)^2 as much, so the budget shrinks to stay near one hour of one core: 600 + 250
+    at 256 px (texture model: ~4.6 / ~3.0 CPU s per main / pre-training step at 256 px on the
+    shared 2-core machine, i.e. ~58 CPU minutes; Direct ~2.5 s per step), scaled by
+    (256 / size)^2 beyond.
+    """
+    if size <= 128:
+        return 1500, 500
+    if size <= 256:  # between: interpolate the per-pixel cost linearly
+        a = (size * size - 128 * 128) / (256 * 256 - 128 * 128)
+        return round(1500 + a * (600 - 1500)), round(500 + a * (250 - 500))
+    k = (256 / size) ** 2
+    return max(round(600 * k), 50), max(round(250 * k), 20)
 
 
 @dataclass
@@ -242,7 +266,7 @@ def train(
         opt = _optimizer(model, cfg, "pretrain" if textured and saved_groups == 1 else "train")
         opt.load_state_dict(state["optimizer"])
     total = p_steps + cfg.iterations
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     last: dict = {}
     data_meta = dict(data.meta or {})
     log_f = open(out / LOG, "a" if resume else "w", encoding="utf-8")
@@ -274,7 +298,8 @@ def train(
             step += 1
             if step % cfg.log_every == 0 or step == total:
                 last = {"step": step, "phase": phase, "loss": float(loss.detach()), **logs,
-                        "seconds": round(time.perf_counter() - start, 2)}
+                        "seconds": round(time.perf_counter() - start, 2),
+                        "cpu_seconds": round(time.process_time() - cpu_start, 2)}
                 log_f.write(json.dumps(last) + "\n")
                 log_f.flush()
                 if on_log is not None:
