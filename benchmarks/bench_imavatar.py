@@ -236,8 +236,16 @@ def cmd_collect(a) -> None:
                     "train_cpu_seconds": r["train_cpu_seconds"],
                     **{sp: {k: r[sp][k] for k in ("l1", "psnr", "ssim", "expression_error_px", "expression_tracked")}
                        for sp in ("heldout", "extreme")}}
-    if (a.out / "diag.json").is_file():
-        doc["deformation_vs_truth"] = json.loads((a.out / "diag.json").read_text())
+    for spec in a.extra:  # NAME=EVAL_JSON[,DIAG_JSON]: another run's results (e.g. an ablation)
+        name, paths = spec.split("=", 1)
+        ev, *dg = paths.split(",")
+        r = json.loads(Path(ev).read_text())
+        doc.setdefault("other_runs", {})[name] = {
+            "steps": r["steps"], "train_cpu_seconds": r["train_cpu_seconds"],
+            **{sp: r[sp] for sp in ("heldout", "extreme")},
+            **({"deformation_vs_truth": json.loads(Path(dg[0]).read_text())} if dg else {})}
+    if (a.out / f"diag_{step}.json").is_file():
+        doc["deformation_vs_truth"] = json.loads((a.out / f"diag_{step}.json").read_text())
     doc["setup"] = {"size": size, "train_frames": int(len(tr)), "heldout_frames": int(len(data.indices("heldout"))),
                     "extreme_frames": int(len(data.indices("extreme"))), "steps": step,
                     "command": a.command,
@@ -298,7 +306,7 @@ def cmd_diag(a) -> None:
             res["residual_rms"] = float(model.field.deformer.residual(v.float()).square().mean().sqrt())
         out[method] = res
         print(method, res, flush=True)
-    (a.out / "diag.json").write_text(json.dumps(out, indent=1))
+    (a.out / f"diag_{out['imavatar']['step']}.json").write_text(json.dumps(out, indent=1))
 
 
 def main() -> None:
@@ -317,6 +325,7 @@ def main() -> None:
     p.add_argument("--extreme", type=int, default=16)
     p.add_argument("--n-eval", type=int, default=10000, help="evaluation frames per split (default: all)")
     p.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
+    p.add_argument("--extra", nargs="*", default=[], help="collect: NAME=EVAL_JSON[,DIAG_JSON] of other runs")
     p.add_argument("--results", type=Path, default=RESULTS, help="collect: where to write the JSON")
     p.add_argument("--fps-frames", type=int, default=2, help="fps: frames rendered per size")
     p.add_argument("--grid-rows", type=int, default=6, help="collect: frames per split in the contact sheets")
