@@ -98,3 +98,33 @@ def test_implicit_gradient_of_the_correspondence_matches_finite_differences():
                 bias[ch] -= s * eps
         fd = (vals[0] - vals[1]) / (2 * eps)
         assert abs(float(g[ch]) - float(fd)) < 1e-6 + 1e-4 * abs(float(fd)), (ch, float(g[ch]), float(fd))
+
+
+def test_per_frame_contraction_equals_the_full_deformation():
+    """IMavatar.deform contracts the prior grid and the MLP's last layer with the frame's expression
+    and pose before meeting the points (the ray marcher's fast path); it must equal contracting the
+    per-point blend shapes, correctives and weights of Deformer.forward, frame after frame (the
+    contracted grid is cached per expression)."""
+    from avatarforge.implicit.skinning import lbs_points
+
+    torch.manual_seed(1)
+    prior = PriorGrid(BOUNDS, (5, 6, 7))
+    with torch.no_grad():
+        prior.grid.normal_(0.0, 0.01)
+    model = IMavatar(prior, hidden=16, layers=2).double()
+    with torch.no_grad():
+        for p in model.deformer.net.parameters():
+            p.normal_(0.0, 0.1)
+    x = (torch.rand(200, 3, dtype=torch.float64) - 0.5) * 0.3
+    Ts = torch.stack([_rigid(a, [0.01, -0.02, 0.005 * a]) for a in (0.0, 5.0, 12.0, 20.0, -8.0)]).double()
+    for expr in (torch.rand(52, dtype=torch.float64), torch.rand(52, dtype=torch.float64), torch.zeros(52, dtype=torch.float64)):
+        frame = Frame(expr, Ts)
+        e, p, w = model.deformer(x)
+        ref = lbs_points(x + torch.einsum("nkc,k->nc", e, expr) + torch.einsum("npc,p->nc", p, frame.pose), w, Ts)
+        assert torch.allclose(model.deform(x, frame), ref, atol=1e-12)
+    # a changed grid (e.g. a loaded checkpoint) is not served from the cache
+    with torch.no_grad():
+        prior.grid.mul_(2.0)
+    e, p, w = model.deformer(x)
+    ref = lbs_points(x + torch.einsum("nkc,k->nc", e, expr) + torch.einsum("npc,p->nc", p, frame.pose), w, Ts)
+    assert torch.allclose(model.deform(x, frame), ref, atol=1e-12)

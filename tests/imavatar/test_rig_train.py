@@ -143,3 +143,23 @@ def test_expressions_json_is_validated(tmp_path):
         p.write_text(json.dumps(bad))
         with pytest.raises(UserInputError):
             drive_from_json(p, names)
+
+
+def test_expression_error_tracks_the_render_and_rejects_a_faceless_one(rig):
+    """The benchmark's expression error: 0 for the ground truth itself, the shift for a shifted
+    render (landmarks move with the image), and no value for a render without facial features
+    (a flat silhouette: the tracker's face-presence gate)."""
+    from avatarforge.imavatar.data import head_camera, render_rig
+    from avatarforge.imavatar.metrics import tracked_landmark_error
+
+    e = np.zeros(52)
+    e[rig.expression_names.index("jawOpen")] = 0.5
+    gt, mask = render_rig(rig, head_camera(rig, 64), e, rig.transforms(np.zeros(3), np.zeros(3), np.zeros((2, 3))))
+    assert tracked_landmark_error(gt, gt) == (0.0, "detected")
+    shifted = np.zeros_like(gt)
+    shifted[:, 2:] = gt[:, :-2]
+    err, how = tracked_landmark_error(shifted, gt)
+    assert how in ("detected", "tracked") and abs(err - 2.0) < 0.3
+    blob = np.where(mask[..., None] > 0, np.array([200, 150, 130], np.uint8), 0).astype(np.uint8)
+    assert tracked_landmark_error(blob, gt) == (None, "lost")
+    assert tracked_landmark_error(gt, np.zeros_like(gt)) == (None, "no_gt")

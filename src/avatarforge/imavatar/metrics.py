@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float, UInt8
 
-__all__ = ["image_metrics", "landmark_error", "colours_from_frames"]
+__all__ = ["image_metrics", "landmark_error", "tracked_landmark_error", "colours_from_frames"]
 
 
 def image_metrics(pred: UInt8[np.ndarray, "H W 3"], gt: UInt8[np.ndarray, "H W 3"]) -> dict[str, float]:
@@ -41,6 +41,32 @@ def landmark_error(pred: UInt8[np.ndarray, "H W 3"], gt: UInt8[np.ndarray, "H W 
     if a is None or b is None:
         return None
     return float(np.linalg.norm(a - b, axis=1).mean())
+
+
+def tracked_landmark_error(pred: UInt8[np.ndarray, "H W 3"], gt: UInt8[np.ndarray, "H W 3"],
+                           upscale: int = 4) -> tuple[float | None, str]:
+    """Like :func:`landmark_error`, but a render in which the face detector finds no face is then
+    tracked as the next video frame after the ground truth (the landmark model once on the region
+    of the ground truth's landmarks, :func:`avatarforge.perception.face.track_face_landmarks`, with
+    its face-presence gate). Returns (error or None, how the render's face was found: 'detected',
+    'tracked', or 'lost'; 'no_gt' when the ground truth itself has no detected face)."""
+    import cv2
+
+    from avatarforge.perception.face import track_face_landmarks
+
+    b = _landmarks(gt, upscale)
+    if b is None:
+        return None, "no_gt"
+    a = _landmarks(pred, upscale)
+    how = "detected"
+    if a is None:
+        big = cv2.resize(pred, (pred.shape[1] * upscale, pred.shape[0] * upscale), interpolation=cv2.INTER_CUBIC)
+        prev = np.column_stack([b * upscale, np.zeros(len(b))])
+        pts = track_face_landmarks(big, prev)
+        if pts is None:
+            return None, "lost"
+        a, how = np.asarray(pts)[:, :2] / upscale, "tracked"
+    return float(np.linalg.norm(a - b, axis=1).mean()), how
 
 
 def colours_from_frames(rig, camera, rgb: UInt8[np.ndarray, "N H W 3"], expression: Float[np.ndarray, "N 52"],

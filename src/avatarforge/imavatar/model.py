@@ -101,10 +101,28 @@ class PriorGrid(nn.Module):
         return 2 * (x - lo) / (hi - lo) - 1
 
     def forward(self, x: Float[Tensor, "N 3"]) -> tuple[Float[Tensor, "N 52 3"], Float[Tensor, "N 5"]]:
-        g = self.normalise(x).view(1, -1, 1, 1, 3)
-        v = F.grid_sample(self.grid.to(x.dtype), g, mode="bilinear", padding_mode="border", align_corners=True)
-        v = v.view(self.grid.shape[1], -1).T
+        v = self._sample(self.grid.to(x.dtype), x)
         return v[:, : _N_EXPR * 3].reshape(-1, _N_EXPR, 3), v[:, _N_EXPR * 3:]
+
+    def _sample(self, grid: Tensor, x: Tensor) -> Tensor:
+        g = self.normalise(x).view(1, -1, 1, 1, 3)
+        v = F.grid_sample(grid, g, mode="bilinear", padding_mode="border", align_corners=True)
+        return v.view(grid.shape[1], -1).T
+
+    def blended(self, x: Float[Tensor, "N 3"], expression: Float[Tensor, " 52"]) -> tuple[Float[Tensor, "N 3"], Float[Tensor, "N 5"]]:
+        """The expression offset sum_k psi_k E_k(x) and the log skinning weights, exactly as from
+        :meth:`forward` (trilinear interpolation is linear) but sampling 8 channels instead of 161:
+        the grid is contracted with the expression once per frame (cached)."""
+        e = expression.detach().to(x.dtype)
+        key = (self.grid._version, x.dtype)
+        cache = getattr(self, "_blend_cache", None)
+        if cache is None or cache[0] != key or not torch.equal(cache[1], e):
+            g = self.grid.to(x.dtype)[0]
+            eg = torch.einsum("k,kc...->c...", e, g[: _N_EXPR * 3].reshape(_N_EXPR, 3, *g.shape[1:]))
+            cache = (key, e.clone(), torch.cat([eg, g[_N_EXPR * 3:]], 0)[None].contiguous())
+            self._blend_cache = cache
+        v = self._sample(cache[2], x)
+        return v[:, :3], v[:, 3:]
 
 
 class Deformer(nn.Module):
@@ -123,6 +141,25 @@ class Deformer(nn.Module):
         if not self.learn:
             return torch.zeros(x.shape[0], self.n_out, dtype=x.dtype)
         return self.net(positional_encoding(self.prior.normalise(x), self.n_freq))
+
+    def displacement(self, x: Float[Tensor, "N 3"], expression: Float[Tensor, " 52"],
+                     pose: Float[Tensor, " P"]) -> tuple[Float[Tensor, "N 3"], Float[Tensor, "N 5"]]:
+        """E(x) psi + P(x) phi and W(x) for one frame, equal to contracting :meth:`forward`'s outputs
+        but cheaper: the prior grid and the MLP's last layer are contracted with the frame's
+        expression and pose before they meet the points (the ray marcher calls this millions of times)."""
+        off, logw = self.prior.blended(x, expression)
+        if self.learn:
+            h = self.net[:-1](positional_encoding(self.prior.normalise(x), self.n_freq))
+            last = self.net[-1]
+            ne, npo = _N_EXPR * 3, N_POSE * 3
+            w, b = last.weight.to(x.dtype), last.bias.to(x.dtype)
+            psi, phi = expression.to(x.dtype), pose.to(x.dtype)
+            w_off = (torch.einsum("k,kch->ch", psi, w[:ne].view(_N_EXPR, 3, -1))
+                     + torch.einsum("p,pch->ch", phi, w[ne:ne + npo].view(N_POSE, 3, -1)))
+            b_off = b[:ne].view(_N_EXPR, 3).T @ psi + b[ne:ne + npo].view(N_POSE, 3).T @ phi
+            r = h @ torch.cat([w_off, w[ne + npo:]], 0).T + torch.cat([b_off, b[ne + npo:]])
+            off, logw = off + r[:, :3], logw + r[:, 3:]
+        return off, torch.softmax(logw, dim=-1)
 
     def forward(self, x: Float[Tensor, "N 3"]) -> tuple[Float[Tensor, "N 52 3"], Float[Tensor, "N P 3"], Float[Tensor, "N 5"]]:
         blend, logw = self.prior(x)
@@ -204,10 +241,8 @@ class IMavatar(HeadField):
         self.n_init, self.max_iter, self.tol = n_init, max_iter, tol
 
     def deform(self, xc: Float[Tensor, "N 3"], frame: Frame) -> Float[Tensor, "N 3"]:
-        e, p, w = self.deformer(xc)
-        x = xc + torch.einsum("nkc,k->nc", e, frame.expression.to(xc.dtype))  # k action
-        x = x + torch.einsum("npc,p->nc", p, frame.pose.to(xc.dtype))  # p pose feature
-        return lbs_points(x, w, frame.transforms.to(xc.dtype))
+        off, w = self.deformer.displacement(xc, frame.expression, frame.pose)
+        return lbs_points(xc + off, w, frame.transforms.to(xc.dtype))
 
     def search(self, xd: Float[Tensor, "N 3"], frame: Frame) -> tuple[Float[Tensor, "N K 3"], Bool[Tensor, "N K"]]:
         n = xd.shape[0]

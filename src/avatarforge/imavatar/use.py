@@ -74,6 +74,7 @@ def render_drive(model, drive: Drive, size: int | None = None, yaw: float = 0.0,
                  progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
     """Frames of ``model`` driven by ``drive`` (head rotation offset by ``yaw``/``pitch`` degrees)."""
     from avatarforge.imavatar.raymarch import render_image
+    from avatarforge.util.threads import torch_threads
 
     cam = model.camera
     if size is not None and size != cam.width:
@@ -82,12 +83,13 @@ def render_drive(model, drive: Drive, size: int | None = None, yaw: float = 0.0,
         s = size / cam.width
         cam = Camera(cam.R, cam.t, size, int(round(cam.height * s)), cam.fx * s, cam.fy * s, cam.cx * s, cam.cy * s)
     out = []
-    for i in range(len(drive.expression)):
-        head = drive.head[i] + np.array([pitch, yaw, 0.0])
-        img, _ = render_image(model.field, cam, model.frame(drive.expression[i], head, None, drive.eyes[i]))
-        out.append(img)
-        if progress:
-            progress(i + 1)
+    with torch_threads(1):  # small tensors, and the tracker's numba kernels leave OpenMP at 2 threads (see util.threads)
+        for i in range(len(drive.expression)):
+            head = drive.head[i] + np.array([pitch, yaw, 0.0])
+            img, _ = render_image(model.field, cam, model.frame(drive.expression[i], head, None, drive.eyes[i]))
+            out.append(img)
+            if progress:
+                progress(i + 1)
     return out
 
 
