@@ -137,8 +137,10 @@ def test_floaters_are_dropped_from_a_two_blob_volume():
     big = np.linalg.norm(v_all[f_all].mean(1), axis=1) < 0.4
     assert np.allclose(v[f], v_all[f_all[big]])
     # a component at least min_fraction of the largest is kept
-    v2, f2 = drop_small_components(v_all, f_all, min_fraction=0.01)
-    assert len(f2) == len(f_all) and len(v2) == len(v_all)
+    v2, f2, kept = drop_small_components(v_all, f_all, min_fraction=0.01)
+    assert len(f2) == len(f_all) and len(v2) == len(v_all) and np.array_equal(kept, np.arange(len(v_all)))
+    v1, _, kept = drop_small_components(v_all, f_all)
+    assert np.array_equal(v1, v_all[kept]) and np.allclose(v1, v)
     assert drop_small_components(np.zeros((0, 3)), np.zeros((0, 3), np.int64))[1].shape == (0, 3)
 
 

@@ -33,7 +33,8 @@ def gdna_model(gdna_data, tmp_path_factory):
     data, _ = gdna_data
     folder = tmp_path_factory.mktemp("gdna_model")
     logs = []
-    tcfg = GdnaTrainConfig(coarse_steps=60, detail_steps=10, points_per_step=512, log_every=10, checkpoint_every=30)
+    tcfg = GdnaTrainConfig(coarse_steps=60, detail_steps=10, points_per_step=512, log_every=10, checkpoint_every=30,
+                           posed_every=1)
     model = train_gdna(data, folder, GdnaConfig(hidden=64, layers=3), tcfg, progress=logs.append)
     return model, folder, logs
 

@@ -28,18 +28,19 @@ def _grid_eval(fn: Callable[[torch.Tensor], torch.Tensor], pts: np.ndarray, chun
 
 
 def drop_small_components(vertices: Float[np.ndarray, "V 3"], faces: np.ndarray,
-                          min_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+                          min_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The mesh without its small connected components ("floaters"): a component (triangles
     connected through shared vertices) is kept if it has at least ``min_fraction`` times the
     triangles of the largest one (``min_fraction=1``: the largest only). Unused vertices are
-    dropped and faces re-indexed; the kept triangles keep their order."""
+    dropped and faces re-indexed; the kept triangles keep their order. Returns (vertices, faces,
+    the kept vertices' indices in the input)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     f = np.asarray(faces, np.int64)
-    if not len(f):
-        return np.asarray(vertices), f
     nv = len(vertices)
+    if not len(f):
+        return np.asarray(vertices), f, np.arange(nv)
     e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]]])
     _, comp = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(nv, nv)), directed=False)
     face_comp = comp[f[:, 0]]
@@ -49,7 +50,7 @@ def drop_small_components(vertices: Float[np.ndarray, "V 3"], faces: np.ndarray,
     used = np.zeros(nv, bool)
     used[f.ravel()] = True
     new_index = np.cumsum(used) - 1
-    return np.asarray(vertices)[used], new_index[f]
+    return np.asarray(vertices)[used], new_index[f], np.flatnonzero(used)
 
 
 def extract_mesh(fn: Callable[[torch.Tensor], torch.Tensor], box: Float[np.ndarray, "2 3"], resolution: int = 128,
@@ -87,7 +88,7 @@ def extract_mesh(fn: Callable[[torch.Tensor], torch.Tensor], box: Float[np.ndarr
     v, f, _, _ = marching_cubes(vals, level=level, spacing=spacing)
     f = f[:, ::-1].astype(np.int64)  # skimage's faces wind inward for our sign
     if min_component > 0:
-        v, f = drop_small_components(v, f, min_component)
+        v, f, _ = drop_small_components(v, f, min_component)
     return v + box[0], f
 
 

@@ -57,7 +57,7 @@ class GdnaTrainConfig:
     """Training identities the canonical points of a step come from."""
     rest_weight: float = 1.0
     """Weight of the canonical BCE relative to the posed one."""
-    posed_every: int = 1
+    posed_every: int = 4
     """Stage 1 evaluates the posed (correspondence-search) term on every ``posed_every``-th step
     only when canonical points are available (a posed point costs ~13x a canonical one)."""
     lr_final: float = 0.1
