@@ -13,8 +13,12 @@ point sets of the canonical A-pose shapes, 4000 points each): D[i, j] between sa
 held-out identity j. COV = share of held-out identities that are the nearest held-out identity of
 at least one sample; MMD = mean over held-out j of min_i D[i, j]. Compared sets (same count):
 ``gdna`` (prior samples), ``mean_shape`` (the model's mean code and the mean body size, repeated),
-``unclothed_bodies`` (random phenotypes of the body model, no clothes), and the reference
-``training_identities`` (ground truth of the training identities themselves).
+``unclothed_bodies`` (random phenotypes of the body model, no clothes), ``unclothed_same_body_sizes``
+(the body model at the gDNA samples' own phenotypes, no clothes: a paired comparison that isolates
+what the generated clothing adds), and the reference ``training_identities`` (ground truth of
+random training identities). Every set is drawn ``--draws`` times (mean and sd reported): with
+16 samples and 12 held-out people one draw is noisy. ``chamfer_floor_mm``: the measure between
+two samplings of the same surface.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ def main() -> None:
     ap.add_argument("--coarse-steps", type=int, default=600)
     ap.add_argument("--detail-steps", type=int, default=150)
     ap.add_argument("--samples", type=int, default=16)
+    ap.add_argument("--draws", type=int, default=3, help="Independent draws of every sample set (mean and sd).")
     ap.add_argument("--res", type=int, default=64)
     ap.add_argument("--fit-res", type=int, default=48, help="Resolution of the posed (root-finding) extractions.")
     ap.add_argument("--fit-steps", type=int, default=80)
@@ -71,8 +76,8 @@ def main() -> None:
 
     from avatarforge.implicit.extract import chamfer_points_mm, render_row
     from avatarforge.implicit.gdna_data import (
-        GdnaSynthConfig, clothed_person, is_gdna_data, load_gdna_data, make_gdna_data, random_phenotype,
-        save_gdna_data,
+        GdnaSynthConfig, clothed_person, is_gdna_data, load_gdna_data, make_gdna_data, outer_surface_samples,
+        phenotype_values, random_phenotype, save_gdna_data,
     )
     from avatarforge.implicit.gdna_train import GdnaTrainConfig, load_gdna, train_gdna
     from avatarforge.implicit.gdna_use import code_prior, drop_floaters, extract_person, fit_codes, identity_codes, \
@@ -104,27 +109,55 @@ def main() -> None:
     def matrix(sets):
         return np.array([[chamfer_points_mm(s, h) for h in held] for s in sets])
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    codes = sample_codes(model, n, seed=0)
-    raw = [extract_person(model, c, None, args.res, min_component=0) for c in codes]
-    people = [drop_floaters(p) for p in raw]
-    sample_wall, sample_cpu = (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
-    dropped = [1 - len(p.faces) / max(len(r.faces), 1) for p, r in zip(people, raw)]
-    raw_sets = [_surface_points(p.vertices, p.faces, 4000, rng) for p in raw]
-    gdna_sets = [_surface_points(p.vertices, p.faces, 4000, rng) for p in people]
+    results: dict = {}
     ms, _, md, _ = code_prior(model)
     mean_person = extract_person(model, Codes(ms, md, torch.as_tensor(model.betas.mean(0))), None, args.res)
     mean_set = _surface_points(mean_person.vertices, mean_person.faces, 4000, rng)
-    bare = [clothed_person(random_phenotype(rng), ()) for _ in range(n)]
-    bare_sets = [_surface_points(p.vertices, p.faces, 4000, rng) for p in bare]
-    train_sets = [data.canonical_surface[i] for i in train_ids][:n]
-    results: dict = {}
-    for name, sets in (("gdna", gdna_sets), ("gdna_with_floaters", raw_sets), ("mean_shape", [mean_set] * n),
-                       ("unclothed_bodies", bare_sets), ("training_identities", train_sets)):
-        d = matrix(sets)
-        cov, mmd = cov_mmd(d)
-        results[name] = {"cov": cov, "mmd_mm": mmd, "n_sets": len(sets)}
-        print(f"{name:22s} COV {100 * cov:5.1f}%  MMD {mmd:6.1f} mm", flush=True)
+
+    def outer_points(person):
+        return outer_surface_samples(rng, person.vertices, person.faces, person.closed_vertices, person.closed_faces,
+                                     4000)[0]
+
+    # floor of the measure: two independent samplings of the same (held-out) outer surface
+    floor = [chamfer_points_mm(outer_points(clothed_person(data.phenotypes[j], data.outfits[j])),
+                               data.canonical_surface[j]) for j in test[:3]]
+    results["chamfer_floor_mm"] = float(np.mean(floor))
+    scores: dict[str, list[tuple[float, float]]] = {}
+    sample_wall = sample_cpu = 0.0
+    dropped: list[float] = []
+    for draw in range(args.draws):
+        t0, c0 = time.perf_counter(), time.process_time()
+        codes = sample_codes(model, n, seed=draw)
+        raw = [extract_person(model, c, None, args.res, min_component=0) for c in codes]
+        people_draw = [drop_floaters(p) for p in raw]
+        sample_wall += time.perf_counter() - t0
+        sample_cpu += time.process_time() - c0
+        if draw == 0:
+            people = people_draw
+        dropped += [1 - len(p.faces) / max(len(r.faces), 1) for p, r in zip(people_draw, raw)]
+        # unclothed bodies: independent random phenotypes, and the samples' own body sizes (paired)
+        bare_draw = [clothed_person(random_phenotype(rng), ()) for _ in range(n)]
+        paired = [clothed_person(phenotype_values(c.beta.numpy()), ()) for c in codes]
+        if draw == 0:
+            bare = bare_draw
+        sets = {"gdna": [_surface_points(p.vertices, p.faces, 4000, rng) for p in people_draw],
+                "gdna_with_floaters": [_surface_points(p.vertices, p.faces, 4000, rng) for p in raw],
+                "mean_shape": [mean_set] * n,
+                "unclothed_bodies": [outer_points(p) for p in bare_draw],
+                "unclothed_same_body_sizes": [outer_points(p) for p in paired],
+                "training_identities": [data.canonical_surface[train_ids[k]]
+                                        for k in rng.permutation(len(train_ids))[:n]]}
+        for name, pts in sets.items():
+            scores.setdefault(name, []).append(cov_mmd(matrix(pts)))
+        print(f"draw {draw}: " + ", ".join(f"{k} {100 * v[-1][0]:.0f}%/{v[-1][1]:.1f}" for k, v in scores.items()),
+              flush=True)
+    sample_wall, sample_cpu = sample_wall / (n * args.draws), sample_cpu / (n * args.draws)
+    for name, v in scores.items():
+        a = np.asarray(v)
+        results[name] = {"cov": float(a[:, 0].mean()), "cov_sd": float(a[:, 0].std()), "mmd_mm": float(a[:, 1].mean()),
+                         "mmd_sd": float(a[:, 1].std()), "per_draw": a.tolist(), "n_sets": n, "draws": args.draws}
+        print(f"{name:26s} COV {100 * a[:, 0].mean():5.1f} ± {100 * a[:, 0].std():4.1f} %  "
+              f"MMD {a[:, 1].mean():6.1f} ± {a[:, 1].std():4.1f} mm", flush=True)
     # reconstruction of training identities (their own codes) against their ground truth
     rec = []
     for k in range(min(4, len(train_ids))):

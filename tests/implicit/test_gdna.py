@@ -209,6 +209,10 @@ def run(args, capsys):
 def test_cli_sample_fit_and_errors(gdna_data, gdna_model, tmp_path, capsys, tiny_implicit):
     data_dir = gdna_data[1]
     folder = gdna_model[1]
+    code, _, err = run(["implicit", "train", str(data_dir), "-o", str(tmp_path / "m"), "--kind", "gdna", "--steps", "4",
+                        "--detail-steps", "1", "--points-per-step", "64"], capsys)
+    assert code == 0, err
+    assert "step 4/5 (stage 1): canonical BCE" in err and "step 5/5 (stage 2): normal cosine" in err, err
     code, _, err = run(["implicit", "sample", str(folder), "-n", "2", "-o", str(tmp_path / "s"), "--res", "24"], capsys)
     assert code == 0, err
     doc = json.loads((tmp_path / "s" / "codes.json").read_text())
