@@ -10,7 +10,7 @@ import trimesh
 from avatarforge.errors import UserInputError
 from avatarforge.implicit.baselines import lbs_template
 from avatarforge.implicit.data import load_data, posed_transforms
-from avatarforge.implicit.extract import chamfer_mm, extract_mesh, iou
+from avatarforge.implicit.extract import chamfer_mm, drop_small_components, extract_mesh, iou
 from avatarforge.implicit.skinning import MAIN_JOINTS, VoxelSkinning, lbs_points, main_joint_map, reduce_weights
 from avatarforge.implicit.winding import winding_number
 
@@ -118,6 +118,30 @@ def test_marching_cubes_of_a_sphere_coarse_to_fine_matches_full():
     assert mesh.is_watertight and mesh.volume > 0  # outward faces
     assert abs(mesh.volume - 4 / 3 * np.pi * 0.3**3) < 0.005
     assert extract_mesh(lambda x: -torch.ones(len(x)), box, 16)[1].shape == (0, 3)
+
+
+def test_floaters_are_dropped_from_a_two_blob_volume():
+    # a big sphere (r 0.3) and a far small one (r 0.08): two components; the small one is a floater
+    def two_blobs(x):
+        return torch.maximum(_sphere_logits(x), 50 * (0.08 - (x - torch.tensor([0.0, 0.0, 0.55])).norm(dim=-1)))
+
+    box = np.array([[-0.5, -0.5, -0.5], [0.5, 0.5, 0.8]])
+    v_all, f_all = extract_mesh(two_blobs, box, resolution=48, min_component=0)
+    v, f = extract_mesh(two_blobs, box, resolution=48)
+    assert len(f) < len(f_all) and np.abs(np.linalg.norm(v, axis=1) - 0.3).max() < 0.01  # only the big sphere
+    assert len(trimesh.Trimesh(v_all, f_all, process=False).split(only_watertight=False)) == 2
+    mesh = trimesh.Trimesh(v, f, process=False)
+    assert mesh.is_watertight and len(mesh.split(only_watertight=False)) == 1
+    assert f.max() == len(v) - 1  # unused vertices dropped, faces re-indexed
+    # the kept triangles are the big sphere's, unchanged (same corners in the same order)
+    big = np.linalg.norm(v_all[f_all].mean(1), axis=1) < 0.4
+    assert np.allclose(v[f], v_all[f_all[big]])
+    # a component at least min_fraction of the largest is kept
+    v2, f2, kept = drop_small_components(v_all, f_all, min_fraction=0.01)
+    assert len(f2) == len(f_all) and len(v2) == len(v_all) and np.array_equal(kept, np.arange(len(v_all)))
+    v1, _, kept = drop_small_components(v_all, f_all)
+    assert np.array_equal(v1, v_all[kept]) and np.allclose(v1, v)
+    assert drop_small_components(np.zeros((0, 3)), np.zeros((0, 3), np.int64))[1].shape == (0, 3)
 
 
 def test_metrics():

@@ -21,7 +21,7 @@ from avatarforge.implicit.winding import winding_number
 @pytest.fixture(scope="module")
 def gdna_data(body, tmp_path_factory):
     cfg = GdnaSynthConfig(n_identities=2, n_held_out=1, poses_per_identity=2, points=1500, surface_points=300,
-                          canonical_points=300, warp_vertices=300, seed=3)
+                          canonical_points=300, warp_vertices=300, rest_points=800, seed=3)
     data = make_gdna_data(cfg)
     folder = tmp_path_factory.mktemp("gdna_data")
     save_gdna_data(folder, data)
@@ -33,7 +33,8 @@ def gdna_model(gdna_data, tmp_path_factory):
     data, _ = gdna_data
     folder = tmp_path_factory.mktemp("gdna_model")
     logs = []
-    tcfg = GdnaTrainConfig(coarse_steps=60, detail_steps=10, points_per_step=512, log_every=10, checkpoint_every=30)
+    tcfg = GdnaTrainConfig(coarse_steps=60, detail_steps=10, points_per_step=512, log_every=10, checkpoint_every=30,
+                           posed_every=1)
     model = train_gdna(data, folder, GdnaConfig(hidden=64, layers=3), tcfg, progress=logs.append)
     return model, folder, logs
 
@@ -62,8 +63,21 @@ def test_data_shapes_labels_and_round_trip(gdna_data):
     assert np.allclose(np.linalg.norm(data.normals, axis=-1), 1.0, atol=1e-5)
     assert data.canonical_surface.shape == (3, 300, 3) and data.warp_rest.shape == (3, 300, 3)
     assert data.poses[0] == {} and np.allclose(data.transforms[0], np.eye(4), atol=1e-5)  # A-pose = rest
+    # canonical labelled points of the training identities: half uniform over the whole box
+    # (mostly empty: the far-away negatives), the rest near the surface (about half inside)
+    assert data.rest_points.shape == (2, 800, 3) and data.rest_occupancy.shape == (2, 800)
+    lo, hi = data.bounds
+    assert ((data.rest_points[:, :400] >= lo) & (data.rest_points[:, :400] <= hi)).all()
+    assert data.rest_occupancy[:, :400].mean() < 0.1 and 0.2 < data.rest_occupancy[:, 400:].mean() < 0.8
+    # points farther than 10 cm from the person's surface and outside its box are empty
+    from scipy.spatial import cKDTree
+
+    box = data.canonical_surface[0].min(0), data.canonical_surface[0].max(0)
+    far = (cKDTree(data.canonical_surface[0]).query(data.rest_points[0])[0] > 0.1) & \
+        ((data.rest_points[0] < box[0]) | (data.rest_points[0] > box[1])).any(1)
+    assert far.sum() > 100 and not data.rest_occupancy[0][far].any()
     again = load_gdna_data(folder)
-    for k in ("betas", "points", "occupancy", "surface", "transforms", "bounds"):
+    for k in ("betas", "points", "occupancy", "surface", "transforms", "bounds", "rest_points", "rest_occupancy"):
         assert np.array_equal(getattr(again, k), getattr(data, k)), k
     assert again.outfits == data.outfits and again.poses == data.poses
 
@@ -90,6 +104,37 @@ def test_model_shapes_and_warp_starts_at_identity(gdna_data):
     assert n.shape == (50, 3) and torch.allclose(n.norm(dim=-1), torch.ones(50), atol=1e-5)
     w = net.skin(x, beta, z)
     assert torch.allclose(w.sum(-1), torch.ones(50), atol=1e-5)
+
+
+def test_rest_pose_shortcut_equals_the_correspondence_search(gdna_data):
+    from avatarforge.implicit.gdna import is_rest
+    from avatarforge.implicit.model import find_correspondences, occupancy_over_roots
+
+    data, _ = gdna_data
+    torch.manual_seed(1)
+    net = GDNA(GdnaConfig(hidden=32, layers=2), 2, 6, 22, torch.as_tensor(data.bounds))
+    beta, z = torch.rand(6), torch.randn(16)
+    T, b = torch.as_tensor(data.transforms[0]).float(), torch.as_tensor(data.bones[0]).float()
+    assert is_rest(T) and not is_rest(torch.as_tensor(data.transforms[1]).float())
+    x = torch.cat([torch.as_tensor(data.points[0, :40]), torch.tensor([[9.0, 9.0, 9.0]])])  # last: outside the box
+
+    def skin(y):
+        return net.skin(y, beta, z)
+
+    corr = find_correspondences(x, T, b, net.bounds, skin, 3)
+    searched = occupancy_over_roots(x, corr, T, skin, lambda y: net.canonical(y, beta, z)[0])
+    direct = net.posed(x, T, b, beta, z)
+    assert torch.allclose(direct, searched, atol=1e-5) and float(direct[-1].detach()) == -12.0
+    xb, ok = net.surface_roots(x, T, b, beta, z)
+    assert torch.equal(xb, x) and ok[:-1].all() and not ok[-1]
+
+
+def test_learning_rate_follows_a_cosine_within_each_stage():
+    from avatarforge.implicit.gdna_train import lr_factor
+
+    t = GdnaTrainConfig(coarse_steps=100, detail_steps=10, lr_final=0.1)
+    assert lr_factor(t, 0) == 1.0 and lr_factor(t, 100) == 1.0  # each stage starts at the full rate
+    assert abs(lr_factor(t, 50) - 0.55) < 1e-12 and abs(lr_factor(t, 110) - 0.1) < 1e-12
 
 
 def test_two_stage_training_learns_and_resumes(gdna_data, gdna_model, tmp_path):
@@ -164,6 +209,10 @@ def run(args, capsys):
 def test_cli_sample_fit_and_errors(gdna_data, gdna_model, tmp_path, capsys, tiny_implicit):
     data_dir = gdna_data[1]
     folder = gdna_model[1]
+    code, _, err = run(["implicit", "train", str(data_dir), "-o", str(tmp_path / "m"), "--kind", "gdna", "--steps", "4",
+                        "--detail-steps", "1", "--points-per-step", "64"], capsys)
+    assert code == 0, err
+    assert "step 4/5 (stage 1): canonical BCE" in err and "step 5/5 (stage 2): normal cosine" in err, err
     code, _, err = run(["implicit", "sample", str(folder), "-n", "2", "-o", str(tmp_path / "s"), "--res", "24"], capsys)
     assert code == 0, err
     doc = json.loads((tmp_path / "s" / "codes.json").read_text())

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from avatarforge.implicit.implicit_grad import attach_root_gradient, pointwise_jacobian
-from avatarforge.implicit.model import SNARF
+from avatarforge.implicit.model import SNARF, duplicate_roots
 from avatarforge.implicit.rootfind import broyden
 from avatarforge.implicit.skinning import lbs_points
 
@@ -149,3 +149,11 @@ def test_pointwise_jacobian_of_linear_map(dtype):
     val, J = pointwise_jacobian(lambda p: p @ A.T, x)
     assert torch.allclose(val, x @ A.T)
     assert torch.allclose(J, A.expand(4, 3, 3))
+
+
+def test_duplicate_roots_keeps_the_first_of_each_distinct_root():
+    x = torch.tensor([[[0.0, 0, 0], [0.0, 0, 0.0005], [0.3, 0, 0]],    # 2nd repeats the 1st
+                      [[0.0, 0, 0], [0.0, 0, 0.0], [0.0, 0, 0.0]]])    # the 1st is invalid
+    valid = torch.tensor([[True, True, True], [False, True, True]])
+    dup = duplicate_roots(x, valid)
+    assert dup.tolist() == [[False, True, False], [False, False, True]]

@@ -139,8 +139,9 @@ def _train_gdna(data_dir: Path, out: Path, steps: int, detail_steps: int, points
     total = steps + detail_steps
 
     def show(r: dict) -> None:
-        what = f"occupancy BCE {r['bce']:.4f}, warp {r['warp_cm2']:.2f} cm^2" if "bce" in r else \
-            f"normal cosine {r.get('normal_cos', float('nan')):.3f}"
+        names = (("bce_rest", "canonical BCE {:.4f}"), ("bce", "posed BCE {:.4f}"), ("warp_cm2", "warp {:.2f} cm^2"),
+                 ("normal_cos", "normal cosine {:.3f}"))
+        what = ", ".join(fmt.format(r[k]) for k, fmt in names if k in r)
         typer.echo(f"  step {r['step']}/{total} (stage {r['stage']}): {what} ({r['seconds']:.0f} s)", err=True)
 
     with Stages.for_terminal(total=1) as stages, stages.stage("train gDNA"):

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 
-__all__ = ["extract_mesh", "posed_box", "iou", "chamfer_mm", "render_views", "render_row", "chamfer_points_mm"]
+__all__ = ["extract_mesh", "drop_small_components", "posed_box", "iou", "chamfer_mm", "render_views", "render_row", "chamfer_points_mm"]
 
 
 def posed_box(bones: Float[np.ndarray, "M 2 3"], transforms: Float[np.ndarray, "M 4 4"], pad: float = 0.25) -> np.ndarray:
@@ -27,14 +27,44 @@ def _grid_eval(fn: Callable[[torch.Tensor], torch.Tensor], pts: np.ndarray, chun
     return out
 
 
+def drop_small_components(vertices: Float[np.ndarray, "V 3"], faces: np.ndarray,
+                          min_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mesh without its small connected components ("floaters"): a component (triangles
+    connected through shared vertices) is kept if it has at least ``min_fraction`` times the
+    triangles of the largest one (``min_fraction=1``: the largest only). Unused vertices are
+    dropped and faces re-indexed; the kept triangles keep their order. Returns (vertices, faces,
+    the kept vertices' indices in the input)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    f = np.asarray(faces, np.int64)
+    nv = len(vertices)
+    if not len(f):
+        return np.asarray(vertices), f, np.arange(nv)
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]]])
+    _, comp = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(nv, nv)), directed=False)
+    face_comp = comp[f[:, 0]]
+    count = np.bincount(face_comp)
+    keep_face = count[face_comp] >= min_fraction * count.max()
+    f = f[keep_face]
+    used = np.zeros(nv, bool)
+    used[f.ravel()] = True
+    new_index = np.cumsum(used) - 1
+    return np.asarray(vertices)[used], new_index[f], np.flatnonzero(used)
+
+
 def extract_mesh(fn: Callable[[torch.Tensor], torch.Tensor], box: Float[np.ndarray, "2 3"], resolution: int = 128,
-                 coarse: int = 4, chunk: int = 32768, level: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+                 coarse: int = 4, chunk: int = 32768, level: float = 0.5,
+                 min_component: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Marching cubes (scikit-image) of the occupancy ``sigmoid(fn(points))`` at ``level`` on a
     ``resolution``^3 grid over ``box``. ``fn`` maps (n, 3) float32 points to n logits.
 
     Coarse to fine: the field is evaluated on a grid ``coarse`` times sparser, upsampled
     trilinearly, and only re-evaluated where the upsampled value is not clearly inside/outside
-    (or next to such a node). Returns (vertices, faces) (empty arrays if no surface)."""
+    (or next to such a node). Floaters are removed: connected components with fewer than
+    ``min_component`` times the triangles of the largest are dropped
+    (:func:`drop_small_components`; 0 keeps everything). Returns (vertices, faces) (empty arrays
+    if no surface)."""
     from scipy.ndimage import binary_dilation
     from skimage.measure import marching_cubes
 
@@ -56,7 +86,10 @@ def extract_mesh(fn: Callable[[torch.Tensor], torch.Tensor], box: Float[np.ndarr
         return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
     spacing = tuple((box[1] - box[0]) / (resolution - 1))
     v, f, _, _ = marching_cubes(vals, level=level, spacing=spacing)
-    return v + box[0], f[:, ::-1].astype(np.int64).copy()  # skimage's faces wind inward for our sign
+    f = f[:, ::-1].astype(np.int64)  # skimage's faces wind inward for our sign
+    if min_component > 0:
+        v, f, _ = drop_small_components(v, f, min_component)
+    return v + box[0], f
 
 
 def iou(pred: np.ndarray, gt: np.ndarray) -> float:

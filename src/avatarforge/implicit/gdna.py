@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from avatarforge.implicit.model import find_correspondences, occupancy_over_roots
+from avatarforge.implicit.model import NO_ROOT_LOGIT, find_correspondences, occupancy_over_roots
 from avatarforge.implicit.skinning import VoxelSkinning, positional_encoding
 
-__all__ = ["GdnaConfig", "GDNA", "ShapeNet", "DetailNet", "WarpNet", "ConditionedSkinning", "Codes", "mlp"]
+__all__ = ["GdnaConfig", "GDNA", "ShapeNet", "DetailNet", "WarpNet", "ConditionedSkinning", "Codes", "mlp", "is_rest"]
 
 
 @dataclass
@@ -78,6 +78,12 @@ def mlp(dims: list[int], act: bool = True) -> nn.Sequential:
         if act and i < len(dims) - 2:
             mods.append(nn.Softplus(beta=100))
     return nn.Sequential(*mods)
+
+
+def is_rest(transforms: Float[Tensor, "M 4 4"], tol: float = 1e-5) -> bool:
+    """True if every bone transform is the identity (the canonical pose itself)."""
+    eye = torch.eye(4, dtype=transforms.dtype)
+    return bool((transforms.detach() - eye).abs().max() <= tol)
 
 
 def _expand(z: Tensor, n: int) -> Tensor:
@@ -178,9 +184,21 @@ class GDNA(nn.Module):
         """Occupancy logits and features of identity-canonical points."""
         return self.shape_net(self.normalise(self.shared(xb, beta)), z)
 
+    def inside(self, x: Float[Tensor, "N 3"]) -> Bool[Tensor, " N"]:
+        """Points inside the canonical box (where roots are accepted)."""
+        lo, hi = self.bounds[0].to(x.dtype), self.bounds[1].to(x.dtype)
+        return ((x >= lo) & (x <= hi)).all(-1)
+
     def posed(self, xd: Float[Tensor, "N 3"], transforms: Float[Tensor, "M 4 4"], bones: Float[Tensor, "M 2 3"],
               beta: Float[Tensor, " B"], z: Float[Tensor, " Z"]) -> Float[Tensor, " N"]:
-        """Occupancy logits of posed points (differentiable w.r.t. the networks, z and beta)."""
+        """Occupancy logits of posed points (differentiable w.r.t. the networks, z and beta).
+
+        In the rest pose (every transform the identity) the only root of x' is x' itself: the
+        canonical field is evaluated directly (same value, no search)."""
+        if is_rest(transforms):
+            logits = self.canonical(xd, beta, z)[0]
+            return torch.where(self.inside(xd), logits, torch.full_like(logits, NO_ROOT_LOGIT))
+
         def skin_fn(x):
             return self.skin(x, beta, z)
 
@@ -191,6 +209,9 @@ class GDNA(nn.Module):
                       beta: Float[Tensor, " B"], z: Float[Tensor, " Z"]) -> tuple[Float[Tensor, "N 3"], Bool[Tensor, " N"]]:
         """For posed points on the surface, the canonical root whose occupancy is nearest to 0.5
         (no gradient) and whether any root was found."""
+        if is_rest(transforms):
+            return xd.detach(), self.inside(xd)
+
         def skin_fn(x):
             return self.skin(x, beta, z)
 

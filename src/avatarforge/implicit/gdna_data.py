@@ -16,6 +16,11 @@ the normal is outside everything.
 
 Identities are split into ``train`` (posed samples) and ``test`` (held out; only their canonical
 outer surface is stored, for the coverage / MMD benchmark).
+
+Training identities also get labelled points in their own canonical (rest) space, ``rest_points``:
+half uniform over the whole canonical box (so the far-away empty space, where posed samples
+never put a root, is labelled empty: no floaters), half near the rest surface. They supervise
+the canonical shape directly, without a correspondence search.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from avatarforge.implicit.winding import winding_number
 __all__ = [
     "PHENOTYPE_RANGES", "OUTFITS", "GdnaSynthConfig", "GdnaData", "ClothedPerson", "random_phenotype",
     "clothed_person", "close_boundaries", "outer_surface_samples", "make_gdna_data", "save_gdna_data",
-    "load_gdna_data", "is_gdna_data", "GDNA_DATA_FORMAT", "skeleton", "phenotype_values",
+    "load_gdna_data", "is_gdna_data", "GDNA_DATA_FORMAT", "skeleton", "phenotype_values", "rest_points",
 ]
 
 GDNA_DATA_FORMAT = "avatarforge-gdna-data"
@@ -70,6 +75,8 @@ class GdnaSynthConfig:
     """Outer-surface points per identity in the A-pose (coverage / MMD)."""
     warp_vertices: int = 1500
     """Body vertices per identity supervising the warp network."""
+    rest_points: int = 4000
+    """Labelled canonical (rest-pose) points per training identity (half uniform over the box)."""
     seed: int = 0
     """Random seed."""
 
@@ -125,6 +132,11 @@ class GdnaData:
     surface: Float[np.ndarray, "S Q 3"]
     normals: Float[np.ndarray, "S Q 3"]
     config: GdnaSynthConfig = field(default_factory=GdnaSynthConfig)
+    rest_points: Float[np.ndarray, "T R 3"] | None = None
+    """Labelled canonical points of the training identities (in their order; None in data sets
+    written before they existed)."""
+    rest_occupancy: np.ndarray | None = None
+    """(T, R) bool labels of ``rest_points``."""
 
 
 def random_phenotype(rng: np.random.Generator) -> dict[str, float]:
@@ -259,7 +271,7 @@ def make_gdna_data(config: GdnaSynthConfig | None = None, progress=None) -> Gdna
     outfits = [list(OUTFITS[rng.integers(len(OUTFITS))]) for _ in range(n_id)]
     total = cfg.n_identities * cfg.poses_per_identity + cfg.n_held_out
     done = 0
-    bones, warp_rest, canon, lo, hi = [], [], [], [], []
+    bones, warp_rest, canon, lo, hi, rest_meshes = [], [], [], [], [], []
     s_id, poses, Ts, P, Occ, Sf, Nr = [], [], [], [], [], [], []
     for i in range(n_id):
         plist: list[dict[str, float]] = [{}]
@@ -274,6 +286,8 @@ def make_gdna_data(config: GdnaSynthConfig | None = None, progress=None) -> Gdna
                 canon.append(outer_surface_samples(rng, *_surfaces(person), cfg.canonical_points)[0])
                 lo.append(person.vertices.min(0))
                 hi.append(person.vertices.max(0))
+                if split[i] == "train":
+                    rest_meshes.append(person)
             if split[i] == "train":
                 pts = _train_points(rng, person.vertices, person.faces, cfg.points)
                 occ = winding_number(pts, person.closed_vertices, person.closed_faces) > 0.5
@@ -289,21 +303,40 @@ def make_gdna_data(config: GdnaSynthConfig | None = None, progress=None) -> Gdna
             if progress:
                 progress(done, total)
     bounds = np.stack([np.min(lo, 0) - 0.08, np.max(hi, 0) + 0.08])
+    rest_p, rest_o = [], []
+    for person in rest_meshes:
+        pts = rest_points(rng, person, bounds, cfg.rest_points)
+        rest_p.append(pts)
+        rest_o.append(winding_number(pts, person.closed_vertices, person.closed_faces) > 0.5)
     f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
     return GdnaData(names, outfits, phen, split, f32([[p[n] for n, _, _ in PHENOTYPE_RANGES] for p in phen]),
                     np.asarray(bones), f32(warp_rest), f32(mean_v[warp_idx]), f32(canon), f32(mean_v), f32(mean_w),
                     bounds, np.asarray(s_id, np.int64), poses, np.asarray(Ts), f32(P), np.asarray(Occ), f32(Sf),
-                    f32(Nr), cfg)
+                    f32(Nr), cfg, f32(rest_p), np.asarray(rest_o, bool))
+
+
+def rest_points(rng: np.random.Generator, person: ClothedPerson, bounds: np.ndarray, n: int) -> np.ndarray:
+    """``n`` canonical points for a rest-pose person: half uniform over ``bounds`` (mostly far-away
+    empty space), a quarter within ~1 cm of the surface, a quarter within ~4 cm."""
+    from avatarforge.implicit.data import sample_near_surface
+
+    n1 = n // 2
+    n2 = (n - n1) // 2
+    return np.concatenate([rng.uniform(bounds[0], bounds[1], (n1, 3)),
+                           sample_near_surface(rng, person.vertices, person.faces, n2, 0.01),
+                           sample_near_surface(rng, person.vertices, person.faces, n - n1 - n2, 0.04)])
 
 
 _ARRAYS = ("betas", "bones", "warp_rest", "warp_mean", "canonical_surface", "mean_vertices", "mean_weights", "bounds",
            "sample_identity", "transforms", "points", "occupancy", "surface", "normals")
+_OPTIONAL = ("rest_points", "rest_occupancy")
 
 
 def save_gdna_data(path: str | Path, data: GdnaData) -> Path:
     """Write ``data.npz`` + ``meta.json`` into the folder ``path``."""
     path = Path(path)
-    np.savez_compressed(path / "data.npz", **{k: getattr(data, k) for k in _ARRAYS})
+    extra = {k: getattr(data, k) for k in _OPTIONAL if getattr(data, k) is not None}
+    np.savez_compressed(path / "data.npz", **{k: getattr(data, k) for k in _ARRAYS}, **extra)
     meta = {"format": GDNA_DATA_FORMAT, "version": 1, "names": data.names, "outfits": data.outfits,
             "phenotypes": data.phenotypes, "split": data.split, "poses": data.poses,
             "main_joints": list(MAIN_JOINTS), "config": asdict(data.config)}
@@ -331,6 +364,7 @@ def load_gdna_data(path: str | Path) -> GdnaData:
     try:
         z = np.load(path / "data.npz", allow_pickle=False)
         arrays = {k: z[k] for k in _ARRAYS}
+        arrays.update({k: z[k] for k in _OPTIONAL if k in z.files})
         return GdnaData(names=meta["names"], outfits=meta["outfits"], phenotypes=meta["phenotypes"],
                         split=meta["split"], poses=meta["poses"], config=GdnaSynthConfig(**meta["config"]), **arrays)
     except (KeyError, ValueError, TypeError, OSError) as exc:

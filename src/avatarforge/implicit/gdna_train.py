@@ -1,8 +1,11 @@
 """Two-stage gDNA training (resumable), and loading a trained model.
 
-Stage 1 (``coarse_steps``): BCE on posed occupancy through the correspondence search, + the warp
+Stage 1 (``coarse_steps``): BCE on posed occupancy through the correspondence search, + BCE on
+labelled canonical (rest-pose) points evaluated directly (no search; half of them uniform over
+the canonical box, the far-away negatives that keep floaters out of empty space), + the warp
 loss (each identity's rest body vertices warped onto the mean body's, in cm^2) + the Gaussian
 prior on the shape codes. Trains the shape, skinning and warp networks and the shape codes.
+Learning rates follow a cosine from ``lr`` down to ``lr * lr_final`` over each stage.
 
 Stage 2 (``detail_steps``): the coarse networks frozen; posed outer-surface points are mapped to
 their canonical roots, the detail network predicts canonical normals, carried to the pose by the
@@ -15,6 +18,7 @@ A model folder: ``config.json`` (format, both configs, identity names/betas/bone
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -29,7 +33,7 @@ from avatarforge.implicit.gdna import GDNA, GdnaConfig
 from avatarforge.implicit.gdna_data import GdnaData
 from avatarforge.implicit.skinning import MAIN_JOINTS, weights_from_vertices
 
-__all__ = ["GdnaTrainConfig", "GdnaModel", "train_gdna", "load_gdna", "is_gdna_model", "GDNA_MODEL_FORMAT"]
+__all__ = ["GdnaTrainConfig", "GdnaModel", "train_gdna", "lr_factor", "load_gdna", "is_gdna_model", "GDNA_MODEL_FORMAT"]
 
 GDNA_MODEL_FORMAT = "avatarforge-gdna-model"
 CHECKPOINT = "checkpoint.pt"
@@ -47,6 +51,17 @@ class GdnaTrainConfig:
     """Labelled points (stage 1) or surface points (stage 2) per step."""
     samples_per_step: int = 2
     """Posed samples the points of a step come from."""
+    rest_points_per_step: int = 2048
+    """Labelled canonical points per step (stage 1; 0 = none; used if the data has them)."""
+    rest_identities_per_step: int = 2
+    """Training identities the canonical points of a step come from."""
+    rest_weight: float = 1.0
+    """Weight of the canonical BCE relative to the posed one."""
+    posed_every: int = 4
+    """Stage 1 evaluates the posed (correspondence-search) term on every ``posed_every``-th step
+    only when canonical points are available (a posed point costs ~13x a canonical one)."""
+    lr_final: float = 0.1
+    """Final learning rate as a fraction of the initial one (cosine decay within each stage)."""
     lr: float = 2e-3
     """Adam learning rate of the networks."""
     code_lr: float = 1e-2
@@ -122,6 +137,13 @@ def load_gdna(folder: str | Path) -> GdnaModel:
     return GdnaModel(net, list(doc["names"]), betas, bones, cfg, tcfg)
 
 
+def lr_factor(tcfg: GdnaTrainConfig, step: int) -> float:
+    """Cosine decay from 1 to ``lr_final`` within the stage of ``step``."""
+    start, length = (0, tcfg.coarse_steps) if step < tcfg.coarse_steps else (tcfg.coarse_steps, tcfg.detail_steps)
+    t = min(max((step - start) / max(length, 1), 0.0), 1.0)
+    return tcfg.lr_final + (1 - tcfg.lr_final) * 0.5 * (1 + math.cos(math.pi * t))
+
+
 def _optimiser(net: GDNA, tcfg: GdnaTrainConfig, stage: int) -> torch.optim.Optimizer:
     if stage == 1:
         return torch.optim.Adam([
@@ -175,6 +197,12 @@ def train_gdna(data: GdnaData, out: str | Path, cfg: GdnaConfig | None = None, t
     per = max(tcfg.points_per_step // tcfg.samples_per_step, 1)
     bce = nn.BCEWithLogitsLoss()
     total = tcfg.coarse_steps + tcfg.detail_steps
+    use_rest = data.rest_points is not None and tcfg.rest_points_per_step > 0 and len(data.rest_points) == len(train_ids)
+    if use_rest:
+        rest_p, rest_o = torch.from_numpy(data.rest_points), torch.from_numpy(data.rest_occupancy.astype(np.float32))
+        per_rest = max(tcfg.rest_points_per_step // tcfg.rest_identities_per_step, 1)
+    for g in opt.param_groups:
+        g.setdefault("initial_lr", g["lr"])
     t0, c0 = time.perf_counter(), time.process_time()
     net.train()
 
@@ -189,20 +217,38 @@ def train_gdna(data: GdnaData, out: str | Path, cfg: GdnaConfig | None = None, t
         while step < total:
             if stage == 1 and step >= tcfg.coarse_steps:
                 stage, opt = 2, _optimiser(net, tcfg, 2)
+                for g in opt.param_groups:
+                    g["initial_lr"] = g["lr"]
+            for g in opt.param_groups:
+                g["lr"] = g["initial_lr"] * lr_factor(tcfg, step)
             parts: dict[str, float] = {}
             loss = torch.zeros(())
+            if stage == 1 and use_rest:
+                for k in rng.integers(0, len(train_ids), tcfg.rest_identities_per_step):
+                    z, beta = net.z_shape.weight[k], betas_t[k]
+                    sel = torch.from_numpy(rng.integers(0, rest_p.shape[1], per_rest))
+                    logits = net.canonical(rest_p[k][sel], beta, z)[0]
+                    occ = bce(logits, rest_o[k][sel])
+                    warp = ((net.shared(warp_rest[train_ids[k]], beta) - warp_mean) * 100).pow(2).sum(-1).mean()
+                    term = tcfg.rest_weight * occ + tcfg.warp_weight * warp + tcfg.prior_weight * z.pow(2).sum()
+                    parts["bce_rest"] = parts.get("bce_rest", 0.0) + float(occ.detach()) / tcfg.rest_identities_per_step
+                    parts["warp_cm2"] = parts.get("warp_cm2", 0.0) + float(warp.detach()) / tcfg.rest_identities_per_step
+                    loss = loss + term / tcfg.rest_identities_per_step
             for s in rng.integers(0, len(sid), tcfg.samples_per_step):
                 k = code_of[int(sid[s])]
                 z, zd, beta, b = net.z_shape.weight[k], net.z_detail.weight[k], betas_t[k], bones_t[k]
+                if stage == 1 and use_rest and step % max(tcfg.posed_every, 1):
+                    continue
                 if stage == 1:
                     sel = torch.from_numpy(rng.integers(0, data.points.shape[1], per))
                     logits = net.posed(torch.from_numpy(data.points[s][sel]), T_all[s], b, beta, z)
                     occ = bce(logits, torch.from_numpy(data.occupancy[s][sel].astype(np.float32)))
-                    warp = ((net.shared(warp_rest[int(sid[s])], beta) - warp_mean) * 100).pow(2).sum(-1).mean()
-                    prior = z.pow(2).sum()
-                    term = occ + tcfg.warp_weight * warp + tcfg.prior_weight * prior
+                    term = occ + tcfg.prior_weight * z.pow(2).sum()
+                    if not use_rest:  # (with canonical points the warp loss is in their term)
+                        warp = ((net.shared(warp_rest[int(sid[s])], beta) - warp_mean) * 100).pow(2).sum(-1).mean()
+                        term = term + tcfg.warp_weight * warp
+                        parts["warp_cm2"] = parts.get("warp_cm2", 0.0) + float(warp.detach()) / tcfg.samples_per_step
                     parts["bce"] = parts.get("bce", 0.0) + float(occ.detach()) / tcfg.samples_per_step
-                    parts["warp_cm2"] = parts.get("warp_cm2", 0.0) + float(warp.detach()) / tcfg.samples_per_step
                 else:
                     sel = rng.integers(0, data.surface.shape[1], per)
                     xd = torch.from_numpy(data.surface[s][sel])

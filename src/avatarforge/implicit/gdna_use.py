@@ -31,7 +31,7 @@ from avatarforge.implicit.gdna_train import GdnaModel
 from avatarforge.implicit.winding import winding_number
 
 __all__ = ["PersonMesh", "FitResult", "identity_codes", "sample_codes", "interpolate_codes", "extract_person",
-           "fit_codes", "code_prior"]
+           "fit_codes", "code_prior", "drop_floaters"]
 
 
 @dataclass
@@ -105,14 +105,15 @@ def interpolate_codes(a: Codes, b: Codes, steps: int) -> list[Codes]:
 
 
 def extract_person(model: GdnaModel, codes: Codes, pose: dict[str, float] | None = None,
-                   resolution: int = 64) -> PersonMesh:
-    """The person's surface in ``pose`` (None or {}: the canonical A-pose) by marching cubes."""
+                   resolution: int = 64, min_component: float = 0.1) -> PersonMesh:
+    """The person's surface in ``pose`` (None or {}: the canonical A-pose) by marching cubes,
+    without floaters (components under ``min_component`` of the largest; 0 keeps them)."""
     net = model.net
     beta = codes.beta.float()
     with torch.no_grad():
         if not pose:
             v, f = extract_mesh(lambda x: net.canonical(x, beta, codes.z_shape)[0], net.bounds.double().numpy(),
-                                resolution)
+                                resolution, min_component=min_component)
             if not len(f):
                 return PersonMesh(v, f, np.zeros_like(v))
             n = net.canonical_normals(torch.as_tensor(v, dtype=torch.float32), beta, codes.z_shape, codes.z_detail)
@@ -120,7 +121,8 @@ def extract_person(model: GdnaModel, codes: Codes, pose: dict[str, float] | None
     T, bones = skeleton(phenotype_values(beta.numpy()), pose)
     Tt, bt = torch.as_tensor(T, dtype=torch.float32), torch.as_tensor(bones, dtype=torch.float32)
     with torch.no_grad():
-        v, f = extract_mesh(lambda x: net.posed(x, Tt, bt, beta, codes.z_shape), posed_box(bones, T), resolution)
+        v, f = extract_mesh(lambda x: net.posed(x, Tt, bt, beta, codes.z_shape), posed_box(bones, T), resolution,
+                                min_component=min_component)
     if not len(f):
         return PersonMesh(v, f, np.zeros_like(v))
     vt = torch.as_tensor(v, dtype=torch.float32)
@@ -129,6 +131,16 @@ def extract_person(model: GdnaModel, codes: Codes, pose: dict[str, float] | None
         n = net.posed_normals(xb, Tt, beta, codes.z_shape, codes.z_detail)
     n[~ok] = 0.0
     return PersonMesh(v, f, n.numpy().astype(np.float64))
+
+
+def drop_floaters(person: PersonMesh, min_fraction: float = 0.1) -> PersonMesh:
+    """``person`` without its small connected components (their vertices' normals dropped too)."""
+    from avatarforge.implicit.extract import drop_small_components
+
+    if not len(person.faces):
+        return person
+    v, f, kept = drop_small_components(person.vertices, person.faces, min_fraction)
+    return PersonMesh(v, f, person.normals[kept])
 
 
 def fit_codes(model: GdnaModel, vertices: Float[np.ndarray, "V 3"], faces: np.ndarray,

@@ -4,7 +4,8 @@ Occupancy of a deformed point x' in pose T (M bone transforms, 4x4):
 
 1. correspondence search: canonical roots x* of LBS(x*, w(x*), T) = x', by Broyden from K
    initialisations (the inverse transforms of the K bones nearest to x' in the posed skeleton);
-2. every converged root inside the canonical box is kept; occupancy = max_k f(x*_k);
+2. every converged root inside the canonical box is kept (once: initialisations converging to
+   the same root are merged); occupancy = max_k f(x*_k);
 3. gradients reach f, w (and T) through the roots by implicit differentiation.
 """
 
@@ -22,7 +23,7 @@ from avatarforge.implicit.rootfind import broyden
 from avatarforge.implicit.skinning import lbs_points, positional_encoding
 
 __all__ = ["OccupancyMLP", "SNARF", "Correspondences", "segment_distance", "NO_ROOT_LOGIT", "nearest_bones",
-           "find_correspondences", "occupancy_over_roots"]
+           "find_correspondences", "occupancy_over_roots", "duplicate_roots"]
 
 NO_ROOT_LOGIT = -12.0
 """Occupancy logit of a point without any converged canonical root (outside)."""
@@ -137,7 +138,18 @@ def find_correspondences(xd: Float[Tensor, "N 3"], transforms: Float[Tensor, "M 
         lo, hi = bounds[0].to(xd.dtype), bounds[1].to(xd.dtype)
         inside = ((res.x >= lo) & (res.x <= hi)).all(-1)
         valid = (res.converged & inside).view(n, k)
-        return Correspondences(x=res.x.view(n, k, 3), valid=valid)
+        x = res.x.view(n, k, 3)
+        return Correspondences(x=x, valid=valid & ~duplicate_roots(x, valid))
+
+
+def duplicate_roots(x: Float[Tensor, "N K 3"], valid: Bool[Tensor, "N K"], tol: float = 1e-3) -> Bool[Tensor, "N K"]:
+    """Roots that repeat an earlier valid root of the same point (within ``tol``): several
+    initialisations usually converge to the same root, and evaluating it once gives the same max."""
+    dup = torch.zeros_like(valid)
+    for a in range(1, x.shape[1]):
+        for b in range(a):
+            dup[:, a] |= valid[:, b] & ((x[:, a] - x[:, b]).norm(dim=-1) < tol)
+    return dup
 
 
 def occupancy_over_roots(xd: Float[Tensor, "N 3"], corr: Correspondences, transforms: Float[Tensor, "M 4 4"],
