@@ -214,7 +214,7 @@ def footprint(map_x: Float[np.ndarray, "H W"], map_y: Float[np.ndarray, "H W"]) 
     return np.sqrt(0.5 * (s + np.sqrt(np.maximum(s * s - 4 * det * det, 0))))
 
 
-AA_SIGMA = 1.0
+AA_SIGMA = 0.8
 """Gaussian blur (source pixels) of the prefiltered copy that :func:`backward_warp` blends in where it compresses."""
 
 
@@ -223,6 +223,29 @@ def antialias_weight(scale: Float[np.ndarray, "*shape"]) -> Float[np.ndarray, "*
     resampling by ``scale`` needs (sigma = sqrt(scale^2 - 1) / 2, 0 for no compression), as a
     fraction of :data:`AA_SIGMA` (capped at 1)."""
     return np.clip(0.5 * np.sqrt(np.maximum(scale * scale - 1.0, 0.0)) / AA_SIGMA, 0.0, 1.0)
+
+
+def _prefilter(image: np.ndarray, sampled: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, moving: np.ndarray,
+               interpolation: int) -> None:
+    """Blend the prefiltered copy into ``sampled`` (in place) where the map compresses."""
+    weight = antialias_weight(footprint(map_x, map_y)).astype(np.float32) * moving
+    rows, cols = np.nonzero((weight > 1e-3).any(1))[0], np.nonzero((weight > 1e-3).any(0))[0]
+    if not len(rows):
+        return
+    ra, rb, ca, cb = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    mx, my = map_x[ra:rb, ca:cb], map_y[ra:rb, ca:cb]
+    pad = int(np.ceil(4 * AA_SIGMA)) + 2
+    sx0, sy0 = max(int(np.floor(mx.min())) - pad, 0), max(int(np.floor(my.min())) - pad, 0)
+    sx1, sy1 = min(int(np.ceil(mx.max())) + pad, image.shape[1]), min(int(np.ceil(my.max())) + pad, image.shape[0])
+    if sx1 <= sx0 or sy1 <= sy0:
+        return
+    soft = cv2.GaussianBlur(np.ascontiguousarray(image[sy0:sy1, sx0:sx1]), (0, 0), AA_SIGMA)
+    blurred = cv2.remap(soft, mx - np.float32(sx0), my - np.float32(sy0), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE).reshape(rb - ra, cb - ca, -1).astype(np.float32)
+    part = sampled[ra:rb, ca:cb]
+    mixed = part.astype(np.float32)
+    mixed += (blurred - mixed) * weight[ra:rb, ca:cb, None]
+    np.copyto(part, np.clip(np.rint(mixed), 0, 255).astype(np.uint8))
 
 
 def backward_warp(image: UInt8[np.ndarray, "H W C"], flow: Float[np.ndarray, "h w 2"],
@@ -248,21 +271,7 @@ def backward_warp(image: UInt8[np.ndarray, "H W C"], flow: Float[np.ndarray, "h 
         sampled = sampled[..., None]
     sampled = sampled.reshape(h, w, -1)
     if antialias:
-        weight = antialias_weight(footprint(map_x, map_y)) * moving
-        rows, cols = np.nonzero(weight.any(1))[0], np.nonzero(weight.any(0))[0]
-        if len(rows):
-            ra, rb, ca, cb = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            mx, my = map_x[ra:rb, ca:cb], map_y[ra:rb, ca:cb]
-            pad = int(np.ceil(4 * AA_SIGMA)) + 2
-            sx0, sy0 = max(int(np.floor(mx.min())) - pad, 0), max(int(np.floor(my.min())) - pad, 0)
-            sx1 = min(int(np.ceil(mx.max())) + pad, image.shape[1])
-            sy1 = min(int(np.ceil(my.max())) + pad, image.shape[0])
-            soft = cv2.GaussianBlur(np.ascontiguousarray(image[sy0:sy1, sx0:sx1]), (0, 0), AA_SIGMA)
-            blurred = cv2.remap(soft, mx - np.float32(sx0), my - np.float32(sy0), interpolation,
-                                borderMode=cv2.BORDER_REPLICATE).reshape(rb - ra, cb - ca, -1)
-            wt = weight[ra:rb, ca:cb, None]
-            part = sampled[ra:rb, ca:cb]
-            sampled[ra:rb, ca:cb] = np.clip(np.round(part * (1 - wt) + blurred * wt), 0, 255).astype(np.uint8)
+        _prefilter(image, sampled, map_x, map_y, moving, interpolation)
     window = out[r0:r0 + h, c0:c0 + w]
     np.copyto(window, sampled, where=moving[..., None])
     return out
