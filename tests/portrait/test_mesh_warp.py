@@ -3,8 +3,8 @@
 import numpy as np
 
 from avatarforge.portrait.mesh_fill import polygon_mask, resample_path
-from avatarforge.portrait.mesh_warp import (STILL_PX, backward_warp, extend_flow, mesh_flow, project_points, push_pull,
-                                            source_view, upsample_flow)
+from avatarforge.portrait.mesh_warp import (AA_SIGMA, STILL_PX, antialias_weight, backward_warp, extend_flow, footprint,
+                                            mesh_flow, project_points, push_pull, source_view, upsample_flow)
 
 INTR = (100.0, 100.0, 32.0, 32.0)
 
@@ -67,7 +67,7 @@ def test_backward_warp_moves_only_what_moves():
     flow = np.zeros((20, 20, 2))
     flow[5:10, 5:10] = [2.0, 1.0]  # sample two columns right, one row down
     flow[12, 12] = [STILL_PX / 2, 0.0]  # too small to move
-    out = backward_warp(img, flow, origin=(10, 15))
+    out = backward_warp(img, flow, origin=(10, 15), antialias=False)  # a field with jumps (no prefilter)
     moved = np.zeros((40, 50), bool)
     moved[15:20, 20:25] = True
     assert np.array_equal(out[~moved], img[~moved])
@@ -170,3 +170,45 @@ def test_backward_warp_integer_shift_is_exact_with_every_interpolation():
     for interp in (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_LANCZOS4):
         out = backward_warp(img, flow, interpolation=interp)
         assert np.array_equal(out[:, :-3], img[:, 3:])
+
+
+def test_footprint_is_the_largest_stretch_of_the_sampling_map():
+    ii, jj = np.mgrid[0:20, 0:30].astype(np.float64)
+    assert np.allclose(footprint(jj + 3.5, ii - 1.0), 1.0)  # a shift
+    assert np.allclose(footprint(2.0 * jj, 0.5 * ii), 2.0)  # x halved (2 source px per output px), y doubled
+    a = np.deg2rad(30)
+    assert np.allclose(footprint(np.cos(a) * jj - np.sin(a) * ii, np.sin(a) * jj + np.cos(a) * ii), 1.0)  # a rotation
+    assert np.allclose(footprint(1.5 * (np.cos(a) * jj - np.sin(a) * ii), 1.5 * (np.sin(a) * jj + np.cos(a) * ii)), 1.5)
+    # the prefilter: none without compression, sigma = sqrt(s^2 - 1) / 2 as a fraction of AA_SIGMA, capped
+    assert antialias_weight(np.array([0.5, 1.0]))[0] == 0 and antialias_weight(np.array([1.0]))[0] == 0
+    assert np.isclose(antialias_weight(np.array([np.sqrt(1 + (2 * 0.5 * AA_SIGMA) ** 2)]))[0], 0.5)
+    assert antialias_weight(np.array([10.0]))[0] == 1.0
+
+
+def _laplacian_var(img):
+    import cv2
+
+    return float(cv2.Laplacian(img.astype(np.float64).mean(-1), cv2.CV_64F)[4:-4, 4:-4].var())
+
+
+def test_backward_warp_prefilters_where_it_compresses_and_nowhere_else():
+    import cv2
+
+    # fine detail (a checkerboard of 2-pixel squares, period 4) halved horizontally: sampled
+    # as it is, every output pixel keeps a full-contrast square (aliasing); prefiltered, the
+    # detail the halved picture cannot hold is attenuated
+    ii, jj = np.mgrid[0:64, 0:128]
+    img = np.where(((ii // 2) + (jj // 2)) % 2 == 0, 200, 60).astype(np.uint8)[..., None].repeat(3, -1)
+    flow = np.zeros((64, 64, 2), np.float32)
+    flow[..., 0] = np.arange(64)[None, :] + 0.25  # output column j samples 2 j + 0.25
+    aliased = backward_warp(img, flow, antialias=False)[:, :64]
+    filtered = backward_warp(img, flow)[:, :64]
+    assert _laplacian_var(aliased) > 0.5 * _laplacian_var(img)
+    assert _laplacian_var(filtered) < 0.4 * _laplacian_var(aliased)
+    # a stretch (x doubled) and a shift are not prefiltered: identical to the plain warp
+    stretch = np.zeros((64, 128, 2), np.float32)
+    stretch[..., 0] = -0.5 * np.arange(128)[None, :] + 0.3
+    assert np.array_equal(backward_warp(img, stretch), backward_warp(img, stretch, antialias=False))
+    shift = np.full((64, 128, 2), 1.5, np.float32)
+    assert np.array_equal(backward_warp(img, shift, interpolation=cv2.INTER_LINEAR),
+                          backward_warp(img, shift, interpolation=cv2.INTER_LINEAR, antialias=False))

@@ -378,8 +378,17 @@ class MeshAnimator:
             if np.linalg.norm(upper[0] - lower[0]) > np.linalg.norm(upper[0] - lower[-1]):
                 lower = lower[::-1]
             edge = upper + closure * (lower - upper)
-            covered = self.src_eyes[side][sy, sx] & ~polygon_mask(shape, np.concatenate([edge, lower[::-1]]))
-            blend(*closed_lid(shape, covered, edge, self.lid_rgb[side], self.lash_rgb[side], width, closure), origin)
+            still_open = polygon_mask(shape, np.concatenate([edge, lower[::-1]]))
+            covered = self.src_eyes[side][sy, sx] & ~still_open
+            # the photo's upper lash line lies just above the eye's outline: the lid covers it too
+            # (left in place it outlines the closed lid); one pixel all round for the outline
+            up_px = max(1, int(round(0.12 * width)))
+            grown = cv2.dilate(covered.astype(np.uint8), np.ones((3, 3), np.uint8))
+            grown = cv2.dilate(grown, np.ones((up_px + 1, 1), np.uint8), anchor=(0, 0))  # upwards
+            covered = grown.astype(bool) & ~still_open
+            y, x = int(origin[1]), int(origin[0])
+            window = out[y:y + shape[0], x:x + shape[1]]
+            blend(*closed_lid(window, covered, edge, self.lash_rgb[side], width, closure), origin)
 
     def pose_image(self, image: np.ndarray, pose: TalkingPose) -> UInt8[np.ndarray, "H W 4"]:
         """The neural poser's interface (for ``portrait live``): RGBA of :meth:`render`;

@@ -7,8 +7,9 @@ photo) over an image window; the animator blends them.
 * :func:`mouth_interior`: a dark cavity the colour of the lips in shadow, the upper teeth as a
   light band under the upper lip and the tongue as a rounded shape on the lower one, both
   darkening towards the corners.
-* :func:`closed_lid`: the lid's own skin colour over the part of an eye the lid now covers,
-  with the lash line along the lid's new edge.
+* :func:`closed_lid`: skin interpolated from around the part of an eye the lid now covers
+  (with the surrounding skin's grain, so it is as sharp as the photo, no sharper), with a soft
+  lash line along the lid's new edge.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import cv2
 import numpy as np
 from jaxtyping import Bool, Float, UInt8
 
-__all__ = ["resample_path", "polygon_mask", "median_colour", "mouth_interior", "closed_lid"]
+__all__ = ["resample_path", "polygon_mask", "median_colour", "mouth_interior", "closed_lid", "skin_noise", "grain"]
 
 SUB = 4
 """Fixed-point bits of the polygon drawing (sub-pixel vertices)."""
@@ -90,21 +91,57 @@ def mouth_interior(shape: tuple[int, int], upper: Float[np.ndarray, "K 2"], lowe
     return rgb, alpha * inside.any()
 
 
-def closed_lid(shape: tuple[int, int], covered: Bool[np.ndarray, "H W"], lid_edge: Float[np.ndarray, "K 2"],
-               lid_rgb: Float[np.ndarray, " 3"], lash_rgb: Float[np.ndarray, " 3"],
-               eye_width: float, closure: float) -> tuple[Float[np.ndarray, "H W 3"], Float[np.ndarray, "H W"]]:
+def skin_noise(shape: tuple[int, int], strength: float, seed: int = 0) -> Float[np.ndarray, "H W"]:
+    """Fine grain (Gaussian noise blurred by 0.6 px, fixed seed: the same grain every frame)
+    whose :func:`grain` is ``strength`` grey levels."""
+    n = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape), (0, 0), 0.6)
+    n -= n.mean()
+    return n * (strength / max(grain(n, np.ones(shape, bool)), 1e-9))
+
+
+def _robust_std(values: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size else 0.0
+
+
+def grain(gray: Float[np.ndarray, "H W"], mask: Bool[np.ndarray, "H W"]) -> float:
+    """Robust standard deviation of the high-pass (above a 1-pixel Gaussian) of ``gray`` over
+    ``mask``: how much fine grain the skin there has (edges such as lashes are outliers)."""
+    return _robust_std((gray - cv2.GaussianBlur(gray, (0, 0), 1.0))[mask])
+
+
+def closed_lid(window: UInt8[np.ndarray, "H W C"], covered: Bool[np.ndarray, "H W"], lid_edge: Float[np.ndarray, "K 2"],
+               lash_rgb: Float[np.ndarray, " 3"], eye_width: float,
+               closure: float) -> tuple[Float[np.ndarray, "H W 3"], Float[np.ndarray, "H W"]]:
     """Lid skin over ``covered`` (the pixels that showed the eye in the photo and that the lid
-    now covers) and the lash line along ``lid_edge`` (the lid's new edge, corner to corner),
-    drawn with strength ``closure`` (0 open .. 1 closed)."""
-    rgb = np.zeros((*shape, 3))
-    rgb[:] = lid_rgb
-    alpha = cv2.GaussianBlur(covered.astype(np.float64), (0, 0), 0.8) * covered.any()
+    now covers, including the photo's upper lash line) in ``window`` (the warped picture around
+    the eye), and a soft lash line along ``lid_edge`` (the lid's new edge, corner to corner)
+    with strength ``closure`` (0 open .. 1 closed).
+
+    The skin is interpolated from the pixels around ``covered`` (OpenCV's Telea inpainting: no
+    flat patch, no outline), with the surrounding skin's own grain added, so the lid has the
+    photo's sharpness rather than edges of its own; the lash line is blurred to the width of
+    the photo's lashes."""
+    rgb = np.ascontiguousarray(window[..., :3]).astype(np.float64)
+    if not covered.any():
+        return rgb, np.zeros(covered.shape)
+    mask = covered.astype(np.uint8)
+    radius = max(2, int(round(eye_width / 12)))
+    filled = cv2.inpaint(np.ascontiguousarray(window[..., :3]), mask, radius, cv2.INPAINT_TELEA).astype(np.float64)
+    # the skin's grain a little away from the eye (next to it, the high-pass still sees the eye's edge)
+    near = cv2.dilate(mask, np.ones((2 * radius + 5, 2 * radius + 5), np.uint8)).astype(bool)
+    ring = cv2.dilate(mask, np.ones((6 * radius + 1, 6 * radius + 1), np.uint8)).astype(bool) & ~near
+    gray = rgb.mean(2)
+    filled += skin_noise(covered.shape, grain(gray, ring))[..., None]
+    # opaque on the covered pixels, fading out over ~1.5 px beyond them (the fill equals the
+    # picture there, so the fade only softens the inpainting's own boundary)
+    alpha = np.clip(2.0 * cv2.GaussianBlur(covered.astype(np.float64), (0, 0), 1.0), 0.0, 1.0)
     if closure > 0.3:
-        lash = np.zeros(shape, np.float64)
+        lash = np.zeros(covered.shape, np.float64)
         pts = np.round((resample_path(lid_edge, 16) - 0.5) * (1 << SUB)).astype(np.int32)
         thick = max(1, int(round(eye_width / 22)))
         cv2.polylines(lash, [pts], False, 1.0, thickness=thick, lineType=cv2.LINE_AA, shift=SUB)
-        lash *= min(1.0, (closure - 0.3) / 0.5) * 0.85
-        rgb = rgb * (1 - lash[..., None]) + np.asarray(lash_rgb) * lash[..., None]
+        lash = cv2.GaussianBlur(lash, (0, 0), max(0.7, 0.5 * thick))
+        lash *= min(1.0, (closure - 0.3) / 0.5) * 0.7 / max(float(lash.max()), 1e-9)
+        filled = filled * (1 - lash[..., None]) + np.asarray(lash_rgb) * lash[..., None]
         alpha = np.maximum(alpha, lash)
-    return rgb, alpha
+    return np.clip(filled, 0, 255), alpha

@@ -20,7 +20,8 @@ pixel ``(row i, col j)`` has its centre at ``(j + 0.5, i + 0.5)``.
   what the photo never showed, the neighbouring skin, hair and background are stretched over
   it, and the far side compresses, with no seam at the silhouette.
 * :func:`backward_warp` samples the image at ``pixel + flow`` (bicubic by default) where
-  ``|flow|`` exceeds :data:`STILL_PX` and returns the other pixels unchanged, bit for bit.
+  ``|flow|`` exceeds :data:`STILL_PX` and returns the other pixels unchanged, bit for bit;
+  where the warp compresses the picture it blends in a prefiltered copy (anti-aliasing).
 
 The motion is smooth, so the animator computes it at a fraction of the resolution (scaled
 intrinsics) and upsamples it (:func:`upsample_flow`); only :func:`backward_warp` runs at full size.
@@ -39,7 +40,7 @@ from avatarforge.util.geometry import vertex_normals
 from avatarforge.util.image import smoothstep
 
 __all__ = ["STILL_PX", "SourceView", "source_view", "project_points", "mesh_flow", "push_pull", "extend_flow",
-           "upsample_flow", "backward_warp"]
+           "upsample_flow", "backward_warp", "footprint", "antialias_weight", "AA_SIGMA"]
 
 STILL_PX = 0.01
 """Pixels whose motion is below this (in pixels) are returned unchanged."""
@@ -203,11 +204,59 @@ def upsample_flow(flow: Float[np.ndarray, "h w 2"], factor: int) -> Float[np.nda
     return up * np.float32(factor)
 
 
+def footprint(map_x: Float[np.ndarray, "H W"], map_y: Float[np.ndarray, "H W"]) -> Float[np.ndarray, "H W"]:
+    """Largest singular value of the sampling map's Jacobian (source pixels per output pixel
+    along the most compressed direction; 1 for a shift, 2 where the warp halves the picture)."""
+    a, b = np.gradient(map_x)  # d/drow, d/dcol
+    c, d = np.gradient(map_y)
+    s = a * a + b * b + c * c + d * d
+    det = a * d - b * c
+    return np.sqrt(0.5 * (s + np.sqrt(np.maximum(s * s - 4 * det * det, 0))))
+
+
+AA_SIGMA = 0.8
+"""Gaussian blur (source pixels) of the prefiltered copy that :func:`backward_warp` blends in where it compresses."""
+
+
+def antialias_weight(scale: Float[np.ndarray, "*shape"]) -> Float[np.ndarray, "*shape"]:
+    """How much of the prefiltered copy to take for a footprint ``scale``: the Gaussian a
+    resampling by ``scale`` needs (sigma = sqrt(scale^2 - 1) / 2, 0 for no compression), as a
+    fraction of :data:`AA_SIGMA` (capped at 1)."""
+    return np.clip(0.5 * np.sqrt(np.maximum(scale * scale - 1.0, 0.0)) / AA_SIGMA, 0.0, 1.0)
+
+
+def _prefilter(image: np.ndarray, sampled: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, moving: np.ndarray,
+               interpolation: int) -> None:
+    """Blend the prefiltered copy into ``sampled`` (in place) where the map compresses."""
+    weight = antialias_weight(footprint(map_x, map_y)).astype(np.float32) * moving
+    rows, cols = np.nonzero((weight > 1e-3).any(1))[0], np.nonzero((weight > 1e-3).any(0))[0]
+    if not len(rows):
+        return
+    ra, rb, ca, cb = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    mx, my = map_x[ra:rb, ca:cb], map_y[ra:rb, ca:cb]
+    pad = int(np.ceil(4 * AA_SIGMA)) + 2
+    sx0, sy0 = max(int(np.floor(mx.min())) - pad, 0), max(int(np.floor(my.min())) - pad, 0)
+    sx1, sy1 = min(int(np.ceil(mx.max())) + pad, image.shape[1]), min(int(np.ceil(my.max())) + pad, image.shape[0])
+    if sx1 <= sx0 or sy1 <= sy0:
+        return
+    soft = cv2.GaussianBlur(np.ascontiguousarray(image[sy0:sy1, sx0:sx1]), (0, 0), AA_SIGMA)
+    blurred = cv2.remap(soft, mx - np.float32(sx0), my - np.float32(sy0), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE).reshape(rb - ra, cb - ca, -1).astype(np.float32)
+    part = sampled[ra:rb, ca:cb]
+    mixed = part.astype(np.float32)
+    mixed += (blurred - mixed) * weight[ra:rb, ca:cb, None]
+    np.copyto(part, np.clip(np.rint(mixed), 0, 255).astype(np.uint8))
+
+
 def backward_warp(image: UInt8[np.ndarray, "H W C"], flow: Float[np.ndarray, "h w 2"],
-                  origin: tuple[int, int] = (0, 0), interpolation: int = cv2.INTER_CUBIC) -> UInt8[np.ndarray, "H W C"]:
+                  origin: tuple[int, int] = (0, 0), interpolation: int = cv2.INTER_CUBIC,
+                  antialias: bool = True) -> UInt8[np.ndarray, "H W C"]:
     """``image`` sampled at ``pixel + flow`` inside the window at ``origin`` (row, col) where
     the flow moves more than :data:`STILL_PX`; every other pixel is returned unchanged.
-    ``interpolation``: a cv2 flag (bicubic keeps the photo's detail; bilinear blurs it)."""
+    ``interpolation``: a cv2 flag (bicubic keeps the photo's detail; bilinear blurs it).
+    ``antialias``: where the warp compresses the picture (a nod or a lowered lid squeezes it),
+    blend in a copy prefiltered with a Gaussian (:func:`antialias_weight`), so the compressed
+    detail does not alias into edges sharper than the photo's; a shift or a stretch is untouched."""
     out = image.copy()
     h, w = flow.shape[:2]
     r0, c0 = origin
@@ -220,6 +269,9 @@ def backward_warp(image: UInt8[np.ndarray, "H W C"], flow: Float[np.ndarray, "h 
     sampled = cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
     if sampled.ndim == 2:
         sampled = sampled[..., None]
+    sampled = sampled.reshape(h, w, -1)
+    if antialias:
+        _prefilter(image, sampled, map_x, map_y, moving, interpolation)
     window = out[r0:r0 + h, c0:c0 + w]
-    np.copyto(window, sampled.reshape(h, w, -1), where=moving[..., None])
+    np.copyto(window, sampled, where=moving[..., None])
     return out
