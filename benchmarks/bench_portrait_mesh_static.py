@@ -151,7 +151,11 @@ def main() -> None:
         out = anim.render(p)
         tiles.append((name, out))
         pts = _landmarks(out)
+        err = (out.astype(np.float64) - img.astype(np.float64))[bg]
+        mse = float((err**2).mean())
         rec = {"background_changed_fraction": float((out != img).any(-1)[bg].mean()),
+               # PSNR over the eroded background (8-bit peak); inf when nothing changed.
+               "background_psnr_db": round(10 * np.log10(255.0**2 / mse), 1) if mse > 0 else "inf",
                "sharpness_box_ratio": round(_box_sharpness(out, box) / _box_sharpness(img, box), 3)}
         if pts is not None:
             (v_out, a_out), (v_in, a_in) = _skin_sharpness(out, pts, True), _skin_sharpness(img, pts_in, True)
