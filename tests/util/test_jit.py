@@ -56,3 +56,26 @@ def test_numba_cache_dir_from_the_environment_wins(tmp_path, monkeypatch):
     assert numba_cache_dir() == tmp_path / "mine"
     monkeypatch.delenv("NUMBA_CACHE_DIR")
     assert numba_cache_dir() == tmp_path / "af" / "numba"
+
+
+def test_a_parallel_kernel_leaves_torch_thread_count_alone():
+    # numba's OpenMP layer resets the caller's OpenMP thread count, which torch reads: without the
+    # wrapper torch ran on 2 threads after the winding-number kernel although asked for 1.
+    code = (
+        "import numpy as np, torch\n"
+        "torch.set_num_threads(1)\n"
+        "torch.ones(64, 64) @ torch.ones(64, 64)  # torch has run (its OpenMP state is set up)\n"
+        "before = torch.get_num_threads()\n"
+        "from avatarforge.implicit.winding import winding_number\n"
+        "v = np.array([[0., 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])\n"
+        "f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])\n"
+        "p = np.vstack([[[0.1, 0.1, 0.1], [2.0, 2, 2]], np.random.default_rng(0).uniform(-1, 2, (4000, 3))])\n"
+        "w = winding_number(p, v, f, beta=None)  # enough points that numba starts its threads\n"
+        "print(round(float(w[0]), 6), round(float(w[1]), 6), before, torch.get_num_threads())\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    inside, outside, before, after = proc.stdout.split()
+    assert abs(abs(float(inside)) - 1.0) < 1e-6 and abs(float(outside)) < 1e-6
+    assert (before, after) == ("1", "1")

@@ -10,8 +10,10 @@ of crashing the import.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import sys
 import warnings
 from collections.abc import Callable
 
@@ -39,7 +41,7 @@ def njit_cached(func: Callable, **options) -> Callable:
     """
     func = inspect.unwrap(func)
     try:
-        return numba.njit(cache=True, **options)(func)
+        kernel = numba.njit(cache=True, **options)(func)
     except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
         warnings.warn(
             f"numba cannot cache {func.__qualname__} ({exc}); compiling it in memory only. "
@@ -47,4 +49,27 @@ def njit_cached(func: Callable, **options) -> Callable:
             RuntimeWarning,
             stacklevel=2,
         )
-        return numba.njit(cache=False, **options)(func)
+        kernel = numba.njit(cache=False, **options)(func)
+    return _keeping_torch_threads(kernel) if options.get("parallel") else kernel
+
+
+def _keeping_torch_threads(kernel: Callable) -> Callable:
+    """Call a ``parallel=True`` kernel without changing torch's thread count.
+
+    numba's OpenMP threading layer sets the calling thread's OpenMP thread count to the core
+    count, and torch reads its own from there: after one parallel kernel, code that asked
+    torch for one thread silently ran on two (on a loaded 2-core machine an IMavatar step then
+    cost ~20x the CPU, an OpenMP worker spin-waiting). Plain Python wrapper, so the kernel
+    cannot be called from other compiled code (none of ours does)."""
+
+    @functools.wraps(kernel)
+    def call(*args):
+        torch = sys.modules.get("torch")  # only if the process uses torch: never imported here
+        threads = torch.get_num_threads() if torch is not None else None
+        try:
+            return kernel(*args)
+        finally:
+            if threads is not None and torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+
+    return call
