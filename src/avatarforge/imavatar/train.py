@@ -105,9 +105,7 @@ def init_occupancy(field: HeadField, rig: HeadRig, steps: int, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     b = rig.bounds
     pts = np.concatenate([rng.uniform(b[0], b[1], (20000, 3)), sample_near_surface(rng, rig.vertices, rig.faces, 20000, 0.01)])
-    threads = torch.get_num_threads()
     lab = torch.as_tensor(inside(pts, rig.vertices, rig.faces), dtype=torch.float32)
-    torch.set_num_threads(threads)  # the numba kernel reset it (see train)
     x = torch.as_tensor(pts, dtype=torch.float32)
     frame = Frame(torch.zeros(52), torch.eye(4).expand(5, 4, 4).clone())
     opt = torch.optim.Adam(field.occupancy.parameters(), lr=3e-3)
@@ -200,10 +198,6 @@ def train(data: HeadData, out: str | Path, cfg: TrainConfig | None = None, rig: 
     else:
         init_occupancy(field, rig, cfg.init_steps, cfg.seed)
     _write_config(out, cfg, data, rig)
-    # again: a numba parallel kernel (init_occupancy's winding numbers, the rig's construction) sets the
-    # OpenMP thread count of this thread back to the core count, and torch reads it from there; with 2
-    # threads on a loaded 2-core machine a step cost 20x more CPU (an OpenMP worker spin-waiting)
-    torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed + step)
     transforms = [rig.transforms(data.head[i], data.neck[i], data.eyes[i]) for i in range(len(data))]
     t0, c0 = time.perf_counter(), time.process_time()

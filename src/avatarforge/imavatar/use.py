@@ -83,7 +83,7 @@ def render_drive(model, drive: Drive, size: int | None = None, yaw: float = 0.0,
         s = size / cam.width
         cam = Camera(cam.R, cam.t, size, int(round(cam.height * s)), cam.fx * s, cam.fy * s, cam.cx * s, cam.cy * s)
     out = []
-    with torch_threads(1):  # small tensors, and the tracker's numba kernels leave OpenMP at 2 threads (see util.threads)
+    with torch_threads(1):  # small tensors: a second thread only adds OpenMP overhead
         for i in range(len(drive.expression)):
             head = drive.head[i] + np.array([pitch, yaw, 0.0])
             img, _ = render_image(model.field, cam, model.frame(drive.expression[i], head, None, drive.eyes[i]))
