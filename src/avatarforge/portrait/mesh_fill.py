@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 from jaxtyping import Bool, Float, UInt8
 
+from avatarforge.util.stats import robust_std
+
 __all__ = ["resample_path", "polygon_mask", "median_colour", "mouth_interior", "closed_lid", "skin_noise", "grain"]
 
 SUB = 4
@@ -99,14 +101,10 @@ def skin_noise(shape: tuple[int, int], strength: float, seed: int = 0) -> Float[
     return n * (strength / max(grain(n, np.ones(shape, bool)), 1e-9))
 
 
-def _robust_std(values: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size else 0.0
-
-
 def grain(gray: Float[np.ndarray, "H W"], mask: Bool[np.ndarray, "H W"]) -> float:
     """Robust standard deviation of the high-pass (above a 1-pixel Gaussian) of ``gray`` over
     ``mask``: how much fine grain the skin there has (edges such as lashes are outliers)."""
-    return _robust_std((gray - cv2.GaussianBlur(gray, (0, 0), 1.0))[mask])
+    return robust_std((gray - cv2.GaussianBlur(gray, (0, 0), 1.0))[mask])
 
 
 def closed_lid(window: UInt8[np.ndarray, "H W C"], covered: Bool[np.ndarray, "H W"], lid_edge: Float[np.ndarray, "K 2"],

@@ -41,6 +41,7 @@ from avatarforge.texture.make import SHADING_RANGE
 from avatarforge.util.colour import float_to_uint8, from_uint8, luminance, srgb_to_linear, to_uint8
 from avatarforge.util.geometry import vertex_normals
 from avatarforge.util.image import smoothstep
+from avatarforge.util.stats import robust_std
 
 __all__ = ["HairTexture", "hair_texture", "strand_noise", "HAIR_TEXTURE_SIZE"]
 
@@ -180,8 +181,8 @@ def hair_texture(photo: UInt8[np.ndarray, "H W 3"], camera, mesh, hair_pixels: B
         med = np.median(lab, 0)
         d = np.linalg.norm(lab - med, axis=1)
         dc = np.linalg.norm(lab[:, 1:] - med[1:], axis=1)
-        far = d > max(OUTLIER_DE, 3.0 * 1.4826 * float(np.median(np.abs(d - np.median(d)))))
-        far |= dc > max(OUTLIER_CHROMA, 3.0 * 1.4826 * float(np.median(np.abs(dc - np.median(dc)))))
+        far = d > max(OUTLIER_DE, 3.0 * robust_std(d))
+        far |= dc > max(OUTLIER_CHROMA, 3.0 * robust_std(dc))
         wt[on[far]] = 0.0  # (render_fitted's lit image still shows what the photo shows there)
     w_img = image(wt)
     a_img = image(albedo_seen)

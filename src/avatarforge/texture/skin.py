@@ -18,6 +18,7 @@ from jaxtyping import Bool, Float
 from avatarforge.errors import UserInputError
 from avatarforge.util.colour import LUMA, float_to_uint8, linear_to_srgb
 from avatarforge.texture.fill import band_noise, blur
+from avatarforge.util.stats import robust_std
 
 __all__ = ["SkinTone", "estimate_skin_tone", "robust_skin_tone", "skin_detail", "skin_likeness", "synth_skin", "DEFAULT_SKIN"]
 
@@ -85,7 +86,7 @@ def skin_detail(colour: Float[np.ndarray, "S S 3"], region: Bool[np.ndarray, "S 
     hp = (np.log(lum) - base)[region & (blur(m, sigma) > 0.99)]
     if hp.size < 50:
         return 0.03
-    return float(1.4826 * np.median(np.abs(hp - np.median(hp))))
+    return robust_std(hp)
 
 
 def synth_skin(shape: tuple[int, int], tone: Float[np.ndarray, "3"], detail: float = 0.03, seed: int = 0) -> np.ndarray:
