@@ -38,3 +38,17 @@ def test_tracking_follows_a_shifted_frame(photo):
 def test_a_lost_face_returns_none(photo):
     rgb, points = photo
     assert track_face_landmarks(np.full_like(rgb, 90), points) is None
+
+
+def test_follow_tracks_detects_afresh_and_reports_no_face(photo):
+    from avatarforge.perception.face import follow_face_landmarks
+
+    rgb, points = photo
+    assert np.array_equal(follow_face_landmarks(rgb, None), points)  # no track yet: the detection
+    tracked = follow_face_landmarks(rgb, points)
+    assert np.array_equal(tracked, track_face_landmarks(rgb, points))  # the track holds: the tracked points
+    far = points.copy()
+    far[:, 0] += rgb.shape[1]  # a previous frame's face beside the image: the track is lost, detect again
+    assert np.array_equal(follow_face_landmarks(rgb, far), points)
+    assert follow_face_landmarks(np.full_like(rgb, 90), points) is None
+    assert follow_face_landmarks(np.full_like(rgb, 90), None) is None

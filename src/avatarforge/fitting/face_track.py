@@ -120,7 +120,7 @@ class FaceTracker:
 def track_face_frames(frames: Iterable[np.ndarray], body=None, config: FaceTrackConfig | None = None,
                       fps: float = 25.0, progress: Callable[[int], None] | None = None) -> FaceTrack:
     """Track the largest face through RGB frames (see the module docstring)."""
-    from avatarforge.perception.face import face_landmarks, track_face_landmarks
+    from avatarforge.perception.face import follow_face_landmarks
 
     tracker = FaceTracker(body, config)
     expr, head, eyes, found, points = [], [], [], [], []
@@ -129,13 +129,7 @@ def track_face_frames(frames: Iterable[np.ndarray], body=None, config: FaceTrack
     t_fit, t_rest, n_rest = 0.0, 0.0, 0
     for i, frame in enumerate(frames):
         t0 = time.perf_counter()
-        lm = None if previous is None else track_face_landmarks(frame, previous)
-        if lm is None:
-            try:
-                lm = face_landmarks(frame).points
-            except UserInputError:
-                lm = None
-        previous = lm
+        lm = previous = follow_face_landmarks(frame, previous)
         if lm is not None:
             first = tracker.prob is None
             last = tracker.update(lm, (frame.shape[1], frame.shape[0]))

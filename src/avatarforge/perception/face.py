@@ -44,7 +44,7 @@ from avatarforge.perception.face_detect import FaceBox, ImageLike, as_rgb, detec
 __all__ = [
     "CROP_SIZE", "MIN_FACE_PX", "MIN_LANDMARK_PX", "MAX_YAW_DEG", "ROI_SCALES",
     "FaceBox", "FaceLandmarks", "FoundFace", "detect_faces", "face_landmarks", "face_size", "find_faces",
-    "yaw_from_points", "mesh_on_whole_image", "track_face_landmarks",
+    "yaw_from_points", "mesh_on_whole_image", "track_face_landmarks", "follow_face_landmarks",
 ]
 # FaceBox and detect_faces live in .face_detect and are re-exported here.
 
@@ -501,3 +501,16 @@ def track_face_landmarks(image: ImageLike, previous: Float[np.ndarray, "478 3"])
     ratio = (hi[0] - lo[0]) / max(x1 - x0, 1e-6)
     ok = x0 <= cx <= x1 and y0 <= cy <= y1 and TRACK_SIZE_RATIO[0] <= ratio <= TRACK_SIZE_RATIO[1]
     return points if ok else None
+
+
+def follow_face_landmarks(image: ImageLike, previous: Float[np.ndarray, "478 3"] | None) -> np.ndarray | None:
+    """The 478 landmarks of the next video frame: tracked from the ``previous`` frame's points
+    (:func:`track_face_landmarks`) while the track holds, else detected afresh
+    (:func:`face_landmarks`, the largest face); None when the frame shows no usable face."""
+    points = None if previous is None else track_face_landmarks(image, previous)
+    if points is None:
+        try:
+            points = face_landmarks(image).points
+        except UserInputError:
+            return None
+    return points

@@ -181,19 +181,14 @@ class LiveFace:
         holds the last pose)."""
         from avatarforge.export.face_shapes import ARKIT_BLENDSHAPES
         from avatarforge.fitting.face_track import FaceTrackConfig, FaceTracker
-        from avatarforge.perception.face import face_landmarks, track_face_landmarks
+        from avatarforge.perception.face import follow_face_landmarks
 
         with self._lock:  # one fit at a time per tab (frames are sent one after the other)
             self.frames += 1
             start, cpu = time.perf_counter(), time.thread_time()
-            points = None if self.previous is None else track_face_landmarks(rgb, self.previous)
+            points = self.previous = follow_face_landmarks(rgb, self.previous)
             if points is None:
-                try:
-                    points = face_landmarks(rgb).points
-                except UserInputError:
-                    self.previous = None
-                    return None
-            self.previous = points
+                return None
             if self.tracker is None:
                 cfg = FaceTrackConfig() if self.steps is None else FaceTrackConfig(steps=self.steps)
                 self.tracker = FaceTracker(self.body, cfg)
