@@ -40,14 +40,20 @@ def allowed_distance(allowed: Bool[np.ndarray, "H W"]) -> Float[np.ndarray, "H W
     return cv2.distanceTransform(m, cv2.DIST_L2, 3)[1:-1, 1:-1].astype(np.float32)
 
 
+def _seen_pixels(baked: BakeResult, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(layout indices of the texels the photo sees, their photo pixels' rows, columns), the
+    pixels rounded down and clipped into an image of ``shape``."""
+    idx = np.flatnonzero(baked.visible)
+    px = np.clip(baked.pixel[idx, 0].astype(np.int64), 0, shape[1] - 1)
+    py = np.clip(baked.pixel[idx, 1].astype(np.int64), 0, shape[0] - 1)
+    return idx, py, px
+
+
 def parsed_bake_weight(baked: BakeResult, distance: Float[np.ndarray, "H W"], ramp_px: float) -> Float[np.ndarray, "S S"]:
     """(S, S) float32 multiplier in [0, 1] of the bake weight: 1 where a texel's photo pixel is at
     least ``ramp_px * (0.5 + 1.5 (1 - n.v))`` pixels inside the allowed region (see
     :func:`allowed_distance`), 0 outside it, smooth between. Texels not seen by the photo get 0."""
-    h, w = distance.shape
-    idx = np.flatnonzero(baked.visible)
-    px = np.clip(baked.pixel[idx, 0].astype(np.int64), 0, w - 1)
-    py = np.clip(baked.pixel[idx, 1].astype(np.int64), 0, h - 1)
+    idx, py, px = _seen_pixels(baked, distance.shape)
     ndv = np.clip(baked.n_dot_v[idx], 0.0, 1.0)
     need = max(ramp_px, 1e-3) * (0.5 + 1.5 * (1.0 - ndv))
     mult = np.zeros(len(baked.layout.index), np.float32)
@@ -73,9 +79,7 @@ def shadow_band(baked: BakeResult, caster: Bool[np.ndarray, "H W"], reach_px: fl
     nearest = np.where(np.abs(left - np.arange(w)) < np.abs(nearest - np.arange(w)), left, nearest)
     below = np.arange(h)[:, None] > lowest[nearest][None]
     t_img = np.where(below & ~caster, 1.0 - smoothstep(d / max(reach_px, 1.0)), 0.0).astype(np.float32)
-    sel = np.flatnonzero(baked.visible)
-    px = np.clip(baked.pixel[sel, 0].astype(np.int64), 0, w - 1)
-    py = np.clip(baked.pixel[sel, 1].astype(np.int64), 0, h - 1)
+    sel, py, px = _seen_pixels(baked, caster.shape)
     t = np.zeros(len(baked.layout.index), np.float32)
     t[sel] = t_img[py, px]
     return unpack(t, baked.layout)
