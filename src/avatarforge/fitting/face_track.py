@@ -27,7 +27,13 @@ from jaxtyping import Bool, Float
 from avatarforge.errors import UserInputError
 from avatarforge.fitting.face_fit import FaceFit, FaceFitConfig, fit_face_state
 
-__all__ = ["FaceTrackConfig", "FaceFrame", "FaceTrack", "FaceTracker", "track_face_frames", "track_face_video"]
+__all__ = ["FaceTrackConfig", "FaceFrame", "FaceTrack", "FaceTracker", "track_face_frames", "track_face_video",
+           "MIN_FACE_FRACTION", "require_face_frames"]
+
+MIN_FACE_FRACTION = 0.25
+"""Share of a driving video's frames that must show a face: fewer are taken for detector false
+positives on a video without a person (a cartoon intro fires the face detector on 7 of 95
+frames), as ``animate`` does for a face or a body (``AnimateConfig.min_person_fraction``)."""
 
 
 @dataclass
@@ -158,12 +164,22 @@ def track_face_video(video: str | os.PathLike, body=None, config: FaceTrackConfi
     """Track the face of a video file (every frame, up to ``max_frames``).
 
     Raises:
-        UserInputError: the file is not a readable video, or no frame shows a face.
+        UserInputError: the file is not a readable video, or fewer than :data:`MIN_FACE_FRACTION`
+            of its frames show a face.
     """
     from avatarforge.util.video import probe_video, read_frames
 
     info = probe_video(video)
     track = track_face_frames(read_frames(video, max_frames=max_frames), body, config, info.fps, progress)
-    if not track.found.any():
-        raise UserInputError(f"no face found in any frame of {video}: give a video of a face looking at the camera")
+    require_face_frames(track.found, video)
     return track
+
+
+def require_face_frames(found: np.ndarray, video: str | os.PathLike) -> None:
+    """Refuse a driving video (UserInputError) in which fewer than :data:`MIN_FACE_FRACTION` of
+    the frames (``found``: per frame, whether a face was found) show a face."""
+    found = np.asarray(found, dtype=bool)
+    if found.sum() < MIN_FACE_FRACTION * max(len(found), 1):
+        raise UserInputError(f"no face found in {os.path.basename(str(video))}: a face in only {int(found.sum())} of "
+                             f"{len(found)} frames (at least {MIN_FACE_FRACTION:.0%} needed); give a video of a face "
+                             "looking at the camera")

@@ -57,13 +57,12 @@ def drive_from_video(video: str | Path, body=None, max_frames: int | None = None
     """Another person's expressions and head motion, tracked on every ``every``-th frame (frames
     without a face hold the last values)."""
     from avatarforge.animate.filters import one_euro
-    from avatarforge.fitting.face_track import track_face_frames
+    from avatarforge.fitting.face_track import require_face_frames, track_face_frames
     from avatarforge.util.video import probe_video, read_frames
 
     fps = probe_video(video).fps / every
     tr = track_face_frames(read_frames(video, max_frames=max_frames, step=every), body, fps=fps, progress=progress)
-    if not tr.found.any():
-        raise UserInputError(f"no face found in any frame of {video}: give a video of a face looking at the camera")
+    require_face_frames(tr.found, video)
     expr, head, eyes = tr.expression, tr.head, tr.eyes
     if len(expr) > 2:
         expr, head, eyes = np.clip(one_euro(expr, tr.fps), 0, 1), one_euro(head, tr.fps), one_euro(eyes, tr.fps)

@@ -105,6 +105,7 @@ def drive_video(poser, portrait_rgba: np.ndarray, video: str | os.PathLike, out:
                 cfg: DriveConfig | None = None, progress: Callable[[str, int, int], None] | None = None) -> DriveResult:
     """Animate ``portrait_rgba`` (a framed portrait) with the face in ``video``; writes ``out`` (.mp4)."""
 
+    from avatarforge.fitting.face_track import require_face_frames
     from avatarforge.portrait.image import beside, composite
     from avatarforge.util.video import probe_video, read_frames, write_mp4
 
@@ -115,9 +116,9 @@ def drive_video(poser, portrait_rgba: np.ndarray, video: str | os.PathLike, out:
     # Two passes over the file (track, then render) so long videos are never held in memory.
     raw = track_poses(read_frames(video, max_frames=cfg.max_frames), (lambda i: progress("track", i, n)) if progress else None)
     n = len(raw)
-    tracked = sum(p is not None for p in raw)
-    if tracked == 0:
-        raise UserInputError(f"no face found in any frame of {video}: give a video of a face looking at the camera")
+    found = np.array([p is not None for p in raw], dtype=bool)
+    require_face_frames(found, video)
+    tracked = int(found.sum())
     poses = smooth_poses(raw, cfg.smoothing)
 
     def render():

@@ -118,8 +118,10 @@ class DriveClip:
 def track_clip(path: str | os.PathLike, body, progress: Callable[[int, int], None] | None = None,
                max_frames: int = MAX_DRIVE_FRAMES, source: str = "") -> DriveClip:
     """Track the face through the clip at ``path`` (see the module docstring);
-    ``progress(done, total)`` after each frame. Raises UserInputError when no frame has a face."""
+    ``progress(done, total)`` after each frame. Raises UserInputError when too few frames show a
+    face (:func:`avatarforge.fitting.face_track.require_face_frames`)."""
     from avatarforge.animate.face_motion import face_motion_from_frames, relative_to_neutral
+    from avatarforge.fitting.face_track import require_face_frames
     from avatarforge.export.face_shapes import ARKIT_BLENDSHAPES
     from avatarforge.util.video import probe_video, read_frames
 
@@ -128,8 +130,7 @@ def track_clip(path: str | os.PathLike, body, progress: Callable[[int, int], Non
     start = time.perf_counter()
     motion = face_motion_from_frames(read_frames(path, max_frames=max_frames), info.fps, body,
                                      progress=None if progress is None else lambda i: progress(i + 1, total))
-    if not motion.valid.any():
-        raise UserInputError("no face found in any frame of the clip: use a clip of a face looking at the camera")
+    require_face_frames(motion.valid, source or path)
     return DriveClip(relative_to_neutral(motion), list(ARKIT_BLENDSHAPES), source, time.perf_counter() - start)
 
 
